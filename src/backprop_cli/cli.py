@@ -1,0 +1,181 @@
+"""The command line: parse arguments, load, trace, pick a renderer. Nothing else lives here."""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import sys
+from enum import Enum
+from typing import Any, Callable, Optional
+
+import typer
+
+from . import __version__
+from .errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    BackpropError,
+    ConfigError,
+    UsageError,
+)
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success; 1 a check or comparison failed; 2 usage or config error; "
+    "3 numerical anomaly; 130 interrupted."
+)
+
+app = typer.Typer(
+    name="backprop",
+    help="Trace forward and backward passes step by step: for every node, "
+         "upstream gradient × local gradient = global gradient.\n\n" + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+    rich_markup_mode=None,
+)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    sys.stderr.write(f"backprop: {message}\n")
+    sys.stderr.flush()
+    return typer.Exit(code)
+
+
+def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the errors meant for the user into one line on stderr and an exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ConfigError as exc:
+            lines = exc.lines()
+            more = len(lines) - 1
+            tail = f" (and {more} more problem{'s' * (more > 1)}: list them all with " \
+                   f"'backprop validate')" if more else ""
+            raise fail(f"error: {lines[0]}{tail}", exc.exit_code) from None
+        except BackpropError as exc:
+            raise fail(f"error: {exc}", exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", EXIT_INTERRUPTED) from None
+        except BrokenPipeError:
+            # The reader went away (``| head``): stop quietly, as Unix tools do.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(141) from None
+
+    return wrapper
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"backprop {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=version_callback,
+                                 is_eager=True, help="Print the version and exit."),
+) -> None:
+    pass
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@user_errors
+def trace(
+    config: str = typer.Argument(..., metavar="CONFIG",
+                                 help="The YAML config (data, params, graph); - reads stdin."),
+    format: Format = typer.Option(Format.table, "--format", "-f",
+                                  help="table (Rich), json (one document) or jsonl (one line "
+                                       "per step, as each finishes)."),
+    steps: Optional[int] = typer.Option(None, "--steps", "-n", min=1,
+                                        help="Number of training steps (overrides 'steps:')."),
+    lr: Optional[float] = typer.Option(None, "--lr",
+                                       help="Learning rate (overrides 'optimizer.lr')."),
+    precision: int = typer.Option(4, "--precision", "-p", min=1, max=17,
+                                  help="Significant digits in tables (JSON is always exact)."),
+    full: bool = typer.Option(False, "--full", help="Show large tensors whole, not summarised."),
+    width: Optional[int] = typer.Option(None, "--width", min=40,
+                                        help="Table width; default: the terminal's, or 100 "
+                                             "when stdout is not a terminal."),
+) -> None:
+    """Trace every training step: forward values, the backward table, the updates."""
+    from .config import load_config
+    from .engine import Tracer
+
+    if lr is not None and not (math.isfinite(lr) and lr >= 0):
+        raise UsageError(f"--lr: expected a finite learning rate ≥ 0, found {lr}")
+    tracer = Tracer(load_config(config))
+    run = tracer.run(steps=steps, lr=lr)
+    if format is Format.table:
+        from .render import table
+
+        console = make_console(width)
+        for renderable in table.render(run, tracer, table.Style(precision, full)):
+            console.print(renderable)
+    else:
+        from .render import jsonout
+
+        writer = jsonout.write_document if format is Format.json else jsonout.write_lines
+        writer(run, tracer, sys.stdout)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@user_errors
+def validate(
+    config: str = typer.Argument(..., metavar="CONFIG",
+                                 help="The YAML config to check; - reads stdin."),
+    width: Optional[int] = typer.Option(None, "--width", min=40,
+                                        help="Table width (default as for trace)."),
+) -> None:
+    """Check a config without running the math: every problem, one per line, or a summary of
+    the graph after expansion and shape inference."""
+    from .config import load_config
+    from .render import table
+
+    try:
+        graph = load_config(config)
+    except ConfigError as exc:
+        for line in exc.lines():
+            sys.stderr.write(f"backprop: error: {line}\n")
+        raise typer.Exit(exc.exit_code) from None
+    make_console(width).print(table.graph_summary(graph))
+
+
+def make_console(width: Optional[int]) -> Any:
+    from rich.console import Console
+
+    terminal = sys.stdout.isatty()
+    return Console(
+        file=sys.stdout,
+        width=width or (None if terminal else 100),
+        highlight=False,
+        markup=False,
+        emoji=False,
+        soft_wrap=False,
+        force_terminal=terminal if terminal else False,
+    )
+
+
+def main() -> None:
+    """Console-script entry point: unexpected errors become one line (set BACKPROP_DEBUG=1
+    for the traceback)."""
+    try:
+        app(prog_name="backprop")
+    except SystemExit:
+        raise
+    except Exception as exc:  # a bug in backprop-cli, not in the user's input
+        if os.environ.get("BACKPROP_DEBUG"):
+            raise
+        sys.stderr.write(f"backprop: internal error: {type(exc).__name__}: {exc} "
+                         f"(set BACKPROP_DEBUG=1 for the traceback, and please report it)\n")
+        sys.exit(EXIT_INTERNAL)

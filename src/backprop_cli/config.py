@@ -1,0 +1,413 @@
+"""Reading a config file into a checked ``Graph``, before any math runs.
+
+Every problem found is reported with the file, the YAML line and column, the field, what was
+found and what was expected. Independent problems are all collected, so that ``ConfigError``
+lists each of them; problems that make later checks meaningless stop the checking early.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from typing import Any
+
+from . import arrays, models, yamlsrc
+from .errors import ConfigError, Problem, describe, quoted, suggest
+from .graph import Graph, Node, OptimizerSpec, Tensor
+from .ops import OPS, equation_text, shape_text
+from .yamlsrc import Path, Source
+
+TOP_LEVEL = ("data", "params", "graph", "objective", "optimizer", "steps", "model")
+NODE_KEYS = ("name", "op", "args")
+PARAM_KEYS = ("value", "trainable", "init", "shape", "seed", "scale")
+OPTIMIZERS = {"sgd": ("lr",)}
+MAX_STEPS = 1_000_000
+
+
+def read_text(path: str) -> tuple[str, str]:
+    """The file's text and the name errors use for it (``-`` reads standard input)."""
+    if path == "-":
+        return sys.stdin.read(), "<stdin>"
+    name = path
+    try:
+        if os.path.isdir(path):
+            raise ConfigError(name, [Problem("is a directory; expected a YAML config file")])
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        raise ConfigError(name, [Problem("no such file")]) from None
+    except PermissionError:
+        raise ConfigError(name, [Problem("permission denied; the file cannot be read")]) from None
+    except OSError as exc:
+        raise ConfigError(name, [Problem(f"cannot be read: {exc.strerror or exc}")]) from None
+    try:
+        return raw.decode("utf-8"), name
+    except UnicodeDecodeError as exc:
+        raise ConfigError(name, [Problem(f"is not UTF-8 text (byte {exc.start}); expected a "
+                                         f"YAML config file")]) from None
+
+
+def load_config(path: str) -> Graph:
+    text, name = read_text(path)
+    return compile_source(yamlsrc.load(text, name))
+
+
+def compile_source(src: Source) -> Graph:
+    return _Compiler(src).compile()
+
+
+class _Compiler:
+    def __init__(self, src: Source):
+        self.src = src
+        self.problems: list[Problem] = []
+        # Names whose definition had a problem already reported: what uses them is not
+        # reported again (one typo, one message).
+        self.broken: set[str] = set()
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def problem(self, path: Path, message: str) -> None:
+        self.problems.append(self.src.problem(path, message))
+
+    def stop_if_problems(self) -> None:
+        if self.problems:
+            raise ConfigError(self.src.name, self.problems)
+
+    def mapping(self, value: Any, path: Path, what: str) -> dict | None:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problem(path, f"expected {what} (a mapping of name: value), found "
+                               f"{describe(value)}")
+            return None
+        return value
+
+    def name_ok(self, name: Any, path: Path) -> bool:
+        if not isinstance(name, str) or not name.isidentifier():
+            self.problem(path, f"expected a name made of letters, digits and _ (not starting "
+                               f"with a digit), found {describe(name)}")
+            return False
+        return True
+
+    def number(self, value: Any, path: Path, what: str, minimum: float | None = None,
+               positive: bool = False, integer: bool = False) -> float | None:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if integer:
+            ok = ok and float(value).is_integer()
+        if ok and not math.isfinite(value):
+            ok = False
+        if ok and minimum is not None and value < minimum:
+            ok = False
+        if ok and positive and value <= 0:
+            ok = False
+        if not ok:
+            self.problem(path, f"expected {what}, found {describe(value)}")
+            return None
+        return int(value) if integer else float(value)
+
+    def array(self, value: Any, path: Path) -> Any:
+        try:
+            return arrays.to_array(value)
+        except ValueError as exc:
+            self.problem(path, f"expected {exc}")
+            return None
+
+    # ---- sections ------------------------------------------------------------------------
+
+    def compile(self) -> Graph:
+        root = self.src.data
+        if not isinstance(root, dict):
+            raise self.src.error((), f"expected a YAML mapping at the top level (with 'graph:' "
+                                     f"or 'model:'), found {describe(root)}")
+        for key in root:
+            if key not in TOP_LEVEL:
+                self.problem((key,), f"unknown top-level key '{key}'{suggest(key, TOP_LEVEL)}; "
+                                     f"expected one of {', '.join(TOP_LEVEL)}")
+        tensors: dict[str, Tensor] = {}
+        origin: dict[str, Path] = {}
+        for name, t in self.data(root.get("data")).items():
+            tensors[name], origin[name] = t, ("data", name)
+        params = self.params(root.get("params"), tensors, origin)
+
+        graph_entries = root.get("graph")
+        if "model" in root:
+            if "graph" in root:
+                self.problem(("graph",), "a config has either 'model:' or 'graph:', not both; "
+                                         "'model:' expands into the graph")
+            self.stop_if_problems()
+            expansion = models.expand(self.src, root["model"], tensors, params)
+            for name, t in expansion.params.items():
+                tensors[name], origin[name] = t, ("model",)
+            graph_entries = expansion.graph
+            entry_path = ("model",)
+        elif "graph" not in root:
+            self.problem((), "missing 'graph:' (the list of nodes to compute) or 'model:'")
+            entry_path = None
+        else:
+            entry_path = None
+        for name, t in params.items():
+            tensors.setdefault(name, t)
+        nodes = self.graph(graph_entries, tensors, origin, entry_path)
+        optimizer = self.optimizer(root.get("optimizer", {}))
+        steps = 1
+        if "steps" in root:
+            steps = self.number(root["steps"], ("steps",), f"a whole number of steps from 1 to "
+                                f"{MAX_STEPS:,}", minimum=1, integer=True) or 1
+            if steps > MAX_STEPS:
+                self.problem(("steps",), f"expected at most {MAX_STEPS:,} steps, found {steps}")
+        self.stop_if_problems()
+        objective = self.objective(root, nodes, tensors)
+        self.stop_if_problems()
+        return Graph(source=self.src.name, tensors=tensors, nodes=nodes, objective=objective,
+                     optimizer=optimizer, steps=steps)
+
+    def data(self, section: Any) -> dict[str, Tensor]:
+        out: dict[str, Tensor] = {}
+        for name, value in (self.mapping(section, ("data",), "'data:'") or {}).items():
+            path = ("data", name)
+            if self.name_ok(name, path):
+                arr = self.array(value, path)
+                if arr is not None:
+                    out[name] = Tensor(name, "data", arr, trainable=False)
+                else:
+                    self.broken.add(name)
+        return out
+
+    def params(self, section: Any, tensors: dict[str, Tensor],
+               origin: dict[str, Path]) -> dict[str, Tensor]:
+        out: dict[str, Tensor] = {}
+        for name, spec in (self.mapping(section, ("params",), "'params:'") or {}).items():
+            path = ("params", name)
+            if not self.name_ok(name, path):
+                continue
+            if name in tensors:
+                self.problem(path, f"'{name}' is defined twice: in data and in params")
+                continue
+            tensor = self.param(name, spec, path)
+            if tensor is not None:
+                out[name] = tensor
+                origin[name] = path
+            else:
+                self.broken.add(name)
+        return out
+
+    def param(self, name: str, spec: Any, path: Path) -> Tensor | None:
+        if not isinstance(spec, dict):
+            arr = self.array(spec, path)
+            return None if arr is None else Tensor(name, "param", arr, trainable=True)
+        for key in spec:
+            if key not in PARAM_KEYS:
+                self.problem(path + (key,), f"unknown param field '{key}'"
+                                            f"{suggest(key, PARAM_KEYS)}; expected value "
+                                            f"(with trainable) or init, shape, seed, scale")
+        trainable = spec.get("trainable", True)
+        if not isinstance(trainable, bool):
+            self.problem(path + ("trainable",), f"expected true or false, found "
+                                                f"{describe(trainable)}")
+            trainable = True
+        if "value" in spec:
+            extra = [k for k in ("init", "shape", "seed", "scale") if k in spec]
+            if extra:
+                self.problem(path + (extra[0],), f"'{extra[0]}' goes with 'init:', not with "
+                                                 f"'value:'; give one or the other")
+                return None
+            arr = self.array(spec["value"], path + ("value",))
+            return None if arr is None else Tensor(name, "param", arr, trainable=trainable)
+        if "init" not in spec:
+            self.problem(path, "expected 'value:' or 'init:' in a param mapping")
+            return None
+        arr = self.initialised(name, spec, path)
+        return None if arr is None else Tensor(name, "param", arr, trainable=trainable)
+
+    def initialised(self, name: str, spec: dict, path: Path) -> Any:
+        init = spec["init"]
+        if init not in arrays.INITS:
+            self.problem(path + ("init",), f"unknown init {quoted(init)}"
+                                           f"{suggest(init, arrays.INITS)}; expected one of "
+                                           f"{', '.join(arrays.INITS)}")
+            return None
+        shape = spec.get("shape", [])
+        if isinstance(shape, int) and not isinstance(shape, bool):
+            shape = [shape]
+        if not isinstance(shape, list) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape
+        ) or len(shape) > 8:
+            self.problem(path + ("shape",), f"expected a list of positive whole numbers such "
+                                            f"as [4, 3], found {describe(shape)}")
+            return None
+        if math.prod(shape) > arrays.MAX_ELEMENTS:
+            self.problem(path + ("shape",), f"expected at most {arrays.MAX_ELEMENTS:,} elements, "
+                                            f"found shape {shape_text(tuple(shape))}")
+            return None
+        seed = spec.get("seed", arrays.default_seed(name))
+        seed = self.number(seed, path + ("seed",), "a whole number ≥ 0", minimum=0,
+                           integer=True)
+        scale = self.number(spec.get("scale", 1.0), path + ("scale",), "a number > 0",
+                            positive=True)
+        if seed is None or scale is None:
+            return None
+        return arrays.initialise(init, tuple(shape), seed, scale)
+
+    def graph(self, entries: Any, tensors: dict[str, Tensor], origin: dict[str, Path],
+              entry_path: Path | None) -> list[Node]:
+        if entries is None and entry_path is None and "graph" not in self.src.data:
+            return []
+        if not isinstance(entries, list) or not entries:
+            self.problem(("graph",), f"expected a non-empty list of nodes such as "
+                                     f"{{name: z, op: matmul, args: [W1, x]}}, found "
+                                     f"{describe(entries)}")
+            return []
+        shapes = {name: t.value.shape for name, t in tensors.items()}
+        defined: dict[str, Path] = dict(origin)
+        later = {e.get("name"): i for i, e in enumerate(entries) if isinstance(e, dict)}
+        nodes: list[Node] = []
+        broken = False
+        for i, entry in enumerate(entries):
+            path = entry_path or ("graph", i)
+            node = self.node(entry, path, i, shapes, defined, later)
+            if node is None:
+                broken = True
+                if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                    self.broken.add(entry["name"])
+                continue
+            nodes.append(node)
+        return [] if broken else nodes
+
+    def node(self, entry: Any, path: Path, index: int, shapes: dict, defined: dict,
+             later: dict) -> Node | None:
+        if not isinstance(entry, dict):
+            self.problem(path, f"expected a node mapping such as {{name: z, op: matmul, "
+                               f"args: [W1, x]}}, found {describe(entry)}")
+            return None
+        missing = [k for k in NODE_KEYS if k not in entry]
+        if missing:
+            self.problem(path, f"node is missing '{missing[0]}'; every node has name, op "
+                               f"and args")
+            return None
+        name, op_name, args = entry["name"], entry["op"], entry["args"]
+        if not self.name_ok(name, path + ("name",)):
+            return None
+        if name in defined:
+            where = yamlsrc.path_text(defined[name])
+            kind = "param" if defined[name][:1] == ("params",) else "name"
+            self.problem(path + ("name",), f"'{name}' is already defined (at {where}); a node "
+                                           f"cannot reuse or shadow a {kind}")
+            return None
+        if op_name not in OPS:
+            self.problem(path + ("op",), f"node '{name}': unknown op {quoted(op_name)}"
+                                         f"{suggest(op_name, OPS)}; expected one of "
+                                         f"{', '.join(OPS)}")
+            return None
+        op = OPS[op_name]
+        if isinstance(args, str):
+            args = [args]
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            self.problem(path + ("args",), f"node '{name}': expected a list of input names, "
+                                           f"found {describe(args)}")
+            return None
+        if (op.arity is not None and len(args) != op.arity) or (op.arity is None and not args):
+            self.problem(path + ("args",), f"node '{name}': {op_name} takes "
+                                           f"{op.arity_text()}, found {len(args)}")
+            return None
+        if any(a in self.broken for a in args):
+            self.broken.add(name)
+            return None
+        for j, arg in enumerate(args):
+            if arg not in defined:
+                if arg in later and later[arg] >= index:
+                    hint = ("it is the node itself" if later[arg] == index else
+                            f"it is defined later, at graph[{later[arg]}]; a node comes after "
+                            f"its inputs (a graph has no cycles)")
+                else:
+                    hint = f"it is not in data, params or an earlier node{suggest(arg, defined)}"
+                self.problem(path + ("args", j), f"node '{name}': input '{arg}' is undefined; "
+                                                 f"{hint}")
+                return None
+        options = self.options(entry, op, name, path)
+        if options is None:
+            return None
+        in_shapes = [shapes[a] for a in args]
+        equation = equation_text(op, name, args, in_shapes, options)
+        try:
+            shape = op.shape(in_shapes)
+        except ValueError as exc:
+            sizes = ", ".join(f"{a} is {shape_text(s)}" for a, s in zip(args, in_shapes))
+            self.problem(path + ("args",), f"node '{name}' ({equation}): {sizes}; {op_name} "
+                                           f"expects {exc}")
+            return None
+        shapes[name] = shape
+        defined[name] = path
+        return Node(name=name, op=op, args=tuple(args), options=options, shape=shape,
+                    equation=equation)
+
+    def options(self, entry: dict, op: Any, name: str, path: Path) -> dict | None:
+        options: dict[str, Any] = {}
+        ok = True
+        for key in entry:
+            if key in NODE_KEYS:
+                continue
+            if key not in op.options:
+                known = list(op.options) + list(NODE_KEYS)
+                expected = (f"{op.name} takes the options {', '.join(op.options)}"
+                            if op.options else f"{op.name} takes no options")
+                self.problem(path + (key,), f"node '{name}': unknown option '{key}'"
+                                            f"{suggest(key, known)}; {expected}")
+                ok = False
+        for key, spec in op.options.items():
+            if key not in entry:
+                if spec.default is None:
+                    self.problem(path, f"node '{name}': {op.name} needs the option '{key}' "
+                                       f"({spec.doc})")
+                    ok = False
+                else:
+                    options[key] = spec.default
+                continue
+            value = self.number(entry[key], path + (key,), f"{key}: {spec.doc}",
+                                minimum=spec.minimum)
+            if value is None:
+                ok = False
+            options[key] = value
+        return options if ok else None
+
+    def optimizer(self, section: Any) -> OptimizerSpec:
+        if isinstance(section, str):
+            section = {"name": section}
+        spec = self.mapping(section, ("optimizer",), "'optimizer:'")
+        if spec is None:
+            return OptimizerSpec()
+        name = spec.get("name", "sgd")
+        if name not in OPTIMIZERS:
+            self.problem(("optimizer", "name"), f"unknown optimizer {quoted(name)}"
+                                                f"{suggest(name, OPTIMIZERS)}; expected one of "
+                                                f"{', '.join(OPTIMIZERS)}")
+            return OptimizerSpec()
+        allowed = ("name",) + OPTIMIZERS[name]
+        for key in spec:
+            if key not in allowed:
+                self.problem(("optimizer", key), f"unknown {name} option '{key}'"
+                                                 f"{suggest(key, allowed)}; expected "
+                                                 f"{', '.join(allowed)}")
+        lr = OptimizerSpec().lr
+        if "lr" in spec:
+            lr = self.number(spec["lr"], ("optimizer", "lr"), "a finite learning rate ≥ 0",
+                             minimum=0.0)
+        return OptimizerSpec(name=name, lr=lr if lr is not None else OptimizerSpec().lr)
+
+    def objective(self, root: dict, nodes: list[Node], tensors: dict) -> str:
+        if not nodes:
+            raise self.src.error(("graph",), "the graph has no nodes")
+        name = root.get("objective", nodes[-1].name)
+        names = [n.name for n in nodes]
+        if name not in names:
+            what = ("a data or param tensor, not a node" if name in tensors else
+                    f"not a node of the graph{suggest(name, names)}")
+            self.problem(("objective",), f"objective {quoted(name)} is {what}; expected the "
+                                         f"name of the scalar node to minimise")
+            return str(name)
+        shape = next(n.shape for n in nodes if n.name == name)
+        if math.prod(shape) != 1:
+            path = ("objective",) if "objective" in root else ("graph",)
+            self.problem(path, f"objective '{name}' is {shape_text(shape)}, expected a scalar "
+                               f"(reduce it with sum, mean or a loss op)")
+        return name

@@ -1,0 +1,65 @@
+"""Numbers and tensors as short text, for the table renderers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .ops import shape_text
+
+# Tensors up to this many elements (and this many rows or columns) are shown whole.
+SHOW_ELEMENTS = 32
+SHOW_SIDE = 10
+
+
+def number(x: float, precision: int) -> str:
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    text = f"{x + 0.0:.{precision}g}"  # + 0.0 turns −0.0 into 0.0
+    return "0" if text == "-0" else text
+
+
+def tensor(value: np.ndarray, precision: int, full: bool = False) -> str:
+    """A scalar as a number, a vector as ``[a, b]``, a matrix as aligned rows;
+    a tensor too large to read as its shape and a few statistics (unless ``full``)."""
+    a = np.asarray(value, dtype=np.float64)
+    if a.ndim == 0:
+        return number(a, precision)
+    too_large = a.size > SHOW_ELEMENTS or max(a.shape) > SHOW_SIDE or a.ndim > 2
+    if too_large and not full:
+        return summary(a, precision)
+    if a.ndim == 1:
+        return "[" + ", ".join(number(x, precision) for x in a) + "]"
+    if a.ndim == 2:
+        cells = [[number(x, precision) for x in row] for row in a]
+        widths = [max(len(row[j]) for row in cells) for j in range(a.shape[1])]
+        rows = ["[" + ", ".join(c.rjust(w) for c, w in zip(row, widths)) + "]" for row in cells]
+        return "[" + "\n ".join(rows) + "]"
+    return np.array2string(a, precision=precision, separator=", ", threshold=a.size + 1,
+                           max_line_width=10_000)
+
+
+def summary(a: np.ndarray, precision: int) -> str:
+    finite = a[np.isfinite(a)]
+    head = f"{shape_text(a.shape)} tensor"
+    if finite.size == 0:
+        return f"{head}, no finite values"
+    stats = (f"mean {number(finite.mean(), precision)}  std {number(finite.std(), precision)}\n"
+             f"min {number(finite.min(), precision)}  max {number(finite.max(), precision)}")
+    bad = a.size - finite.size
+    return f"{head}\n{stats}" + (f"\n{bad} non-finite" if bad else "")
+
+
+def circled(n: int) -> str:
+    """① … ⑳, ㉑ … ㊿, then (51), as the document numbers its steps."""
+    if 1 <= n <= 20:
+        return chr(0x2460 + n - 1)
+    if 21 <= n <= 35:
+        return chr(0x3251 + n - 21)
+    if 36 <= n <= 50:
+        return chr(0x32B1 + n - 36)
+    return f"({n})"

@@ -1,0 +1,58 @@
+"""What a config compiles to: tensors, nodes in forward order, the objective, the optimiser."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .ops import Op
+
+
+@dataclass
+class Tensor:
+    """A leaf of the graph: ``data`` (constant) or ``param`` (trainable unless frozen)."""
+
+    name: str
+    kind: str  # "data" or "param"
+    value: np.ndarray
+    trainable: bool = False
+
+
+@dataclass
+class Node:
+    """One op applied to named inputs, as written in ``graph:``."""
+
+    name: str
+    op: Op
+    args: tuple[str, ...]
+    options: dict[str, Any]
+    shape: tuple[int, ...]
+    equation: str
+
+
+@dataclass
+class OptimizerSpec:
+    name: str = "sgd"
+    lr: float = 0.1
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Graph:
+    source: str
+    tensors: dict[str, Tensor]
+    nodes: list[Node]
+    objective: str
+    optimizer: OptimizerSpec
+    steps: int
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        if name in self.tensors:
+            return self.tensors[name].value.shape
+        return next(n.shape for n in self.nodes if n.name == name)
+
+    @property
+    def params(self) -> list[Tensor]:
+        return [t for t in self.tensors.values() if t.kind == "param"]

@@ -1,0 +1,1 @@
+"""Renderers: they format what the engine recorded and never compute a gradient."""

@@ -1,0 +1,109 @@
+"""The JSON contract (``schema_version`` 1): one document, or one object per step (jsonl).
+
+Values are numbers or nested lists of float64 at full precision (``repr`` round-trips them);
+non-finite values are written as the strings ``"nan"``, ``"inf"`` and ``"-inf"``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, TextIO
+
+import numpy as np
+
+from ..engine import Step, Tracer
+
+SCHEMA_VERSION = 1
+
+
+def value(a: Any) -> Any:
+    arr = np.asarray(a, dtype=np.float64)
+    if np.isfinite(arr).all():
+        return arr.tolist()
+    return _nonfinite(arr.tolist())
+
+
+def _nonfinite(x: Any) -> Any:
+    if isinstance(x, list):
+        return [_nonfinite(v) for v in x]
+    if x != x:
+        return "nan"
+    if x in (float("inf"), float("-inf")):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+def graph_record(tracer: Tracer) -> dict[str, Any]:
+    g = tracer.graph
+    return {
+        "objective": g.objective,
+        "optimizer": {"name": g.optimizer.name, "lr": g.optimizer.lr, **g.optimizer.options},
+        "tensors": [
+            {"name": t.name, "kind": t.kind, "shape": list(t.value.shape),
+             "trainable": t.trainable}
+            for t in g.tensors.values()
+        ],
+        "nodes": [
+            {"name": n.name, "op": n.op.name, "args": list(n.args), "equation": n.equation,
+             "shape": list(n.shape), **n.options}
+            for n in g.nodes
+        ],
+    }
+
+
+def step_record(step: Step, tracer: Tracer) -> dict[str, Any]:
+    return {
+        "step": step.step,
+        "forward": {name: value(v) for name, v in step.values.items()},
+        "objective": step.objective,
+        "backward": [
+            {
+                "index": e.info.index,
+                "node": e.info.node,
+                "op": e.info.op,
+                "input": e.info.input,
+                "upstream": value(e.upstream),
+                "local": value(e.local),
+                "global": value(e.global_),
+                "formula": {
+                    "equation": e.info.equation,
+                    "upstream": e.info.upstream,
+                    "local": e.info.local,
+                    "global": e.info.global_,
+                    "target": e.info.target,
+                },
+                "term": e.info.term,
+                "terms": e.info.terms,
+            }
+            for e in step.edges
+        ],
+        "grads": {name: value(g) for name, g in step.grads.items()},
+        "grad_formulas": dict(tracer.grad_formulas),
+        "updates": {
+            name: {
+                "before": value(u.before),
+                "grad": value(u.grad),
+                "after": value(u.after),
+                "formula": u.formula,
+                "state": {k: value(v) for k, v in u.state.items()},
+            }
+            for name, u in step.updates.items()
+        },
+    }
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False)
+
+
+def write_document(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
+    records = [step_record(s, tracer) for s in steps]
+    doc = {"schema_version": SCHEMA_VERSION, "graph": graph_record(tracer), "steps": records}
+    out.write(json.dumps(doc, ensure_ascii=False, allow_nan=False, indent=2) + "\n")
+
+
+def write_lines(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
+    for s in steps:
+        out.write(dumps({"schema_version": SCHEMA_VERSION, **step_record(s, tracer)}) + "\n")
+        out.flush()
+

@@ -1,0 +1,127 @@
+"""Safe YAML loading that remembers where every value stood in the file.
+
+Only ``yaml.SafeLoader`` constructs values (no tags that build Python objects). The node tree is
+walked once to note the line and column of every mapping key and sequence item, so that errors can
+point at the line the user has to change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError, Problem
+
+Path = tuple[Any, ...]
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads ``1e-3`` as a float (YAML 1.2 does; PyYAML's 1.1 rules don't)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [r for r in v if r[0] != "tag:yaml.org,2002:float"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+# Aliases reuse one node; walking them again would let a small file expand without bound.
+MAX_NODES = 200_000
+
+
+@dataclass
+class Source:
+    """A loaded config: its data and the position of every value in it."""
+
+    name: str
+    data: Any
+    positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def where(self, path: Path) -> tuple[int | None, int | None]:
+        """Line and column (1-based) of the value at ``path``, or of its nearest parent."""
+        while path:
+            if path in self.positions:
+                return self.positions[path]
+            path = path[:-1]
+        return self.positions.get((), (None, None))
+
+    def problem(self, path: Path, message: str) -> Problem:
+        line, column = self.where(path)
+        return Problem(message=message, field=path_text(path), line=line, column=column)
+
+    def error(self, path: Path, message: str) -> ConfigError:
+        return ConfigError(self.name, [self.problem(path, message)])
+
+
+def path_text(path: Path) -> str:
+    """``("graph", 2, "op")`` -> ``graph[2].op``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _positions(root: yaml.Node, name: str) -> dict[Path, tuple[int, int]]:
+    positions: dict[Path, tuple[int, int]] = {(): _mark(root)}
+    stack: list[tuple[yaml.Node, Path]] = [(root, ())]
+    seen: set[int] = set()
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if len(seen) > MAX_NODES:
+            raise ConfigError(name, [Problem(f"the file has more than {MAX_NODES} YAML nodes")])
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    child = path + (key.value,)
+                    positions[child] = _mark(key)
+                    stack.append((value, child))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                positions[path + (i,)] = _mark(item)
+                stack.append((item, path + (i,)))
+    return positions
+
+
+def load(text: str, name: str) -> Source:
+    """Parse YAML text; ``name`` is how errors refer to the file."""
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            raise ConfigError(name, [Problem("the file is empty; expected a YAML mapping with a "
+                                             "'graph:' (or 'model:') section")])
+        positions = _positions(root, name)
+        data = loader.construct_document(root)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = exc.problem or exc.context or "invalid YAML"
+        if isinstance(exc, yaml.constructor.ConstructorError):
+            what = f"{what}; only plain YAML data is accepted (tags that build objects are refused)"
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        raise ConfigError(name, [Problem(f"YAML error: {what}", line=line, column=column)]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(name, [Problem(f"YAML error: {exc}")]) from None
+    finally:
+        loader.dispose()
+    return Source(name=name, data=data, positions=positions)

@@ -1,0 +1,157 @@
+"""The command line as a user runs it: through typer's CliRunner and as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import CONFIGS, ROOT
+from .helpers import invoke
+
+LINEAR = str(CONFIGS / "seed_linear.yaml")
+SHIPPED = sorted(p.name for p in CONFIGS.glob("*.yaml"))
+
+
+def test_table_shows_the_documents_numbers() -> None:
+    result = invoke("trace", LINEAR)
+    assert result.exit_code == 0
+    out = result.stdout
+    for text in ("-1.9", "-3.8", "0.88", "0.29", "1.805", "1.1"):
+        assert text in out, text
+    for column in ("Step", "Target", "Upstream", "Local", "Global"):
+        assert column in out
+    assert "①" in out and "⑥" in out
+    assert "∂L/∂w = ∂L/∂wx · x" in out
+    assert "\x1b[" not in out  # no colour codes when stdout is not a terminal
+    assert max(len(line) for line in out.splitlines()) <= 100
+
+
+def test_width_option_sets_the_table_width() -> None:
+    out = invoke("trace", str(CONFIGS / "seed_mlp_l2.yaml"), "--width", "160").stdout
+    assert max(len(line) for line in out.splitlines()) == 160
+
+
+def test_precision_option() -> None:
+    out = invoke("trace", str(CONFIGS / "seed_mlp_l2.yaml"), "--precision", "2").stdout
+    assert "0.27" in out and "0.2673" not in out
+
+
+def test_large_tensors_are_summarised_unless_full(tmp_path) -> None:
+    config = tmp_path / "big.yaml"
+    config.write_text(
+        "params:\n  W: {init: normal, shape: [12, 12], seed: 1}\n"
+        "graph:\n  - {name: s, op: sum, args: [W]}\n"
+    )
+    short = invoke("trace", str(config)).stdout
+    assert "12×12 tensor" in short and "mean" in short
+    full = invoke("trace", str(config), "--full", "--width", "400").stdout
+    assert "12×12 tensor" not in full and full.count("[") > 12 * 3
+
+
+def test_json_is_one_document() -> None:
+    result = invoke("trace", LINEAR, "--format", "json")
+    doc = json.loads(result.stdout)
+    assert doc["schema_version"] == 1
+    assert [s["step"] for s in doc["steps"]] == [1]
+    step = doc["steps"][0]
+    assert set(step) >= {"step", "forward", "objective", "backward", "grads", "updates"}
+    edge = step["backward"][0]
+    assert set(edge) >= {"node", "op", "input", "upstream", "local", "global", "formula"}
+    assert set(edge["formula"]) >= {"upstream", "local", "global"}
+    assert set(step["grads"]) == {"x", "y", "w", "b", "wx", "y_hat", "L"}
+    assert set(step["updates"]["w"]) >= {"before", "grad", "after"}
+
+
+def test_jsonl_is_one_line_per_step() -> None:
+    lines = invoke("trace", LINEAR, "--format", "jsonl", "--steps", "4").stdout.splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    assert all(r["schema_version"] == 1 for r in records)
+    document = json.loads(invoke("trace", LINEAR, "-f", "json", "-n", "4").stdout)
+    assert [{k: v for k, v in r.items() if k != "schema_version"} for r in records] \
+        == document["steps"]
+
+
+def test_json_values_round_trip_at_full_precision() -> None:
+    doc = json.loads(invoke("trace", LINEAR, "--format", "json").stdout)
+    after = doc["steps"][0]["updates"]["b"]["after"]
+    assert after == 0.1 - 0.1 * -1.9  # the float64 result itself, not a rounded copy
+
+
+@pytest.mark.parametrize("config", SHIPPED)
+@pytest.mark.parametrize("fmt", ["table", "json", "jsonl"])
+def test_output_is_byte_identical_across_runs(config: str, fmt: str) -> None:
+    args = ("trace", str(CONFIGS / config), "--format", fmt, "--steps", "3")
+    first, second = invoke(*args), invoke(*args)
+    assert first.exit_code == 0
+    assert first.stdout_bytes == second.stdout_bytes
+
+
+def test_config_from_stdin() -> None:
+    text = (CONFIGS / "seed_linear.yaml").read_text()
+    assert json.loads(invoke("trace", "-", "-f", "json", input=text).stdout)["steps"][0][
+        "objective"] == pytest.approx(1.805, abs=1e-12)
+
+
+def test_missing_file_is_one_line_and_exit_2() -> None:
+    result = invoke("trace", "no-such-config.yaml")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == "backprop: error: no-such-config.yaml: no such file\n"
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_bad_lr_is_a_usage_error(value: str) -> None:
+    result = invoke("trace", LINEAR, f"--lr={value}")
+    assert result.exit_code == 2
+    assert "--lr: expected a finite learning rate ≥ 0" in result.stderr
+
+
+def test_help_lists_exit_codes() -> None:
+    assert "Exit codes" in invoke("--help").stdout
+    assert "Exit codes" in invoke("trace", "--help").stdout
+
+
+# ---- as a real process -------------------------------------------------------------------
+
+
+def _run(*argv: str, **kw) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
+    return subprocess.run(list(argv), capture_output=True, text=True, cwd=ROOT, env=env,
+                          timeout=60, **kw)
+
+
+def test_installed_console_script() -> None:
+    exe = shutil.which("backprop") or os.path.join(os.path.dirname(sys.executable), "backprop")
+    assert os.path.exists(exe), "the package is not installed: pip install -e '.[test]'"
+    proc = _run(exe, "trace", "configs/seed_linear.yaml", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    step = json.loads(proc.stdout)["steps"][0]
+    assert step["updates"]["w"]["after"] == pytest.approx(0.88, abs=1e-12)
+
+
+def test_python_dash_m_matches_the_console_script() -> None:
+    proc = _run(sys.executable, "-m", "backprop_cli", "trace", "configs/seed_linear.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == invoke("trace", LINEAR).stdout
+
+
+def test_broken_config_from_a_pipe_gives_no_traceback() -> None:
+    proc = _run(sys.executable, "-m", "backprop_cli", "trace", "-", input="graph: [\n")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("backprop: error: <stdin>:")
+    assert proc.stderr.count("\n") == 1
+
+
+def test_closed_pipe_ends_quietly() -> None:
+    proc = _run("sh", "-c", f"'{sys.executable}' -m backprop_cli trace configs/seed_linear.yaml "
+                            f"-f jsonl -n 2000 | head -n 1")
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["step"] == 1
+    assert proc.stderr == ""

@@ -1,0 +1,34 @@
+"""Golden files: the exact output of every shipped config in table and JSON form.
+
+After an intended change of output, regenerate them with ``pytest --update-golden`` and review
+the diff like any other change.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import CONFIGS, GOLDEN
+from .helpers import invoke
+
+SHIPPED = sorted(p.stem for p in CONFIGS.glob("*.yaml"))
+FORMATS = {"table": "txt", "json": "json"}
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+@pytest.mark.parametrize("config", SHIPPED)
+def test_golden(config: str, fmt: str, update_golden: bool) -> None:
+    result = invoke("trace", str(CONFIGS / f"{config}.yaml"), "--format", fmt, "--width", "100")
+    assert result.exit_code == 0, result.stderr
+    path = GOLDEN / f"{config}.{FORMATS[fmt]}"
+    if update_golden:
+        path.write_text(result.stdout, encoding="utf-8")
+    assert path.exists(), f"{path.name} is missing: run pytest --update-golden"
+    assert result.stdout == path.read_text(encoding="utf-8"), (
+        f"output differs from {path.name}; if the change is intended, run pytest --update-golden"
+    )
+
+
+def test_no_stale_golden_files() -> None:
+    expected = {f"{c}.{ext}" for c in SHIPPED for ext in FORMATS.values()}
+    assert {p.name for p in GOLDEN.iterdir()} == expected
