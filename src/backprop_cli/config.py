@@ -67,8 +67,8 @@ class _Compiler:
 
     # ---- helpers -------------------------------------------------------------------------
 
-    def problem(self, path: Path, message: str) -> None:
-        self.problems.append(self.src.problem(path, message))
+    def problem(self, path: Path, message: str, key: bool = False) -> None:
+        self.problems.append(self.src.problem(path, message, key))
 
     def stop_if_problems(self) -> None:
         if self.problems:
@@ -123,7 +123,7 @@ class _Compiler:
         for key in root:
             if key not in TOP_LEVEL:
                 self.problem((key,), f"unknown top-level key '{key}'{suggest(key, TOP_LEVEL)}; "
-                                     f"expected one of {', '.join(TOP_LEVEL)}")
+                                     f"expected one of {', '.join(TOP_LEVEL)}", key=True)
         tensors: dict[str, Tensor] = {}
         origin: dict[str, Path] = {}
         for name, t in self.data(root.get("data")).items():
@@ -134,7 +134,7 @@ class _Compiler:
         if "model" in root:
             if "graph" in root:
                 self.problem(("graph",), "a config has either 'model:' or 'graph:', not both; "
-                                         "'model:' expands into the graph")
+                                         "'model:' expands into the graph", key=True)
             self.stop_if_problems()
             expansion = models.expand(self.src, root["model"], tensors, params)
             for name, t in expansion.params.items():
@@ -200,7 +200,7 @@ class _Compiler:
             if key not in PARAM_KEYS:
                 self.problem(path + (key,), f"unknown param field '{key}'"
                                             f"{suggest(key, PARAM_KEYS)}; expected value "
-                                            f"(with trainable) or init, shape, seed, scale")
+                                            f"(with trainable) or init, shape, seed, scale", key=True)
         trainable = spec.get("trainable", True)
         if not isinstance(trainable, bool):
             self.problem(path + ("trainable",), f"expected true or false, found "
@@ -210,7 +210,7 @@ class _Compiler:
             extra = [k for k in ("init", "shape", "seed", "scale") if k in spec]
             if extra:
                 self.problem(path + (extra[0],), f"'{extra[0]}' goes with 'init:', not with "
-                                                 f"'value:'; give one or the other")
+                                                 f"'value:'; give one or the other", key=True)
                 return None
             arr = self.array(spec["value"], path + ("value",))
             return None if arr is None else Tensor(name, "param", arr, trainable=trainable)
@@ -352,8 +352,10 @@ class _Compiler:
                 expected = (f"{op.name} takes the options {', '.join(op.options)}"
                             if op.options else f"{op.name} takes no options")
                 self.problem(path + (key,), f"node '{name}': unknown option '{key}'"
-                                            f"{suggest(key, known)}; {expected}")
+                                            f"{suggest(key, known)}; {expected}", key=True)
                 ok = False
+        if not ok:  # a misspelt option is not reported again as a missing one
+            return None
         for key, spec in op.options.items():
             if key not in entry:
                 if spec.default is None:
@@ -387,7 +389,7 @@ class _Compiler:
             if key not in allowed:
                 self.problem(("optimizer", key), f"unknown {name} option '{key}'"
                                                  f"{suggest(key, allowed)}; expected "
-                                                 f"{', '.join(allowed)}")
+                                                 f"{', '.join(allowed)}", key=True)
         lr = OptimizerSpec().lr
         if "lr" in spec:
             lr = self.number(spec["lr"], ("optimizer", "lr"), "a finite learning rate ≥ 0",
@@ -407,7 +409,11 @@ class _Compiler:
             return str(name)
         shape = next(n.shape for n in nodes if n.name == name)
         if math.prod(shape) != 1:
-            path = ("objective",) if "objective" in root else ("graph",)
-            self.problem(path, f"objective '{name}' is {shape_text(shape)}, expected a scalar "
-                               f"(reduce it with sum, mean or a loss op)")
+            if "objective" in root:
+                path, what = ("objective",), f"objective '{name}'"
+            else:
+                path = ("graph", len(nodes) - 1)
+                what = f"the objective (by default the last node) '{name}'"
+            self.problem(path, f"{what} is {shape_text(shape)}, expected a scalar (reduce it "
+                               f"with sum, mean or a loss op)")
         return name

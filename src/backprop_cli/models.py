@@ -47,7 +47,7 @@ def expand(src: Source, spec: Any, data: dict[str, Tensor],
         if key not in MODEL_KEYS[name]:
             raise src.error(("model", key), f"unknown {name} model option '{key}'"
                                             f"{suggest(key, MODEL_KEYS[name])}; expected "
-                                            f"{', '.join(MODEL_KEYS[name])}")
+                                            f"{', '.join(MODEL_KEYS[name])}", key=True)
     builder = _Builder(src, spec, data, params)
     return builder.linear() if name == "linear" else builder.mlp()
 

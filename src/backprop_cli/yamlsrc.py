@@ -49,22 +49,26 @@ class Source:
 
     name: str
     data: Any
-    positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    positions: dict[Path, tuple[int, int]] = field(default_factory=dict)  # of values
+    key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)  # of their keys
 
-    def where(self, path: Path) -> tuple[int | None, int | None]:
-        """Line and column (1-based) of the value at ``path``, or of its nearest parent."""
+    def where(self, path: Path, key: bool = False) -> tuple[int | None, int | None]:
+        """Line and column (1-based) of the value at ``path`` (or of its key), or of the
+        nearest parent that has one."""
+        if key and path in self.key_positions:
+            return self.key_positions[path]
         while path:
             if path in self.positions:
                 return self.positions[path]
             path = path[:-1]
         return self.positions.get((), (None, None))
 
-    def problem(self, path: Path, message: str) -> Problem:
-        line, column = self.where(path)
+    def problem(self, path: Path, message: str, key: bool = False) -> Problem:
+        line, column = self.where(path, key)
         return Problem(message=message, field=path_text(path), line=line, column=column)
 
-    def error(self, path: Path, message: str) -> ConfigError:
-        return ConfigError(self.name, [self.problem(path, message)])
+    def error(self, path: Path, message: str, key: bool = False) -> ConfigError:
+        return ConfigError(self.name, [self.problem(path, message, key)])
 
 
 def path_text(path: Path) -> str:
@@ -79,8 +83,9 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _positions(root: yaml.Node, name: str) -> dict[Path, tuple[int, int]]:
+def _positions(root: yaml.Node, name: str) -> tuple[dict, dict]:
     positions: dict[Path, tuple[int, int]] = {(): _mark(root)}
+    keys: dict[Path, tuple[int, int]] = {}
     stack: list[tuple[yaml.Node, Path]] = [(root, ())]
     seen: set[int] = set()
     while stack:
@@ -94,13 +99,14 @@ def _positions(root: yaml.Node, name: str) -> dict[Path, tuple[int, int]]:
             for key, value in node.value:
                 if isinstance(key, yaml.ScalarNode):
                     child = path + (key.value,)
-                    positions[child] = _mark(key)
+                    keys[child] = _mark(key)
+                    positions[child] = _mark(value)
                     stack.append((value, child))
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
                 positions[path + (i,)] = _mark(item)
                 stack.append((item, path + (i,)))
-    return positions
+    return positions, keys
 
 
 def load(text: str, name: str) -> Source:
@@ -111,7 +117,7 @@ def load(text: str, name: str) -> Source:
         if root is None:
             raise ConfigError(name, [Problem("the file is empty; expected a YAML mapping with a "
                                              "'graph:' (or 'model:') section")])
-        positions = _positions(root, name)
+        positions, keys = _positions(root, name)
         data = loader.construct_document(root)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -124,4 +130,4 @@ def load(text: str, name: str) -> Source:
         raise ConfigError(name, [Problem(f"YAML error: {exc}")]) from None
     finally:
         loader.dispose()
-    return Source(name=name, data=data, positions=positions)
+    return Source(name=name, data=data, positions=positions, key_positions=keys)
