@@ -1,0 +1,35 @@
+"""Writing files for the user: never over an existing file without ``force``, always atomically
+(a temporary file in the same folder, then a rename), and no partial file when writing fails."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from .errors import UsageError
+
+
+def write_new_file(path: str, data: str | bytes, force: bool = False,
+                   option: str = "--force") -> None:
+    """Write ``data`` to ``path``. An existing file is kept unless ``force`` is true."""
+    if os.path.isdir(path):
+        raise UsageError(f"{path}: is a directory; expected a file name to write")
+    if os.path.exists(path) and not force:
+        raise UsageError(f"{path}: already exists; not overwritten (use {option} to replace it)")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{path}: the folder does not exist")
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=".backprop-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -1,0 +1,45 @@
+"""Files written for the user are never overwritten without --force and never left partial."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from backprop_cli import files
+from backprop_cli.errors import UsageError
+
+
+def test_writes_a_new_file(tmp_path) -> None:
+    target = tmp_path / "out.txt"
+    files.write_new_file(str(target), "hello")
+    assert target.read_text() == "hello"
+
+
+def test_keeps_an_existing_file_without_force(tmp_path) -> None:
+    target = tmp_path / "out.txt"
+    target.write_text("precious")
+    with pytest.raises(UsageError, match="already exists; not overwritten"):
+        files.write_new_file(str(target), "new")
+    assert target.read_text() == "precious"
+    files.write_new_file(str(target), "new", force=True)
+    assert target.read_text() == "new"
+
+
+def test_failure_leaves_no_partial_file(tmp_path, monkeypatch) -> None:
+    target = tmp_path / "out.txt"
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        files.write_new_file(str(target), "data")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_refuses_a_directory_and_a_missing_folder(tmp_path) -> None:
+    with pytest.raises(UsageError, match="is a directory"):
+        files.write_new_file(str(tmp_path), "x")
+    with pytest.raises(UsageError, match="the folder does not exist"):
+        files.write_new_file(str(tmp_path / "no" / "out.txt"), "x")
