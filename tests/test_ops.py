@@ -75,7 +75,7 @@ def test_local_gradient_matches_finite_differences(name: str) -> None:
             locals_ = run_local(op, args, out, options)
             assert len(locals_) == len(args)
             for pos, arg in enumerate(args):
-                got = op.chain_for(pos).apply(g, locals_[pos], arg.shape)
+                got = op.chain_for(pos).apply(g, locals_[pos], arg.shape, options)
                 assert got.shape == arg.shape, (name, shapes, pos)
                 want = _numeric_vjp(op, args, options, g, pos)
                 np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8,

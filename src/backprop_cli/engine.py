@@ -151,7 +151,8 @@ class Tracer:
             locals_ = run_local(node.op, args, values[node.name], node.options)
             locals_by_node[node.name] = locals_
             for pos, arg in enumerate(node.args):
-                contribution = node.op.chain_for(pos).apply(g, locals_[pos], self.shapes[arg])
+                contribution = node.op.chain_for(pos).apply(g, locals_[pos], self.shapes[arg],
+                                                            node.options)
                 grads[arg] = grads[arg] + contribution
                 recorded.append((node, pos, g, locals_[pos], contribution))
         if self.edge_info is None:

@@ -121,22 +121,22 @@ def _matmul_shape(shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class Chain:
-    """``apply(upstream, local, input_shape) -> global``, and its formula template."""
+    """``apply(upstream, local, input_shape, options) -> global``, and its formula template."""
 
-    apply: Callable[[Array, Array, tuple[int, ...]], Array]
+    apply: Callable[[Array, Array, tuple[int, ...], dict[str, Any]], Array]
     text: str
 
 
-def _elementwise(g: Array, local: Array, shape: tuple[int, ...]) -> Array:
+def _elementwise(g: Array, local: Array, shape: tuple[int, ...], opts: dict) -> Array:
     return fit_to_shape(g * local, shape)
 
 
-def _matmul_left(g: Array, local: Array, shape: tuple[int, ...]) -> Array:
+def _matmul_left(g: Array, local: Array, shape: tuple[int, ...], opts: dict) -> Array:
     # z = A·B: ∂J/∂A = ∂J/∂z · Bᵀ, where local = Bᵀ (k×n) and ∂J/∂z is m×k.
     return (g.reshape(-1, local.shape[0]) @ local).reshape(shape)
 
 
-def _matmul_right(g: Array, local: Array, shape: tuple[int, ...]) -> Array:
+def _matmul_right(g: Array, local: Array, shape: tuple[int, ...], opts: dict) -> Array:
     # z = A·B: ∂J/∂B = Aᵀ · ∂J/∂z, where local = Aᵀ (n×m) and ∂J/∂z is m×k.
     return (local @ g.reshape(local.shape[1], -1)).reshape(shape)
 
