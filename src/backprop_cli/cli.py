@@ -107,6 +107,9 @@ def trace(
     width: Optional[int] = typer.Option(None, "--width", min=40,
                                         help="Table width; default: the terminal's, or 100 "
                                              "when stdout is not a terminal."),
+    allow_nonfinite: bool = typer.Option(False, "--allow-nonfinite",
+                                         help="Trace on through NaN and ±Inf, marking them, "
+                                              "instead of stopping at the first (exit 3)."),
 ) -> None:
     """Trace every training step: forward values, the backward table, the updates."""
     from .config import load_config
@@ -115,7 +118,7 @@ def trace(
     if lr is not None and not (math.isfinite(lr) and lr >= 0):
         raise UsageError(f"--lr: expected a finite learning rate ≥ 0, found {lr}")
     tracer = Tracer(load_config(config))
-    run = tracer.run(steps=steps, lr=lr)
+    run = tracer.run(steps=steps, lr=lr, allow_nonfinite=allow_nonfinite)
     if format is Format.table:
         from .render import table
 

@@ -260,7 +260,8 @@ class _Compiler:
             return []
         shapes = {name: t.value.shape for name, t in tensors.items()}
         defined: dict[str, Path] = dict(origin)
-        later = {e.get("name"): i for i, e in enumerate(entries) if isinstance(e, dict)}
+        later = {e["name"]: i for i, e in enumerate(entries)
+                 if isinstance(e, dict) and isinstance(e.get("name"), str)}
         nodes: list[Node] = []
         broken = False
         for i, entry in enumerate(entries):
@@ -294,7 +295,7 @@ class _Compiler:
             self.problem(path + ("name",), f"'{name}' is already defined (at {where}); a node "
                                            f"cannot reuse or shadow a {kind}")
             return None
-        if op_name not in OPS:
+        if not isinstance(op_name, str) or op_name not in OPS:
             self.problem(path + ("op",), f"node '{name}': unknown op {quoted(op_name)}"
                                          f"{suggest(op_name, OPS)}; expected one of "
                                          f"{', '.join(OPS)}")
@@ -379,7 +380,7 @@ class _Compiler:
         if spec is None:
             return OptimizerSpec()
         name = spec.get("name", "sgd")
-        if name not in OPTIMIZERS:
+        if not isinstance(name, str) or name not in OPTIMIZERS:
             self.problem(("optimizer", "name"), f"unknown optimizer {quoted(name)}"
                                                 f"{suggest(name, OPTIMIZERS)}; expected one of "
                                                 f"{', '.join(OPTIMIZERS)}")
@@ -402,7 +403,8 @@ class _Compiler:
         name = root.get("objective", nodes[-1].name)
         names = [n.name for n in nodes]
         if name not in names:
-            what = ("a data or param tensor, not a node" if name in tensors else
+            what = ("a data or param tensor, not a node" if isinstance(name, str) and
+                    name in tensors else
                     f"not a node of the graph{suggest(name, names)}")
             self.problem(("objective",), f"objective {quoted(name)} is {what}; expected the "
                                          f"name of the scalar node to minimise")

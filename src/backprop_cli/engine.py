@@ -3,6 +3,11 @@
 Everything a renderer shows is recorded here, once: every node's value, and for every
 (node, input) edge the upstream gradient, the local gradient and the global gradient handed to
 the input, with their formula text. Renderers only format these records.
+
+Every forward value and every recorded gradient is checked: the first non-finite one stops the
+trace with ``NumericalAnomaly`` (exit code 3), which carries an ``Anomaly`` record of where it
+happened. The steps completed before it have been yielded already. ``allow_nonfinite`` turns the
+check off, and the trace carries on with NaN and ±Inf.
 """
 
 from __future__ import annotations
@@ -14,9 +19,13 @@ from typing import Iterator
 import numpy as np
 
 from . import optim
+from .errors import NumericalAnomaly
 from .graph import Graph, Node
 from .notation import d, product
-from .ops import ELEMENTWISE, local_text, run_forward, run_local
+from .ops import ELEMENTWISE, local_text, run_forward, run_local, shape_text
+
+# How many non-finite elements an anomaly lists by index (it counts all of them).
+LISTED_ELEMENTS = 10
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,73 @@ class Step:
     grads: dict[str, np.ndarray]  # every name: its accumulated ∂J/∂name
     updates: dict[str, optim.Update]  # trainable params
     lr: float  # the learning rate this step used
+
+
+@dataclass
+class Anomaly:
+    """The first non-finite value of a trace: where it appeared and what went into it."""
+
+    step: int  # 1-based
+    pass_: str  # "forward", "backward" or "update"
+    node: str  # the node whose rule produced it (a data or param name for a bad leaf)
+    equation: str  # the node's equation, or the update rule
+    quantity: str  # what is non-finite, as formula text: "o", "∂o/∂h = W2ᵀ", "∂J/∂W1", …
+    value: np.ndarray  # the offending value itself
+    inputs: list[tuple[str, np.ndarray]]  # what went into it: (label, value)
+    input: str | None = None  # in the backward pass, the input of the edge
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return nonfinite_counts(self.value)
+
+    def elements(self, limit: int = LISTED_ELEMENTS) -> list[tuple[tuple[int, ...], str]]:
+        """The first ``limit`` non-finite elements: (index, "nan" | "inf" | "-inf")."""
+        a = np.asarray(self.value)
+        if a.ndim == 0:
+            return [] if np.isfinite(a) else [((), "nan" if a != a else
+                                               ("inf" if a > 0 else "-inf"))]
+        out = []
+        for index in zip(*np.nonzero(~np.isfinite(a))):
+            x = a[index]
+            out.append((tuple(int(i) for i in index), "nan" if x != x else
+                        ("inf" if x > 0 else "-inf")))
+            if len(out) == limit:
+                break
+        return out
+
+    def message(self) -> str:
+        """One line: what went non-finite where (the CLI prints it on stderr)."""
+        a = np.asarray(self.value)
+        edge = f", edge to '{self.input}'" if self.input else ""
+        head = (f"numerical anomaly in step {self.step}, {self.pass_} pass, node '{self.node}' "
+                f"({self.equation}){edge}: {self.quantity}")
+        if a.ndim == 0:
+            return f"{head} is {self.elements(1)[0][1]}"
+        listed = self.elements(3)
+        bad = sum(self.counts.values())
+        where = ", ".join(f"{v} at [{', '.join(map(str, i))}]" for i, v in listed)
+        more = ", …" if bad > len(listed) else ""
+        return f"{head} has {bad} of {a.size} elements non-finite: {where}{more}"
+
+
+def nonfinite_counts(value: np.ndarray) -> dict[str, int]:
+    a = np.asarray(value)
+    nan = int(np.isnan(a).sum())
+    pos = int(np.isposinf(a).sum())
+    return {"nan": nan, "inf": pos, "-inf": int(np.isinf(a).sum()) - pos}
+
+
+def finite_stats(value: np.ndarray) -> dict[str, float | None]:
+    """Minimum and maximum over the finite elements (None when there are none)."""
+    a = np.asarray(value, dtype=np.float64)
+    finite = a[np.isfinite(a)]
+    if finite.size == 0:
+        return {"min": None, "max": None}
+    return {"min": float(finite.min()), "max": float(finite.max())}
+
+
+def _finite(a: np.ndarray) -> bool:
+    return bool(np.isfinite(a).all())
 
 
 class Tracer:
@@ -125,22 +201,37 @@ class Tracer:
     # ---- the passes ------------------------------------------------------------------------
 
     def forward(self, leaves: dict[str, np.ndarray],
-                override: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+                override: dict[str, np.ndarray] | None = None,
+                check: int | None = None) -> dict[str, np.ndarray]:
         """All values, data and params first. ``override`` replaces a node's computed value
-        (finite differences with respect to an intermediate node use it)."""
+        (finite differences with respect to an intermediate node use it). With ``check`` (the
+        step number), the first non-finite value raises ``NumericalAnomaly``."""
         values = dict(leaves)
+        if check is not None:
+            for name, value in leaves.items():
+                if not _finite(value):
+                    kind = self.graph.tensors[name].kind
+                    raise NumericalAnomaly(Anomaly(check, "forward", name, kind, name, value,
+                                                   []))
         for node in self.graph.nodes:
             if override and node.name in override:
                 values[node.name] = override[node.name]
                 continue
             args = [values[a] for a in node.args]
-            values[node.name] = run_forward(node.op, args, node.options)
+            values[node.name] = out = run_forward(node.op, args, node.options)
+            if check is not None and not _finite(out):
+                raise NumericalAnomaly(Anomaly(check, "forward", node.name, node.equation,
+                                               node.name, out, list(zip(node.args, args))))
         return values
 
     def objective_value(self, values: dict[str, np.ndarray]) -> float:
         return float(np.reshape(values[self.objective], ()))
 
-    def backward(self, values: dict[str, np.ndarray]) -> tuple[list[Edge], dict[str, np.ndarray]]:
+    def backward(self, values: dict[str, np.ndarray],
+                 check: int | None = None) -> tuple[list[Edge], dict[str, np.ndarray]]:
+        """Every edge's upstream, local and global gradient, and the accumulated gradient of
+        every name. With ``check`` (the step number), the first non-finite local gradient,
+        edge term or accumulated gradient raises ``NumericalAnomaly``."""
         grads = {name: np.zeros(shape) for name, shape in self.shapes.items()}
         grads[self.objective] = np.ones(self.shapes[self.objective])
         recorded: list[tuple[Node, int, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -154,6 +245,9 @@ class Tracer:
                 contribution = node.op.chain_for(pos).apply(g, locals_[pos], self.shapes[arg],
                                                             node.options)
                 grads[arg] = grads[arg] + contribution
+                if check is not None:
+                    self._check_edge(check, node, pos, g, locals_[pos], contribution, grads,
+                                     values)
                 recorded.append((node, pos, g, locals_[pos], contribution))
         if self.edge_info is None:
             self._describe_edges(locals_by_node)
@@ -161,20 +255,57 @@ class Tracer:
                  for info, (_, _, up, loc, glob) in zip(self.edge_info, recorded)]
         return edges, grads
 
-    def run(self, steps: int | None = None, lr: float | None = None) -> Iterator[Step]:
-        """Trace ``steps`` training steps; each is yielded as soon as it is done."""
+    def _check_edge(self, step: int, node: Node, pos: int, upstream: np.ndarray,
+                    local: np.ndarray, contribution: np.ndarray,
+                    grads: dict[str, np.ndarray], values: dict[str, np.ndarray]) -> None:
+        """The edge's local gradient, its term, and the gradient it was added to are finite."""
+        arg = node.args[pos]
+        J = self.objective
+        local_name = local_text(node.op, pos, node.name, list(node.args),
+                                [self.shapes[a] for a in node.args])
+        inputs = [(a, values[a]) for a in node.args]
+        if not _finite(local):
+            quantity = f"the local gradient ∂{node.name}/∂{arg} = {local_name}"
+            raise NumericalAnomaly(Anomaly(step, "backward", node.name, node.equation,
+                                           quantity, local, inputs, arg))
+        if not _finite(contribution):
+            quantity = f"the term {d(J, node.name)} × {local_name} of {d(J, arg)}"
+            raise NumericalAnomaly(Anomaly(step, "backward", node.name, node.equation, quantity,
+                                           contribution, [(d(J, node.name), upstream),
+                                                          (local_name, local)], arg))
+        if not _finite(grads[arg]):
+            quantity = f"{d(J, arg)}, summed over its paths"
+            raise NumericalAnomaly(Anomaly(step, "backward", node.name, node.equation, quantity,
+                                           grads[arg], [(f"{d(J, arg)} before this term",
+                                                         grads[arg] - contribution),
+                                                        ("this term", contribution)], arg))
+
+    def run(self, steps: int | None = None, lr: float | None = None,
+            allow_nonfinite: bool = False) -> Iterator[Step]:
+        """Trace ``steps`` training steps; each is yielded as soon as it is done.
+
+        Unless ``allow_nonfinite``, the first non-finite forward value, gradient or updated
+        param raises ``NumericalAnomaly`` after the steps before it were yielded."""
         spec = self.graph.optimizer
         if lr is not None:
             spec = type(spec)(name=spec.name, lr=lr, options=spec.options)
         optimizer = optim.make(spec, self.objective)
         leaves = {name: t.value for name, t in self.graph.tensors.items()}
         for step in range(1, (steps or self.graph.steps) + 1):
-            values = self.forward(leaves)
-            edges, grads = self.backward(values)
-            updates = {}
-            for t in self.graph.params:
-                if t.trainable:
-                    updates[t.name] = optimizer.step(t.name, leaves[t.name], grads[t.name])
-                    leaves[t.name] = updates[t.name].after
+            check = None if allow_nonfinite else step
+            with np.errstate(all="ignore"):  # overflow is reported as an anomaly, not warned
+                values = self.forward(leaves, check=check)
+                edges, grads = self.backward(values, check=check)
+                updates = {}
+                for t in self.graph.params:
+                    if t.trainable:
+                        u = optimizer.step(t.name, leaves[t.name], grads[t.name])
+                        if check is not None and not _finite(u.after):
+                            raise NumericalAnomaly(Anomaly(
+                                step, "update", t.name, u.formula, f"{t.name} after the update",
+                                u.after, [(t.name, u.before), (d(self.objective, t.name), u.grad),
+                                          ("η", np.float64(spec.lr))]))
+                        updates[t.name] = u
+                        leaves[t.name] = u.after
             yield Step(step, values, self.objective_value(values), edges, grads, updates,
                        spec.lr)

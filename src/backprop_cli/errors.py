@@ -54,6 +54,18 @@ class ConfigError(BackpropError):
         return [p.render(self.source) for p in self.problems]
 
 
+class NumericalAnomaly(BackpropError):
+    """A value of the trace went NaN or ±Inf; ``anomaly`` (an ``engine.Anomaly``) says where.
+
+    Renderers print the report with the steps before it; the CLI then exits with code 3."""
+
+    exit_code = EXIT_ANOMALY
+
+    def __init__(self, anomaly: Any):
+        self.anomaly = anomaly
+        super().__init__(anomaly.message())
+
+
 class UsageError(BackpropError):
     """A command-line value that cannot be used (outside the config)."""
 

@@ -9,16 +9,19 @@ initialised (``init`` and ``seed`` of the model).
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from typing import Any
 
 from . import arrays
-from .errors import ConfigError, suggest
+from .errors import ConfigError, describe, quoted, suggest
 from .graph import Tensor
+from .ops import shape_text
 from .yamlsrc import Source
 
 MODELS = ("linear", "mlp")
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 LOSSES = ("half_squared_error", "mse")
+MAX_LAYERS = 100
 
 COMMON_KEYS = ("name", "input", "target", "loss")
 MODEL_KEYS = {
@@ -40,8 +43,8 @@ def expand(src: Source, spec: Any, data: dict[str, Tensor],
     if not isinstance(spec, dict):
         raise src.error(("model",), "expected a mapping such as {name: mlp, hidden: [4]}")
     name = spec.get("name")
-    if name not in MODELS:
-        raise src.error(("model", "name"), f"unknown model {name!r}{suggest(name, MODELS)}; "
+    if not isinstance(name, str) or name not in MODELS:
+        raise src.error(("model", "name"), f"unknown model {quoted(name)}{suggest(name, MODELS)}; "
                                            f"expected one of {', '.join(MODELS)}")
     for key in spec:
         if key not in MODEL_KEYS[name]:
@@ -64,13 +67,15 @@ class _Builder:
 
     def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
         value = self.spec.get(key, default)
-        if value not in allowed:
-            raise self.fail(key, f"unknown {key} {value!r}{suggest(value, allowed)}; expected "
+        if not isinstance(value, str) or value not in allowed:
+            raise self.fail(key, f"unknown {key} {quoted(value)}{suggest(value, allowed)}; expected "
                                  f"one of {', '.join(allowed)}")
         return value
 
     def tensor(self, key: str, default: str) -> Tensor:
         name = self.spec.get(key, default)
+        if not isinstance(name, str):
+            raise self.fail(key, f"expected the name of a data tensor, found {describe(name)}")
         if name not in self.data:
             raise self.fail(key, f"the model's {key} is '{name}', but data has no '{name}'; "
                                  f"add it under data: or name it with model.{key}")
@@ -85,6 +90,9 @@ class _Builder:
                                      f"{'×'.join(map(str, given.value.shape)) or 'scalar'}")
             self.params[name] = given
         else:
+            if math.prod(shape) > arrays.MAX_ELEMENTS:
+                raise self.fail("hidden", f"'{name}' would be {shape_text(shape)}; expected at "
+                                          f"most {arrays.MAX_ELEMENTS:,} elements per param")
             value = arrays.initialise(init, shape, seed, 1.0)
             self.params[name] = Tensor(name, "param", value, trainable=True)
         return name
@@ -127,24 +135,24 @@ class _Builder:
         hidden = self.spec.get("hidden", [4])
         if isinstance(hidden, int) and not isinstance(hidden, bool):
             hidden = [hidden]
-        if not isinstance(hidden, list) or not all(
+        if not isinstance(hidden, list) or not hidden or len(hidden) > MAX_LAYERS or not all(
             isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden
         ):
-            raise self.fail("hidden", f"expected hidden layer sizes such as [4] or [8, 8], "
-                                      f"found {hidden!r}")
+            raise self.fail("hidden", f"expected 1 to {MAX_LAYERS} hidden layer sizes such as "
+                                      f"[4] or [8, 8], found {describe(hidden)}")
         activation = self.choice("activation", "relu", ACTIVATIONS)
         loss = self.choice("loss", "half_squared_error", LOSSES)
         init = self.choice("init", "xavier", arrays.INITS)
         bias = self.spec.get("bias", False)
         if not isinstance(bias, bool):
-            raise self.fail("bias", f"expected true or false, found {bias!r}")
+            raise self.fail("bias", f"expected true or false, found {describe(bias)}")
         seed = self.spec.get("seed", 0)
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise self.fail("seed", f"expected a whole number ≥ 0, found {seed!r}")
+            raise self.fail("seed", f"expected a whole number ≥ 0, found {describe(seed)}")
         lam = self.spec.get("l2", 0)
         if not isinstance(lam, (int, float)) or isinstance(lam, bool) or not lam >= 0 \
                 or lam == float("inf"):
-            raise self.fail("l2", f"expected λ, a finite number ≥ 0, found {lam!r}")
+            raise self.fail("l2", f"expected λ, a finite number ≥ 0, found {describe(lam)}")
 
         sizes = [x.value.shape[0], *hidden, y.value.shape[0]]
         batch = x.value.ndim == 2

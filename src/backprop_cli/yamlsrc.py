@@ -96,8 +96,17 @@ def _positions(root: yaml.Node, name: str) -> tuple[dict, dict]:
         if len(seen) > MAX_NODES:
             raise ConfigError(name, [Problem(f"the file has more than {MAX_NODES} YAML nodes")])
         if isinstance(node, yaml.MappingNode):
+            first: dict[str, yaml.Node] = {}
             for key, value in node.value:
                 if isinstance(key, yaml.ScalarNode):
+                    if key.value in first and key.tag != "tag:yaml.org,2002:merge":
+                        line, column = _mark(first[key.value])
+                        problem = Problem(f"duplicate key '{key.value}' (first at line {line}, "
+                                          f"column {column}); a key is given once",
+                                          field=path_text(path + (key.value,)),
+                                          line=_mark(key)[0], column=_mark(key)[1])
+                        raise ConfigError(name, [problem])
+                    first[key.value] = key
                     child = path + (key.value,)
                     keys[child] = _mark(key)
                     positions[child] = _mark(value)
@@ -111,8 +120,9 @@ def _positions(root: yaml.Node, name: str) -> tuple[dict, dict]:
 
 def load(text: str, name: str) -> Source:
     """Parse YAML text; ``name`` is how errors refer to the file."""
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # checks the characters of the whole text
         root = loader.get_single_node()
         if root is None:
             raise ConfigError(name, [Problem("the file is empty; expected a YAML mapping with a "
@@ -122,12 +132,25 @@ def load(text: str, name: str) -> Source:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "invalid YAML"
-        if isinstance(exc, yaml.constructor.ConstructorError):
+        if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in what:
             what = f"{what}; only plain YAML data is accepted (tags that build objects are refused)"
+        elif "unhashable key" in what:
+            what = "a mapping key is a list or a mapping; expected a name"
+        elif isinstance(exc, yaml.constructor.ConstructorError) and exc.context:
+            what = f"{exc.context}: {what}"
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
         raise ConfigError(name, [Problem(f"YAML error: {what}", line=line, column=column)]) from None
+    except yaml.reader.ReaderError as exc:
+        # A character YAML does not allow (a control character such as NUL).
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        what = f"character {exc.character:#06x} is not allowed in YAML" if isinstance(
+            exc.character, int) else exc.reason
+        raise ConfigError(name, [Problem(f"YAML error: {what}", line=line, column=column)]) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(name, [Problem(f"YAML error: {exc}")]) from None
+        what = " ".join(str(exc).split())
+        raise ConfigError(name, [Problem(f"YAML error: {what}")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return Source(name=name, data=data, positions=positions, key_positions=keys)

@@ -2,6 +2,9 @@
 
 Values are numbers or nested lists of float64 at full precision (``repr`` round-trips them);
 non-finite values are written as the strings ``"nan"``, ``"inf"`` and ``"-inf"``.
+
+A trace stopped by a numerical anomaly still writes the steps before it, then the anomaly: the
+``anomaly`` key of the document, or a last line ``{"schema_version": 1, "anomaly": {…}}``.
 """
 
 from __future__ import annotations
@@ -11,9 +14,14 @@ from typing import Any, Iterable, TextIO
 
 import numpy as np
 
-from ..engine import Step, Tracer
+from ..engine import Anomaly, Step, Tracer, finite_stats, nonfinite_counts
+from ..errors import NumericalAnomaly
 
 SCHEMA_VERSION = 1
+
+
+# An anomaly's inputs are written whole up to this many elements, else only summarised.
+INPUT_ELEMENTS = 32
 
 
 def value(a: Any) -> Any:
@@ -55,7 +63,7 @@ def step_record(step: Step, tracer: Tracer) -> dict[str, Any]:
     return {
         "step": step.step,
         "forward": {name: value(v) for name, v in step.values.items()},
-        "objective": step.objective,
+        "objective": value(step.objective),
         "backward": [
             {
                 "index": e.info.index,
@@ -92,18 +100,57 @@ def step_record(step: Step, tracer: Tracer) -> dict[str, Any]:
     }
 
 
+def anomaly_record(anomaly: Anomaly) -> dict[str, Any]:
+    """Where the first non-finite value appeared, which elements, and what went into it."""
+    a = np.asarray(anomaly.value)
+    record: dict[str, Any] = {
+        "step": anomaly.step,
+        "pass": anomaly.pass_,
+        "node": anomaly.node,
+        "input": anomaly.input,
+        "equation": anomaly.equation,
+        "quantity": anomaly.quantity,
+        "shape": list(a.shape),
+        "nonfinite": anomaly.counts,
+        "elements": [{"index": list(i), "value": v} for i, v in anomaly.elements()],
+        "inputs": [],
+        "message": anomaly.message(),
+    }
+    for label, v in anomaly.inputs:
+        arr = np.asarray(v, dtype=np.float64)
+        summary = {"name": label, "shape": list(arr.shape), **finite_stats(arr),
+                   "nonfinite": nonfinite_counts(arr)}
+        if arr.size <= INPUT_ELEMENTS:
+            summary["value"] = value(arr)
+        record["inputs"].append(summary)
+    return record
+
+
 def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, allow_nan=False)
 
 
 def write_document(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
-    records = [step_record(s, tracer) for s in steps]
-    doc = {"schema_version": SCHEMA_VERSION, "graph": graph_record(tracer), "steps": records}
+    records: list[dict[str, Any]] = []
+    doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "graph": graph_record(tracer),
+                           "steps": records}
+    try:
+        for s in steps:
+            records.append(step_record(s, tracer))
+    except NumericalAnomaly as exc:
+        doc["anomaly"] = anomaly_record(exc.anomaly)
+        out.write(json.dumps(doc, ensure_ascii=False, allow_nan=False, indent=2) + "\n")
+        raise
     out.write(json.dumps(doc, ensure_ascii=False, allow_nan=False, indent=2) + "\n")
 
 
 def write_lines(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
-    for s in steps:
-        out.write(dumps({"schema_version": SCHEMA_VERSION, **step_record(s, tracer)}) + "\n")
+    try:
+        for s in steps:
+            out.write(dumps({"schema_version": SCHEMA_VERSION, **step_record(s, tracer)}) + "\n")
+            out.flush()
+    except NumericalAnomaly as exc:
+        out.write(dumps({"schema_version": SCHEMA_VERSION,
+                         "anomaly": anomaly_record(exc.anomaly)}) + "\n")
         out.flush()
-
+        raise

@@ -1,11 +1,16 @@
 """Rich tables of a trace: forward values, the backward pass as the document's gradient table
-(Step | Target | Upstream | Local | Global), sums over several paths, and the updates."""
+(Step | Target | Upstream | Local | Global), sums over several paths, and the updates.
+
+Cells holding NaN or ±Inf (traced with ``--allow-nonfinite``) are marked with ⚠. A trace stopped
+by a numerical anomaly ends with a report of where it happened.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
+import numpy as np
 from rich import box
 from rich.console import Group, RenderableType
 from rich.rule import Rule
@@ -13,7 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import fmt
-from ..engine import Step, Tracer
+from ..engine import Anomaly, Step, Tracer
+from ..errors import NumericalAnomaly
 from ..graph import Graph
 from ..ops import shape_text
 
@@ -24,9 +30,25 @@ class Style:
     full: bool = False
 
 
-def _cell(formula: str, value_text: str) -> Text:
+WARNING = " ⚠"
+WARNING_STYLE = "bold red"
+
+
+def _value(value: np.ndarray, style: Style) -> str | Text:
+    """A tensor's text; marked when it holds NaN or ±Inf."""
+    text = fmt.tensor(value, style.precision, style.full)
+    if np.isfinite(value).all():
+        return text
+    return Text(text + WARNING, style=WARNING_STYLE)
+
+
+def _cell(formula: str, value: np.ndarray, style: Style) -> Text:
     text = Text(formula, style="bold")
-    text.append("\n= " + value_text.replace("\n", "\n  "), style="")
+    value_text = fmt.tensor(value, style.precision, style.full)
+    if np.isfinite(value).all():
+        text.append("\n= " + value_text.replace("\n", "\n  "), style="")
+    else:
+        text.append("\n= " + value_text.replace("\n", "\n  ") + WARNING, style=WARNING_STYLE)
     return text
 
 
@@ -41,11 +63,10 @@ def forward_table(step: Step, tracer: Tracer, style: Style) -> Table:
     for name, t in graph.tensors.items():
         kind = t.kind if t.trainable or t.kind == "data" else "param (frozen)"
         table.add_row(name, Text(kind, style="dim"), shape_text(t.value.shape),
-                      fmt.tensor(step.values[name], style.precision, style.full))
+                      _value(step.values[name], style))
     for node in graph.nodes:
         eq = Text(node.equation, style="bold" if node.name == graph.objective else "")
-        table.add_row(node.name, eq, shape_text(node.shape),
-                      fmt.tensor(step.values[node.name], style.precision, style.full))
+        table.add_row(node.name, eq, shape_text(node.shape), _value(step.values[node.name], style))
     return table
 
 
@@ -57,7 +78,6 @@ def backward_table(step: Step, style: Style) -> Table:
     table.add_column("Upstream", overflow="fold")
     table.add_column("Local", overflow="fold")
     table.add_column("Global", overflow="fold")
-    p, full = style.precision, style.full
     for e in step.edges:
         info = e.info
         target = Text(info.equation)
@@ -67,9 +87,9 @@ def backward_table(step: Step, style: Style) -> Table:
         table.add_row(
             fmt.circled(info.index),
             target,
-            _cell(info.upstream, fmt.tensor(e.upstream, p, full)),
-            _cell(info.local, fmt.tensor(e.local, p, full)),
-            _cell(glob, fmt.tensor(e.global_, p, full)),
+            _cell(info.upstream, e.upstream, style),
+            _cell(info.local, e.local, style),
+            _cell(glob, e.global_, style),
         )
     return table
 
@@ -85,8 +105,7 @@ def sums_table(step: Step, tracer: Tracer, style: Style) -> Table | None:
     table.add_column("Sum of terms")
     table.add_column("Value", overflow="fold")
     for name in names:
-        table.add_row(name, tracer.grad_formulas[name],
-                      fmt.tensor(step.grads[name], style.precision, style.full))
+        table.add_row(name, tracer.grad_formulas[name], _value(step.grads[name], style))
     return table
 
 
@@ -100,10 +119,9 @@ def updates_table(step: Step, tracer: Tracer, style: Style) -> Table:
     table.add_column("Before", overflow="fold")
     table.add_column("Gradient", overflow="fold")
     table.add_column("After", overflow="fold")
-    p, full = style.precision, style.full
     for name, u in step.updates.items():
-        table.add_row(name, u.formula, fmt.tensor(u.before, p, full), fmt.tensor(u.grad, p, full),
-                      fmt.tensor(u.after, p, full))
+        table.add_row(name, u.formula, _value(u.before, style), _value(u.grad, style),
+                      _value(u.after, style))
     frozen = [t.name for t in tracer.graph.params if not t.trainable]
     if frozen:
         table.caption = "frozen (not updated): " + ", ".join(frozen)
@@ -115,9 +133,12 @@ def updates_table(step: Step, tracer: Tracer, style: Style) -> Table:
 
 def render_step(step: Step, tracer: Tracer, style: Style) -> RenderableType:
     J = tracer.objective
-    heading = f"Step {step.step} · {J} = {fmt.number(step.objective, style.precision)}"
+    heading = Text(f"Step {step.step} · {J} = {fmt.number(step.objective, style.precision)}",
+                   style="bold")
+    if not np.isfinite(step.objective):
+        heading.append(WARNING, style=WARNING_STYLE)
     parts: list[RenderableType] = [
-        Rule(Text(heading, style="bold"), align="left"),
+        Rule(heading, align="left"),
         forward_table(step, tracer, style),
         backward_table(step, style),
     ]
@@ -132,15 +153,46 @@ def render_step(step: Step, tracer: Tracer, style: Style) -> RenderableType:
 
 
 def render(steps: Iterable[Step], tracer: Tracer, style: Style) -> Iterator[RenderableType]:
-    """One renderable per step as it is traced, then a line on the objective over the run."""
+    """One renderable per step as it is traced, then a line on the objective over the run.
+    A numerical anomaly is reported after the steps before it, then raised again."""
     objectives = []
-    for step in steps:
-        objectives.append(step.objective)
-        yield render_step(step, tracer, style)
+    try:
+        for step in steps:
+            objectives.append(step.objective)
+            yield render_step(step, tracer, style)
+    except NumericalAnomaly as exc:
+        yield anomaly_report(exc.anomaly, style)
+        raise
     if len(objectives) > 1:
         J, p = tracer.objective, style.precision
         yield Text(f"{J}: {fmt.number(objectives[0], p)} at step 1 → "
                    f"{fmt.number(objectives[-1], p)} at step {len(objectives)}")
+
+
+def anomaly_report(anomaly: Anomaly, style: Style) -> RenderableType:
+    """Where the first non-finite value appeared, which elements, and what went into it."""
+    heading = Text(f"Step {anomaly.step} · numerical anomaly in the {anomaly.pass_} pass",
+                   style=WARNING_STYLE)
+    table = Table(box=box.SIMPLE_HEAD, show_header=False, show_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    edge = f" → {anomaly.input}" if anomaly.input else ""
+    table.add_row("Node", f"{anomaly.node}{edge}")
+    table.add_row("Equation", anomaly.equation)
+    table.add_row("Not finite", anomaly.quantity)
+    value = np.asarray(anomaly.value)
+    counts = ", ".join(f"{n} {kind}" for kind, n in anomaly.counts.items() if n)
+    elements = ", ".join(f"[{', '.join(map(str, i))}] {v}" for i, v in anomaly.elements())
+    bad = sum(anomaly.counts.values())
+    if value.ndim:
+        more = ", …" if bad > len(anomaly.elements()) else ""
+        table.add_row("Elements", f"{bad} of {value.size} ({counts}): {elements}{more}")
+    table.add_row("Value", _value(value, style))
+    for label, v in anomaly.inputs:
+        table.add_row(f"Input {label}", _value(np.asarray(v), style))
+    note = Text("The trace stops here (exit code 3); --allow-nonfinite traces on and marks "
+                "non-finite values with ⚠.", style="dim")
+    return Group(Rule(heading, align="left"), table, Text(""), note)
 
 
 def graph_summary(graph: Graph) -> RenderableType:
