@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
+
+from backprop_cli import config, yamlsrc
+from backprop_cli.ops import OPS
 
 from .helpers import invoke
 
@@ -56,14 +62,15 @@ CASES = [
         'graph:\n'
         '  - {name: z, op: relu, args: [h]}\n'
         '  - {name: h, op: relu, args: [x]}\n',
-        ":3:32: graph[0].args[0]: node 'z': input 'h' is undefined; it is defined later, at "
-        'graph[1]; a node comes after its inputs (a graph has no cycles)',
+        ":3:32: graph[0].args[0]: node 'z': input 'h' is defined later, at graph[1]; list a "
+        'node after its inputs',
     ),
     (
         'data: {x: 1}\n'
         'graph:\n'
         '  - {name: z, op: relu, args: [z]}\n',
-        ":3:32: graph[0].args[0]: node 'z': input 'z' is undefined; it is the node itself",
+        ":3:32: graph[0].args[0]: node 'z': input 'z' is the node itself; a graph has no "
+        'cycles',
     ),
     (
         'data: {x: 1}\n'
@@ -92,22 +99,22 @@ CASES = [
         'params: {W1: [[1, 2, 3], [4, 5, 6], [1, 1, 1], [2, 2, 2]]}\n'
         'graph:\n'
         '  - {name: z, op: matmul, args: [W1, x]}\n',
-        ":4:33: graph[0].args: node 'z' (z = W1·x): W1 is 4×3, x is 2; matmul expects the "
-        'columns of the left operand to match the rows of the right one',
+        ":4:33: graph[0].args: node 'z' (z = W1·x): W1 has shape 4×3, x has shape 2; matmul "
+        'expects the columns of the left operand to match the rows of the right one',
     ),
     (
         'data: {x: [1, 2], y: [1, 2, 3]}\n'
         'graph:\n'
         '  - {name: L, op: half_squared_error, args: [x, y]}\n',
-        ":3:45: graph[0].args: node 'L' (L = ½‖x − y‖²): x is 2, y is 3; half_squared_error "
-        'expects the same shape on both sides',
+        ":3:45: graph[0].args: node 'L' (L = ½‖x − y‖²): x has shape 2, y has shape 3; "
+        'half_squared_error expects the same shape on both sides',
     ),
     (
         'data: {x: [1, 2]}\n'
         'graph:\n'
         '  - {name: z, op: relu, args: [x]}\n',
-        ":3:5: graph[0]: the objective (by default the last node) 'z' is 2, expected a scalar"
-        ' (reduce it with sum, mean or a loss op)',
+        ":3:5: graph[0]: the objective (by default the last node) 'z' has shape 2, expected a "
+        'scalar (reduce it with sum, mean or a loss op)',
     ),
     (
         'data: {x: 1}\n'
@@ -298,6 +305,278 @@ CASES = [
         ":3:1: graph: a config has either 'model:' or 'graph:', not both; 'model:' expands "
         'into the graph',
     ),
+    (
+        'data: {x: 1}\n'
+        'graph:\n'
+        '  - {name: a, op: add, args: [x, c]}\n'
+        '  - {name: b, op: relu, args: [a]}\n'
+        '  - {name: c, op: relu, args: [b]}\n',
+        ":3:34: graph[0].args[1]: node 'a': input 'c' makes a cycle: 'a', which uses 'c', "
+        "which uses 'b', which uses 'a'; a graph has no cycles",
+    ),
+    (
+        'data: {x: 1}\n'
+        'graph:\n'
+        '  - {name: z, op: relu, args: [x]}\n'
+        '  - {name: z, op: relu, args: [x]}\n',
+        ":4:12: graph[1].name: 'z' is already defined (at graph[0]); a node cannot reuse "
+        'or shadow a name',
+    ),
+    (
+        'data: {x: 1}\n'
+        'graph:\n'
+        '  - {name: z, op: relu, args: [x]}\n'
+        'steps: true\n',
+        ':4:8: steps: expected a whole number of steps from 1 to 1,000,000, found the '
+        'boolean true',
+    ),
+    (
+        'data: {x: 1}\n'
+        'graph:\n'
+        '  - {name: z, op: relu, args: [x]}\n'
+        'steps: 2000000\n',
+        ':4:8: steps: expected at most 1,000,000 steps, found the number 2000000',
+    ),
+    (
+        'data: {x: 1}\n'
+        'graph:\n'
+        '  - {name: z, op: relu, args: [x]}\n'
+        'optimizer: {lr: -0.1}\n',
+        ':4:17: optimizer.lr: expected a finite learning rate ≥ 0, found the number -0.1',
+    ),
+    (
+        'data: {x: 1}\n'
+        'graph:\n'
+        '  - {name: z, op: relu, args: [x]}\n'
+        'optimizer: {lr: .inf}\n',
+        ':4:17: optimizer.lr: expected a finite learning rate ≥ 0, found the number inf',
+    ),
+    (
+        'data: [1, 2]\n'
+        'graph:\n'
+        '  - {name: z, op: relu, args: [x]}\n',
+        ":1:7: data: expected 'data:' (a mapping of name: value), found the list [1, 2] "
+        "(and 1 more problem: list them all with 'backprop validate')",
+    ),
+    (
+        'params: 3\n'
+        'graph:\n'
+        '  - {name: z, op: relu, args: [x]}\n',
+        ":1:9: params: expected 'params:' (a mapping of name: value), found the number 3 "
+        "(and 1 more problem: list them all with 'backprop validate')",
+    ),
+    (
+        'data: {x: 1}\n'
+        'graph:\n'
+        '  - relu(x)\n',
+        ':3:5: graph[0]: expected a node mapping such as {name: z, op: matmul, args: [W1, '
+        "x]}, found the string 'relu(x)'",
+    ),
+    (
+        'data: {x: 1}\n'
+        'graph:\n'
+        '  - {name: z, op: relu, args: 5}\n',
+        ":3:31: graph[0].args: node 'z': expected a list of input names, found the number "
+        '5',
+    ),
+    (
+        'data: {x: 1}\n'
+        'graph:\n'
+        '  - {name: s, op: l2, args: [], lambda: 0.1}\n',
+        ":3:29: graph[0].args: node 's': l2 takes one or more inputs, found 0",
+    ),
+    (
+        'params: {W: {valu: 1}}\n'
+        'graph:\n'
+        '  - {name: s, op: sum, args: [W]}\n',
+        ":1:14: params.W.valu: unknown param field 'valu' (did you mean 'value'?); "
+        'expected value (with trainable) or init, shape, seed, scale (and 1 more problem: '
+        "list them all with 'backprop validate')",
+    ),
+    (
+        'params: {W: {trainable: false}}\n'
+        'graph:\n'
+        '  - {name: s, op: sum, args: [W]}\n',
+        ":1:13: params.W: expected 'value:' or 'init:' in a param mapping",
+    ),
+    (
+        'params: {W: {init: normal, shape: [2], seed: -1}}\n'
+        'graph:\n'
+        '  - {name: s, op: sum, args: [W]}\n',
+        ':1:46: params.W.seed: expected a whole number ≥ 0, found the number -1',
+    ),
+    (
+        'params: {W: {init: normal, shape: [2], scale: 0}}\n'
+        'graph:\n'
+        '  - {name: s, op: sum, args: [W]}\n',
+        ':1:47: params.W.scale: expected a number > 0, found the number 0',
+    ),
+    (
+        'params: {W: {init: zeros, shape: [10001, 1000]}}\n'
+        'graph:\n'
+        '  - {name: s, op: sum, args: [W]}\n',
+        ':1:34: params.W.shape: expected at most 10,000,000 elements, found shape '
+        '10001×1000',
+    ),
+    (
+        'data: {x: ' + '[' * 70 + '1' + ']' * 70 + '}\n'
+        'graph:\n  - {name: s, op: sum, args: [x]}\n',
+        ':1:73: lists and mappings are nested more than 64 levels deep',
+    ),
+    (
+        'data: {x: 1, y: 2, x: 3}\n'
+        'graph:\n'
+        '  - {name: s, op: sum, args: [x]}\n',
+        ":1:20: data.x: duplicate key 'x' (first at line 1, column 8); a key is given "
+        'once',
+    ),
+    (
+        'data: {[x]: 1}\n'
+        'graph:\n'
+        '  - {name: s, op: sum, args: [x]}\n',
+        ':1:8: YAML error: a mapping key is a list or a mapping; expected a name',
+    ),
+    (
+        'data: {x: 1}\x00\n'
+        'graph:\n'
+        '  - {name: s, op: sum, args: [x]}\n',
+        ':1:13: YAML error: character 0x0000 is not allowed in YAML',
+    ),
+    (
+        'params: {W: 1}\n'
+        'graph:\n'
+        '  - {name: s, op: l2, args: [W], lambda: true}\n',
+        ':3:42: graph[0].lambda: expected lambda: the regularisation strength λ ≥ 0, '
+        'found the boolean true',
+    ),
+    (
+        'data: {x: {value: 1}}\n'
+        'graph:\n'
+        '  - {name: s, op: sum, args: [x]}\n',
+        ':1:11: data.x: expected a number or a list of numbers, but found a mapping',
+    ),
+    (
+        'data: {x: null}\n'
+        'graph:\n'
+        '  - {name: s, op: sum, args: [x]}\n',
+        ':1:11: data.x: expected a number or a list of numbers, but found nothing (null)',
+    ),
+    (
+        'data: {x: [1, 2], y: [1]}\n'
+        'model: 3\n',
+        ':2:8: model: expected a mapping such as {name: mlp, hidden: [4]}, found the '
+        'number 3',
+    ),
+    (
+        'data: {x: [1, 2], y: [1]}\n'
+        'model: {name: mlp, hidden: [0]}\n',
+        ':2:28: model.hidden: expected 1 to 100 hidden layer sizes such as [4] or [8, 8], '
+        'found the list [0]',
+    ),
+    (
+        'data: {x: [1, 2], y: [1]}\n'
+        'model: {name: mlp, hidden: [100000, 1000]}\n',
+        ":2:28: model.hidden: 'W2' would be 1000×100000; expected at most 10,000,000 "
+        'elements per param',
+    ),
+    (
+        'data: {x: [1, 2], y: [1]}\n'
+        'model: {name: mlp, bias: 1}\n',
+        ':2:26: model.bias: expected true or false, found the number 1',
+    ),
+    (
+        'data: {x: [1, 2], y: [1]}\n'
+        'model: {name: mlp, seed: -1}\n',
+        ':2:26: model.seed: expected a whole number ≥ 0, found the number -1',
+    ),
+    (
+        'data: {x: [1, 2], y: [1]}\n'
+        'model: {name: mlp, l2: -1}\n',
+        ':2:24: model.l2: expected λ, a finite number ≥ 0, found the number -1',
+    ),
+    (
+        'data: {x: [1, 2], y: [1]}\n'
+        'model: {name: mlp, input: [x]}\n',
+        ":2:27: model.input: expected the name of a data tensor, found the list ['x']",
+    ),
+    (
+        'data: {x: 1}\n'
+        'graph:\n'
+        '  - {name: z, op: relu, args: [x]}\n'
+        'optimizer: 5\n',
+        ":4:12: optimizer: expected 'optimizer:' (a mapping of name: value), found the "
+        'number 5',
+    ),
+    (
+        'data: {x: 1}\n'
+        'graph:\n'
+        '  - {name: null, op: relu, args: [x]}\n',
+        ':3:12: graph[0].name: expected a name made of letters, digits and _ (not '
+        'starting with a digit), found nothing (null)',
+    ),
+    (
+        'data: {x: 1}\n'
+        '---\n'
+        'graph: []\n',
+        ':2:1: YAML error: expected a single document in the stream, but found another '
+        'document',
+    ),
+    (
+        'data:\n'
+        '\tx: 1\n',
+        ":2:1: YAML error: found character '\\t' that cannot start any token",
+    ),
+    (
+        'graph: !!python/name:os.system\n',
+        ':1:8: YAML error: could not determine a constructor for the tag '
+        "'tag:yaml.org,2002:python/name:os.system'; only plain YAML data is accepted "
+        '(tags that build objects are refused)',
+    ),
+    (
+        'data: {x: [1, 2]}\n'
+        'graph:\n'
+        '  - {name: z, op: relu, args: [x]}\n'
+        '  - {name: s, op: sum, args: [z]}\n'
+        'objective: z\n',
+        ":5:12: objective: objective 'z' has shape 2, expected a scalar (reduce it with "
+        'sum, mean or a loss op)',
+    ),
+    (
+        'data: {x: [1, 2], y: [1, 2, 3]}\n'
+        'graph:\n'
+        '  - {name: z, op: add, args: [x, y]}\n',
+        ":3:30: graph[0].args: node 'z' (z = x + y): x has shape 2, y has shape 3; add "
+        'expects shapes that broadcast against each other',
+    ),
+    (
+        'data: {x: 2, y: 3}\n'
+        'graph:\n'
+        '  - {name: z, op: matmul, args: [x, y]}\n',
+        ":3:33: graph[0].args: node 'z' (z = x·y): x is a scalar, y is a scalar; matmul "
+        'expects vectors or matrices (use mul for scalars)',
+    ),
+    (
+        'data: {x: [1, 2], y: [1]}\n'
+        'model: {name: linear, loss: cross_entropy}\n',
+        ":2:29: model.loss: unknown loss 'cross_entropy'; expected one of "
+        'half_squared_error, mse',
+    ),
+    (
+        'data: {x: 1}\n'
+        'graph:\n'
+        '  - {name: z, op: relu, args: [x], name: q}\n',
+        ":3:36: graph[0].name: duplicate key 'name' (first at line 3, column 6); a key is "
+        'given once',
+    ),
+    (
+        'data: {x: 1}\n'
+        'graph:\n'
+        '  - {name: z, op: relu, args: [x]}\n'
+        'steps: -3\n',
+        ':4:8: steps: expected a whole number of steps from 1 to 1,000,000, found the '
+        'number -3',
+    ),
+
 ]
 
 
@@ -355,14 +634,117 @@ def test_directory_and_non_utf8(tmp_path, monkeypatch) -> None:
         "backprop: error: latin1.yaml: is not UTF-8 text (byte 7); expected a YAML config file\n"
 
 
+@pytest.mark.parametrize("text", ["# only a comment\n", "\n   \n", "---\n"])
+def test_a_file_without_content_is_empty(text: str, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.yaml").write_text(text, encoding="utf-8")
+    result = invoke("trace", "bad.yaml")
+    assert result.exit_code == 2
+    assert result.stderr == "backprop: error: bad.yaml: the file is empty; expected a YAML " \
+                            "mapping with a 'graph:' (or 'model:') section\n"
+
+
+def test_unreadable_file(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "secret.yaml"
+    path.write_text(OK_GRAPH, encoding="utf-8")
+    path.chmod(0)
+    try:
+        if os.access(path, os.R_OK):  # root reads every file: nothing to test
+            pytest.skip("running with permission to read a mode-000 file (root)")
+        result = invoke("trace", "secret.yaml")
+    finally:
+        path.chmod(0o644)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == \
+        "backprop: error: secret.yaml: permission denied; the file cannot be read\n"
+
+
+def test_validate_lists_all_three_problems(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "three.yaml").write_text(
+        "data: {x: [1, 2]}\n"
+        "graph:\n"
+        "  - {name: z, op: relu, args: [xx]}\n"
+        "  - {name: s, op: summ, args: [x]}\n"
+        "steps: 0\n", encoding="utf-8")
+    result = invoke("validate", "three.yaml")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "backprop: error: three.yaml:3:32: graph[0].args[0]: node 'z': input 'xx' is undefined;"
+        " it is not in data, params or an earlier node (did you mean 'x'?)",
+        "backprop: error: three.yaml:4:19: graph[1].op: node 's': unknown op 'summ' (did you "
+        "mean 'sum'?); expected one of " + ", ".join(OPS),
+        "backprop: error: three.yaml:5:8: steps: expected a whole number of steps from 1 to "
+        "1,000,000, found the number 0",
+    ]
+    # trace stops at the first and says how to see the others
+    traced = invoke("trace", "three.yaml")
+    assert traced.exit_code == 2
+    assert traced.stderr.endswith("(and 2 more problems: list them all with 'backprop "
+                                  "validate')\n")
+
+
+def _bomb(levels: int = 8, section: str = "data") -> str:
+    """A billion-laughs file: each anchor repeats the one before nine times."""
+    lines = ["a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    names = "abcdefghij"
+    for prev, name in zip(names[:levels], names[1:levels + 1]):
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    return f"{section}:\n" + "\n".join("  " + line for line in lines) + "\n"
+
+
 def test_alias_bomb_is_refused_quickly(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    lines = ['a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]']
-    for prev, name in zip("abcdefg", "bcdefgh"):
-        lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
-    text = "data:\n" + "\n".join("  " + line for line in lines) + "\n" + \
-        "graph:\n  - {name: s, op: sum, args: [h]}\n"
+    text = _bomb(6) + "graph:\n  - {name: s, op: sum, args: [g]}\n"  # g: 9⁷ numbers
     (tmp_path / "bomb.yaml").write_text(text, encoding="utf-8")
+    start = time.monotonic()
     result = invoke("trace", "bomb.yaml")
+    assert time.monotonic() - start < 5
     assert result.exit_code == 2
-    assert "at most 1,000,000 numbers in a literal array" in result.stderr
+    assert result.stderr == "backprop: error: bomb.yaml:8:6: data.g: expected at most " \
+                            "1,000,000 numbers in a literal array\n"
+
+
+@pytest.mark.parametrize("field", [
+    "steps: *h", "graph: *h", "graph: [*h]", "objective: *h", "optimizer: *h",
+    "optimizer: {lr: *h}", "model: *h", "model: {name: *h}", "model: {name: mlp, hidden: *h}",
+    "params: *h", "params: {w: *h}", "params: {w: {init: zeros, shape: *h}}",
+    "graph: [{name: *h, op: sum, args: [a]}]", "graph: [{name: s, op: *h, args: [a]}]",
+    "graph: [{name: s, op: sum, args: *h}]",
+    "graph: [{name: s, op: l2, args: [a], lambda: *h}]",
+])
+def test_alias_bomb_anywhere_ends_quickly(field: str, tmp_path, monkeypatch) -> None:
+    """Messages describe a value without expanding it: a bomb is never walked in full."""
+    monkeypatch.chdir(tmp_path)
+    # The anchors sit under an unknown key (reported, never walked); the field uses the bomb.
+    (tmp_path / "bomb.yaml").write_text(_bomb(section="defs") + field + "\n", encoding="utf-8")
+    start = time.monotonic()
+    result = invoke("validate", "bomb.yaml")
+    assert time.monotonic() - start < 5
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("backprop: error: bomb.yaml:")
+
+
+def test_too_many_yaml_values(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(yamlsrc, "MAX_NODES", 20)
+    (tmp_path / "big.yaml").write_text("data:\n  x: [" + ", ".join(["1"] * 30) + "]\n",
+                                       encoding="utf-8")
+    result = invoke("trace", "big.yaml")
+    assert result.exit_code == 2
+    assert result.stderr == "backprop: error: big.yaml:2:52: the file holds more than 20 YAML " \
+                            "values; a config is expected to be smaller\n"
+
+
+def test_a_file_too_large_to_read(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(config, "MAX_FILE_BYTES", 100)
+    (tmp_path / "big.yaml").write_text("# " + "x" * 200 + "\n", encoding="utf-8")
+    result = invoke("trace", "big.yaml")
+    assert result.exit_code == 2
+    assert result.stderr == "backprop: error: big.yaml: the file has 203 bytes; expected a " \
+                            "config of at most 100 bytes\n"

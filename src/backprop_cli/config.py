@@ -23,24 +23,36 @@ NODE_KEYS = ("name", "op", "args")
 PARAM_KEYS = ("value", "trainable", "init", "shape", "seed", "scale")
 OPTIMIZERS = {"sgd": ("lr",)}
 MAX_STEPS = 1_000_000
+MAX_FILE_BYTES = 10_000_000  # YAML is parsed in Python: this keeps loading within seconds
+
+
+def shape_phrase(name: str, shape: tuple[int, ...]) -> str:
+    """``x is a scalar``, ``W1 has shape 4×3``: a shape that cannot be read as a value."""
+    return f"{name} is a scalar" if shape == () else f"{name} has shape {shape_text(shape)}"
 
 
 def read_text(path: str) -> tuple[str, str]:
     """The file's text and the name errors use for it (``-`` reads standard input)."""
-    if path == "-":
-        return sys.stdin.read(), "<stdin>"
-    name = path
+    name = "<stdin>" if path == "-" else path
     try:
-        if os.path.isdir(path):
-            raise ConfigError(name, [Problem("is a directory; expected a YAML config file")])
-        with open(path, "rb") as fh:
-            raw = fh.read()
+        if path == "-":
+            raw = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+        else:
+            if os.path.isdir(path):
+                raise ConfigError(name, [Problem("is a directory; expected a YAML config file")])
+            with open(path, "rb") as fh:
+                raw = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(name, [Problem("no such file")]) from None
     except PermissionError:
         raise ConfigError(name, [Problem("permission denied; the file cannot be read")]) from None
     except OSError as exc:
         raise ConfigError(name, [Problem(f"cannot be read: {exc.strerror or exc}")]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        size = os.path.getsize(path) if path != "-" else None
+        found = f"the file has {size:,} bytes" if size else "the input is longer"
+        raise ConfigError(name, [Problem(f"{found}; expected a config of at most "
+                                         f"{MAX_FILE_BYTES:,} bytes")])
     try:
         return raw.decode("utf-8"), name
     except UnicodeDecodeError as exc:
@@ -155,7 +167,8 @@ class _Compiler:
             steps = self.number(root["steps"], ("steps",), f"a whole number of steps from 1 to "
                                 f"{MAX_STEPS:,}", minimum=1, integer=True) or 1
             if steps > MAX_STEPS:
-                self.problem(("steps",), f"expected at most {MAX_STEPS:,} steps, found {steps}")
+                self.problem(("steps",), f"expected at most {MAX_STEPS:,} steps, found the "
+                                         f"number {steps}")
         self.stop_if_problems()
         objective = self.objective(root, nodes, tensors)
         self.stop_if_problems()
@@ -266,7 +279,7 @@ class _Compiler:
         broken = False
         for i, entry in enumerate(entries):
             path = entry_path or ("graph", i)
-            node = self.node(entry, path, i, shapes, defined, later)
+            node = self.node(entry, path, i, shapes, defined, later, entries)
             if node is None:
                 broken = True
                 if isinstance(entry, dict) and isinstance(entry.get("name"), str):
@@ -276,7 +289,7 @@ class _Compiler:
         return [] if broken else nodes
 
     def node(self, entry: Any, path: Path, index: int, shapes: dict, defined: dict,
-             later: dict) -> Node | None:
+             later: dict, entries: list) -> Node | None:
         if not isinstance(entry, dict):
             self.problem(path, f"expected a node mapping such as {{name: z, op: matmul, "
                                f"args: [W1, x]}}, found {describe(entry)}")
@@ -316,14 +329,20 @@ class _Compiler:
             return None
         for j, arg in enumerate(args):
             if arg not in defined:
-                if arg in later and later[arg] >= index:
-                    hint = ("it is the node itself" if later[arg] == index else
-                            f"it is defined later, at graph[{later[arg]}]; a node comes after "
-                            f"its inputs (a graph has no cycles)")
+                if arg == name:
+                    message = f"input '{arg}' is the node itself; a graph has no cycles"
+                elif arg in later and later[arg] > index:
+                    cycle = self.cycle(name, arg, entries)
+                    if cycle:
+                        message = (f"input '{arg}' makes a cycle: " + ", which uses ".join(
+                            f"'{n}'" for n in cycle) + "; a graph has no cycles")
+                    else:
+                        message = (f"input '{arg}' is defined later, at graph[{later[arg]}]; "
+                                   f"list a node after its inputs")
                 else:
-                    hint = f"it is not in data, params or an earlier node{suggest(arg, defined)}"
-                self.problem(path + ("args", j), f"node '{name}': input '{arg}' is undefined; "
-                                                 f"{hint}")
+                    message = (f"input '{arg}' is undefined; it is not in data, params or an "
+                               f"earlier node{suggest(arg, defined)}")
+                self.problem(path + ("args", j), f"node '{name}': {message}")
                 return None
         options = self.options(entry, op, name, path)
         if options is None:
@@ -333,7 +352,7 @@ class _Compiler:
         try:
             shape = op.shape(in_shapes)
         except ValueError as exc:
-            sizes = ", ".join(f"{a} is {shape_text(s)}" for a, s in zip(args, in_shapes))
+            sizes = ", ".join(shape_phrase(a, s) for a, s in zip(args, in_shapes))
             self.problem(path + ("args",), f"node '{name}' ({equation}): {sizes}; {op_name} "
                                            f"expects {exc}")
             return None
@@ -341,6 +360,31 @@ class _Compiler:
         defined[name] = path
         return Node(name=name, op=op, args=tuple(args), options=options, shape=shape,
                     equation=equation)
+
+    @staticmethod
+    def cycle(name: str, arg: str, entries: list) -> list[str]:
+        """``[name, arg, …, name]`` when ``arg`` depends on ``name`` through the graph's
+        entries, else ``[]``."""
+        uses: dict[str, list[str]] = {}
+        for e in entries:
+            if isinstance(e, dict) and isinstance(e.get("name"), str):
+                args = e.get("args")
+                args = [args] if isinstance(args, str) else args
+                if isinstance(args, list):
+                    uses.setdefault(e["name"], [a for a in args if isinstance(a, str)])
+        stack, came_from = [arg], {arg: name}
+        while stack:
+            current = stack.pop()
+            for nxt in uses.get(current, []):
+                if nxt == name:
+                    chain = [current]
+                    while chain[-1] != arg:
+                        chain.append(came_from[chain[-1]])
+                    return [name, *reversed(chain), name]
+                if nxt not in came_from:
+                    came_from[nxt] = current
+                    stack.append(nxt)
+        return []
 
     def options(self, entry: dict, op: Any, name: str, path: Path) -> dict | None:
         options: dict[str, Any] = {}
@@ -416,6 +460,6 @@ class _Compiler:
             else:
                 path = ("graph", len(nodes) - 1)
                 what = f"the objective (by default the last node) '{name}'"
-            self.problem(path, f"{what} is {shape_text(shape)}, expected a scalar (reduce it "
-                               f"with sum, mean or a loss op)")
+            self.problem(path, f"{what} has shape {shape_text(shape)}, expected a scalar "
+                               f"(reduce it with sum, mean or a loss op)")
         return name

@@ -6,6 +6,7 @@ The CLI turns these into a message on stderr and an exit code (see ``cli.py``).
 from __future__ import annotations
 
 import difflib
+import reprlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,8 +71,10 @@ class UsageError(BackpropError):
     """A command-line value that cannot be used (outside the config)."""
 
 
-def suggest(word: str, known: Any) -> str:
+def suggest(word: Any, known: Any) -> str:
     """`` (did you mean 'matmul'?)`` when ``word`` is close to a known name."""
+    if not isinstance(word, (str, int, float)) or isinstance(word, bool):
+        return ""
     close = difflib.get_close_matches(str(word), [str(k) for k in known], n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
@@ -85,9 +88,16 @@ def describe(value: Any) -> str:
         return f"the string {value!r}"
     if isinstance(value, (int, float)):
         return f"the number {value!r}"
-    kind = "list" if isinstance(value, list) else "mapping"
-    text = repr(value)
-    return f"the {kind} {text}" if len(text) <= 40 else f"a {kind}"
+    if isinstance(value, (list, dict)):
+        kind = "list" if isinstance(value, list) else "mapping"
+        # A bounded repr: YAML aliases can make a short file hold a huge (or cyclic) value.
+        text = _short.repr(value)
+        return f"the {kind} {text}" if len(text) <= 40 and "..." not in text else f"a {kind}"
+    return f"a {type(value).__name__} value"
+
+
+_short = reprlib.Repr()
+_short.maxlevel, _short.maxlist, _short.maxdict, _short.maxstring, _short.maxother = 3, 8, 6, 30, 30
 
 
 def quoted(value: Any) -> str:

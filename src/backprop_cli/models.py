@@ -41,7 +41,8 @@ def expand(src: Source, spec: Any, data: dict[str, Tensor],
     if isinstance(spec, str):
         spec = {"name": spec}
     if not isinstance(spec, dict):
-        raise src.error(("model",), "expected a mapping such as {name: mlp, hidden: [4]}")
+        raise src.error(("model",), f"expected a mapping such as {{name: mlp, hidden: [4]}}, "
+                                    f"found {describe(spec)}")
     name = spec.get("name")
     if not isinstance(name, str) or name not in MODELS:
         raise src.error(("model", "name"), f"unknown model {quoted(name)}{suggest(name, MODELS)}; "

@@ -18,8 +18,40 @@ from .errors import ConfigError, Problem
 Path = tuple[Any, ...]
 
 
+# Bounds on what a file may hold, so that parsing ends quickly: values (scalars, lists and
+# mappings, an alias counting once) and levels of nesting.
+MAX_NODES = 200_000
+MAX_DEPTH = 64
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads ``1e-3`` as a float (YAML 1.2 does; PyYAML's 1.1 rules don't)."""
+    """SafeLoader that also reads ``1e-3`` as a float (YAML 1.2 does; PyYAML's 1.1 rules don't)
+    and refuses files with too many values or too deep a nesting while composing them."""
+
+    source_name = "<config>"
+    nodes = 0
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):  # an alias reuses a node: not expanded here
+            return super().compose_node(parent, index)
+        mark = self.peek_event().start_mark
+        self.nodes += 1
+        self.depth += 1
+        try:
+            if self.nodes > MAX_NODES:
+                raise self._too_large(mark, f"the file holds more than {MAX_NODES:,} YAML "
+                                            f"values; a config is expected to be smaller")
+            if self.depth > MAX_DEPTH:
+                raise self._too_large(mark, f"lists and mappings are nested more than "
+                                            f"{MAX_DEPTH} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def _too_large(self, mark: Any, message: str) -> ConfigError:
+        return ConfigError(self.source_name, [Problem(message, line=mark.line + 1,
+                                                      column=mark.column + 1)])
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -38,9 +70,6 @@ _Loader.add_implicit_resolver(
     ),
     list("-+0123456789."),
 )
-
-# Aliases reuse one node; walking them again would let a small file expand without bound.
-MAX_NODES = 200_000
 
 
 @dataclass
@@ -90,11 +119,9 @@ def _positions(root: yaml.Node, name: str) -> tuple[dict, dict]:
     seen: set[int] = set()
     while stack:
         node, path = stack.pop()
-        if id(node) in seen:
+        if id(node) in seen:  # an alias: its node is walked once, never expanded
             continue
         seen.add(id(node))
-        if len(seen) > MAX_NODES:
-            raise ConfigError(name, [Problem(f"the file has more than {MAX_NODES} YAML nodes")])
         if isinstance(node, yaml.MappingNode):
             first: dict[str, yaml.Node] = {}
             for key, value in node.value:
@@ -123,8 +150,10 @@ def load(text: str, name: str) -> Source:
     loader = None
     try:
         loader = _Loader(text)  # checks the characters of the whole text
+        loader.source_name = name
         root = loader.get_single_node()
-        if root is None:
+        if root is None or (isinstance(root, yaml.ScalarNode) and root.value == ""
+                            and root.style is None):  # nothing, or only "---"
             raise ConfigError(name, [Problem("the file is empty; expected a YAML mapping with a "
                                              "'graph:' (or 'model:') section")])
         positions, keys = _positions(root, name)
@@ -136,6 +165,8 @@ def load(text: str, name: str) -> Source:
             what = f"{what}; only plain YAML data is accepted (tags that build objects are refused)"
         elif "unhashable key" in what:
             what = "a mapping key is a list or a mapping; expected a name"
+        elif exc.context and what.startswith("but "):  # "expected a single document …"
+            what = f"{exc.context}, {what}"
         elif isinstance(exc, yaml.constructor.ConstructorError) and exc.context:
             what = f"{exc.context}: {what}"
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
