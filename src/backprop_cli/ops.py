@@ -191,6 +191,16 @@ def _stable_sigmoid(a: Array) -> Array:
     return np.exp(-np.logaddexp(0.0, -a))
 
 
+def _mean(a: Array) -> Array:
+    # np.mean sums first, so [1e308, 1e308] overflows although its mean is finite: rescale then.
+    with np.errstate(over="ignore"):
+        m = np.mean(a)
+    if not np.isfinite(m) and np.isfinite(a).all():
+        scale = np.max(np.abs(a))
+        m = scale * np.mean(a / scale)
+    return m
+
+
 def _equation_mul(out: str, args: list[str], shapes: list[tuple[int, ...]], **_: Any) -> str:
     sign = "·" if any(s == () for s in shapes) else " ⊙ "
     return f"{out} = {args[0]}{sign}{args[1]}"
@@ -301,7 +311,7 @@ OPS: dict[str, Op] = {
             summary="mean of all elements, a scalar",
             arity=1,
             equation="{out} = mean({0})",
-            forward=lambda a, o: np.mean(a[0]),
+            forward=lambda a, o: _mean(a[0]),
             local=lambda a, out, o: [np.float64(1.0 / a[0].size)],
             local_text=("1/{n}",),
             shape=_scalar,
@@ -312,7 +322,8 @@ OPS: dict[str, Op] = {
             summary="½·Σ(ŷ − y)², the document's loss (sum reduction)",
             arity=2,
             equation="{out} = ½‖{0} − {1}‖²",
-            forward=lambda a, o: 0.5 * np.sum((a[0] - a[1]) ** 2),
+            # ½ inside the sum (exact: a power of 2) keeps Σ from overflowing needlessly.
+            forward=lambda a, o: np.sum(0.5 * (a[0] - a[1]) ** 2),
             local=lambda a, out, o: [a[0] - a[1], a[1] - a[0]],
             local_text=("{0} − {1}", "{1} − {0}"),
             shape=_same_to_scalar,
