@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -112,11 +113,6 @@ def test_bad_lr_is_a_usage_error(value: str) -> None:
     assert "--lr: expected a finite learning rate ≥ 0" in result.stderr
 
 
-def test_help_lists_exit_codes() -> None:
-    assert "Exit codes" in invoke("--help").stdout
-    assert "Exit codes" in invoke("trace", "--help").stdout
-
-
 # ---- as a real process -------------------------------------------------------------------
 
 
@@ -155,3 +151,50 @@ def test_closed_pipe_ends_quietly() -> None:
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["step"] == 1
     assert proc.stderr == ""
+
+
+def _default_sigint() -> None:
+    # A child of a shell's background job inherits SIGINT ignored; a user's Ctrl-C is not.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "table"])
+def test_ctrl_c_ends_with_130_and_one_line(fmt: str) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "backprop_cli", "trace", "configs/seed_mlp_l2.yaml", "-f", fmt,
+         "-n", "1000000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        preexec_fn=_default_sigint,
+    )
+    try:
+        first = proc.stdout.readline()  # the trace is running
+        assert first.strip()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert err == "backprop: interrupted\n"
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "jsonl"])
+def test_reader_gone_before_any_read_is_quiet(fmt: str) -> None:
+    """The reader exits at once: the first write (or the flush at exit) meets a closed pipe."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "backprop_cli", "trace", "configs/seed_mlp_l2.yaml", "-f", fmt],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+    )
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.wait(timeout=30)
+    proc.stderr.close()
+    assert proc.returncode == 141
+    assert err == b""
+
+
+def test_help_of_every_command_lists_the_exit_codes() -> None:
+    expected = ("0 success; 1 a check or comparison failed; 2 usage or config error; 3 numerical "
+                "anomaly")
+    for command in ([], ["trace"], ["validate"]):
+        text = " ".join(invoke(*command, "--help").stdout.split())
+        assert expected in text, command

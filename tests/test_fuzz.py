@@ -20,17 +20,23 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backprop_cli.config import TOP_LEVEL
+from backprop_cli import yamlsrc
+from backprop_cli.config import TOP_LEVEL, compile_source
+from backprop_cli.engine import Tracer
+from backprop_cli.errors import ConfigError, NumericalAnomaly
 from backprop_cli.models import MODEL_KEYS
 from backprop_cli.ops import OPS
 
+from backprop_cli.cli import app
+
 from .conftest import CONFIGS, ROOT
 from .helpers import runner
-from backprop_cli.cli import app
 
 EXAMPLES = int(os.environ.get("BACKPROP_FUZZ_EXAMPLES", "0")) or None
 SECONDS = 5.0  # the longest one in-process run may take
 SHIPPED = {p.name: p.read_text(encoding="utf-8") for p in sorted(CONFIGS.glob("*.yaml"))}
+TREES = {name: yaml.safe_load(text) for name, text in SHIPPED.items()}
+DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's, when there, is faster
 
 
 def fuzz_settings(default: int) -> settings:
@@ -54,8 +60,12 @@ def check_cli(text: str | bytes, tmp_path, *args: str) -> None:
     assert result.exit_code in (0, 2, 3), (result.exit_code, result.stderr, text)
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
     if result.exit_code:
-        assert result.stderr.startswith("backprop: error: "), (result.stderr, text)
-        assert result.stderr.strip()
+        lines = result.stderr.splitlines()
+        assert lines and all(line.startswith("backprop: error: ") for line in lines), \
+            (result.stderr, text)
+        assert result.stderr.endswith("\n")
+        if args[0] == "trace":
+            assert len(lines) == 1, result.stderr
     if result.exit_code == 2:
         assert result.stdout == "", text
     assert elapsed < SECONDS, (elapsed, text)
@@ -89,10 +99,10 @@ TOP = st.dictionaries(st.sampled_from(TOP_LEVEL) | KEYS, VALUES, max_size=6)
 
 
 def dump(value) -> str:
-    return yaml.safe_dump(value, allow_unicode=True, sort_keys=False)
+    return yaml.dump(value, Dumper=DUMPER, allow_unicode=True, sort_keys=False)
 
 
-@fuzz_settings(150)
+@fuzz_settings(80)
 @given(value=TOP | VALUES, command=COMMANDS)
 def test_random_yaml_values(value, command, tmp_path_factory) -> None:
     check_cli(dump(value), tmp_path_factory.mktemp("fuzz"), *command)
@@ -129,7 +139,7 @@ def delete(tree, path):
 
 @st.composite
 def mutated(draw) -> str:
-    tree = yaml.safe_load(SHIPPED[draw(st.sampled_from(sorted(SHIPPED)))])
+    tree = copy.deepcopy(TREES[draw(st.sampled_from(sorted(TREES)))])
     for _ in range(draw(st.integers(1, 3))):
         where = [p for p in paths(tree) if p]
         if not where:
@@ -151,7 +161,7 @@ def mutated(draw) -> str:
     return dump(tree)
 
 
-@fuzz_settings(150)
+@fuzz_settings(80)
 @given(text=mutated(), command=COMMANDS)
 def test_mutated_shipped_configs(text, command, tmp_path_factory) -> None:
     check_cli(text, tmp_path_factory.mktemp("fuzz"), *command)
@@ -178,16 +188,41 @@ def damaged_text(draw) -> bytes:
     return b"\n".join(lines[: i + 1] + lines[i:])
 
 
-@fuzz_settings(150)
+@fuzz_settings(80)
 @given(raw=damaged_text(), command=COMMANDS)
 def test_damaged_shipped_text(raw, command, tmp_path_factory) -> None:
     check_cli(raw, tmp_path_factory.mktemp("fuzz"), *command)
 
 
+# ---- the loader and the tracer directly: many more examples in the same time ----------------
+
+
+def check_loader(text: str) -> None:
+    """Loading raises ConfigError or gives a graph; tracing it raises only NumericalAnomaly."""
+    try:
+        graph = compile_source(yamlsrc.load(text, "fuzz.yaml"))
+    except ConfigError as exc:
+        lines = exc.lines()
+        assert lines and all(line.startswith("fuzz.yaml") and "\n" not in line
+                             for line in lines), lines
+        return
+    try:
+        for _ in Tracer(graph).run(steps=2):
+            pass
+    except NumericalAnomaly as exc:
+        assert str(exc).startswith("numerical anomaly in step ")
+
+
+@fuzz_settings(300)
+@given(text=mutated() | TOP.map(dump))
+def test_loader_and_tracer(text) -> None:
+    check_loader(text)
+
+
 # ---- a few as real processes -----------------------------------------------------------------
 
 
-@settings(max_examples=EXAMPLES // 50 if EXAMPLES else 4, deadline=None,
+@settings(max_examples=EXAMPLES // 50 if EXAMPLES else 2, deadline=None,
           derandomize=EXAMPLES is None, database=None,
           suppress_health_check=list(HealthCheck))
 @given(text=mutated())

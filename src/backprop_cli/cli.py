@@ -13,17 +13,19 @@ import typer
 
 from . import __version__
 from .errors import (
+    EXIT_BROKEN_PIPE,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     BackpropError,
     ConfigError,
     UsageError,
+    one_line,
 )
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 a check or comparison failed; 2 usage or config error; "
-    "3 numerical anomaly; 130 interrupted."
+    "3 numerical anomaly; 70 internal error; 130 interrupted; 141 stdout closed early."
 )
 
 app = typer.Typer(
@@ -44,7 +46,7 @@ class Format(str, Enum):
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    sys.stderr.write(f"backprop: {message}\n")
+    sys.stderr.write(f"backprop: {one_line(message)}\n")
     sys.stderr.flush()
     return typer.Exit(code)
 
@@ -67,12 +69,17 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             raise fail("interrupted", EXIT_INTERRUPTED) from None
         except BrokenPipeError:
-            # The reader went away (``| head``): stop quietly, as Unix tools do.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            raise typer.Exit(141) from None
+            raise typer.Exit(stdout_gone()) from None
 
     return wrapper
+
+
+def stdout_gone() -> int:
+    """The reader of stdout went away (``| head``): stop quietly, as Unix tools do. Later
+    writes and the flush at exit go to /dev/null instead of raising again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_BROKEN_PIPE
 
 
 def version_callback(value: bool) -> None:
@@ -157,8 +164,12 @@ def validate(
 def make_console(width: Optional[int]) -> Any:
     from rich.console import Console
 
+    class PipeConsole(Console):
+        def on_broken_pipe(self) -> None:  # Rich would exit with 1 ("a check failed")
+            raise BrokenPipeError
+
     terminal = sys.stdout.isatty()
-    return Console(
+    return PipeConsole(
         file=sys.stdout,
         width=width or (None if terminal else 100),
         highlight=False,
@@ -173,9 +184,17 @@ def main() -> None:
     """Console-script entry point: unexpected errors become one line (set BACKPROP_DEBUG=1
     for the traceback)."""
     try:
-        app(prog_name="backprop")
+        try:
+            app(prog_name="backprop")
+        finally:
+            sys.stdout.flush()  # a reader gone before the last write shows up here
     except SystemExit:
         raise
+    except KeyboardInterrupt:  # outside a command: while starting or at exit
+        sys.stderr.write("backprop: interrupted\n")
+        sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        sys.exit(stdout_gone())
     except Exception as exc:  # a bug in backprop-cli, not in the user's input
         if os.environ.get("BACKPROP_DEBUG"):
             raise

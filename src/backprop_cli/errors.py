@@ -16,6 +16,7 @@ EXIT_USAGE = 2
 EXIT_ANOMALY = 3
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a process killed by it
 
 
 class BackpropError(Exception):
@@ -40,7 +41,7 @@ class Problem:
             if self.column is not None:
                 where += f":{self.column}"
         field = f" {self.field}:" if self.field else ""
-        return f"{where}:{field} {self.message}"
+        return one_line(f"{where}:{field} {self.message}")
 
 
 class ConfigError(BackpropError):
@@ -69,6 +70,14 @@ class NumericalAnomaly(BackpropError):
 
 class UsageError(BackpropError):
     """A command-line value that cannot be used (outside the config)."""
+
+
+def one_line(text: str) -> str:
+    """Control characters (a newline in a YAML key, an escape sequence) written as escapes, so
+    that a message stays one line and cannot drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def suggest(word: Any, known: Any) -> str:
