@@ -246,3 +246,8 @@ def test_sigmoid_config_with_large_logits_traces() -> None:
     step = next(tracer.run())
     assert step.values["p"].tolist() == [1.0, 0.0]
     assert step.grads["z"].tolist() == [0.0, 0.0]
+
+
+def test_the_readme_shows_the_real_report_line() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"\n{OVERFLOW_MESSAGE}" in readme

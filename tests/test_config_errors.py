@@ -748,3 +748,31 @@ def test_a_file_too_large_to_read(tmp_path, monkeypatch) -> None:
     assert result.exit_code == 2
     assert result.stderr == "backprop: error: big.yaml: the file has 203 bytes; expected a " \
                             "config of at most 100 bytes\n"
+
+
+def test_an_empty_file_name() -> None:
+    result = invoke("trace", "")
+    assert result.exit_code == 2
+    assert result.stderr == "backprop: error: '': no such file\n"
+
+
+def test_control_characters_in_a_message_are_escaped(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.yaml").write_text('"a\\nb\\e[31m": 1\n' + OK_GRAPH, encoding="utf-8")
+    result = invoke("trace", "bad.yaml")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "backprop: error: bad.yaml:1:1: a\\nb\\x1b[31m: unknown top-level key 'a\\nb\\x1b[31m'; "
+        "expected one of data, params, graph, objective, optimizer, steps, model (and 1 more "
+        "problem: list them all with 'backprop validate')\n")
+
+
+def test_the_readme_shows_a_real_message(tmp_path, monkeypatch) -> None:
+    from .conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    text, message = next(c for c in CASES if "W1 has shape 4×3" in c[1])
+    (tmp_path / "bad.yaml").write_text(text, encoding="utf-8")
+    line = invoke("trace", "bad.yaml").stderr
+    assert f"\n{line}" in readme

@@ -33,9 +33,52 @@ def test_failure_leaves_no_partial_file(tmp_path, monkeypatch) -> None:
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", broken_replace)
+    monkeypatch.setattr(os, "link", broken_replace)
     with pytest.raises(OSError):
         files.write_new_file(str(target), "data")
     assert list(tmp_path.iterdir()) == []
+    with pytest.raises(OSError):
+        files.write_new_file(str(target), "data", force=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupted_write_leaves_no_partial_file(tmp_path, monkeypatch) -> None:
+    target = tmp_path / "out.txt"
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        files.write_new_file(str(target), "data")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_created_meanwhile_is_not_overwritten(tmp_path, monkeypatch) -> None:
+    """Another process creates the file between the existence check and the rename."""
+    target = tmp_path / "out.txt"
+    real_fsync = os.fsync
+
+    def create_meanwhile(fd):
+        real_fsync(fd)
+        target.write_text("theirs")
+
+    monkeypatch.setattr(os, "fsync", create_meanwhile)
+    with pytest.raises(UsageError, match="already exists; not overwritten"):
+        files.write_new_file(str(target), "ours")
+    assert target.read_text() == "theirs"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_without_hard_links_the_file_is_still_written(tmp_path, monkeypatch) -> None:
+    def no_links(src, dst):
+        raise PermissionError("hard links not supported")
+
+    monkeypatch.setattr(os, "link", no_links)
+    target = tmp_path / "out.txt"
+    files.write_new_file(str(target), "data")
+    assert target.read_text() == "data"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 
 
 def test_refuses_a_directory_and_a_missing_folder(tmp_path) -> None:

@@ -33,7 +33,7 @@ def shape_phrase(name: str, shape: tuple[int, ...]) -> str:
 
 def read_text(path: str) -> tuple[str, str]:
     """The file's text and the name errors use for it (``-`` reads standard input)."""
-    name = "<stdin>" if path == "-" else path
+    name = "<stdin>" if path == "-" else (path or "''")
     try:
         if path == "-":
             raw = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)

@@ -26,10 +26,27 @@ def write_new_file(path: str, data: str | bytes, force: bool = False,
             fh.write(raw)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        if force:
+            os.replace(tmp, path)
+        else:
+            _link_new(tmp, path, option)
+    finally:
         try:
-            os.unlink(tmp)
+            os.unlink(tmp)  # after a link or a failure; after a replace it is gone already
         except FileNotFoundError:
             pass
-        raise
+
+
+def _link_new(tmp: str, path: str, option: str) -> None:
+    """Give the finished file its name only if the name is still free: a file another process
+    created since the check above is not overwritten either."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise UsageError(f"{path}: already exists; not overwritten (use {option} to replace "
+                         f"it)") from None
+    except OSError:  # a file system without hard links: the check above has to do
+        if os.path.exists(path):
+            raise UsageError(f"{path}: already exists; not overwritten (use {option} to "
+                             f"replace it)") from None
+        os.replace(tmp, path)
