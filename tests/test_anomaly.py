@@ -137,15 +137,19 @@ def test_backward_term_overflow(tmp_path) -> None:
 
 def test_gradient_summed_over_paths_overflows(tmp_path) -> None:
     # Each path gives ∂L/∂a = 1e308; their sum does not fit in float64.
-    result = run_text(tmp_path, "data: {k: 1.0e308, m: -1.0e308}\nparams: {a: 1.0e-10}\n"
-                                "graph:\n  - {name: p, op: mul, args: [a, k]}\n"
-                                "  - {name: q, op: mul, args: [a, m]}\n"
-                                "  - {name: L, op: sub, args: [p, q]}\n")
+    text = ("data: {k: 1.0e308, m: -1.0e308}\nparams: {a: 1.0e-10}\n"
+            "graph:\n  - {name: p, op: mul, args: [a, k]}\n"
+            "  - {name: q, op: mul, args: [a, m]}\n"
+            "  - {name: L, op: sub, args: [p, q]}\n")
+    result = run_text(tmp_path, text)
     assert result.exit_code == 3
     assert result.stderr == (
         "backprop: error: numerical anomaly in step 1, backward pass, node 'p' (p = a·k), edge "
         "to 'a': ∂L/∂a, summed over its paths is inf\n")
     assert "Step 1 · numerical anomaly in the backward pass" in result.stdout
+    anomaly = json.loads(run_text(tmp_path, text, "-f", "json").stdout)["anomaly"]
+    assert [(i["name"], i["value"]) for i in anomaly["inputs"]] == [
+        ("∂L/∂a so far", 1e308), ("the term ∂L/∂p × k of ∂L/∂a", 1e308)]
 
 
 def test_update_overflow(tmp_path) -> None:

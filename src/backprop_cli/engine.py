@@ -244,10 +244,11 @@ class Tracer:
             for pos, arg in enumerate(node.args):
                 contribution = node.op.chain_for(pos).apply(g, locals_[pos], self.shapes[arg],
                                                             node.options)
-                grads[arg] = grads[arg] + contribution
+                before = grads[arg]
+                grads[arg] = before + contribution
                 if check is not None:
-                    self._check_edge(check, node, pos, g, locals_[pos], contribution, grads,
-                                     values)
+                    self._check_edge(check, node, pos, g, locals_[pos], contribution, before,
+                                     grads[arg], values)
                 recorded.append((node, pos, g, locals_[pos], contribution))
         if self.edge_info is None:
             self._describe_edges(locals_by_node)
@@ -256,8 +257,8 @@ class Tracer:
         return edges, grads
 
     def _check_edge(self, step: int, node: Node, pos: int, upstream: np.ndarray,
-                    local: np.ndarray, contribution: np.ndarray,
-                    grads: dict[str, np.ndarray], values: dict[str, np.ndarray]) -> None:
+                    local: np.ndarray, contribution: np.ndarray, before: np.ndarray,
+                    total: np.ndarray, values: dict[str, np.ndarray]) -> None:
         """The edge's local gradient, its term, and the gradient it was added to are finite."""
         arg = node.args[pos]
         J = self.objective
@@ -268,17 +269,16 @@ class Tracer:
             quantity = f"the local gradient ∂{node.name}/∂{arg} = {local_name}"
             raise NumericalAnomaly(Anomaly(step, "backward", node.name, node.equation,
                                            quantity, local, inputs, arg))
+        term = f"the term {d(J, node.name)} × {local_name} of {d(J, arg)}"
         if not _finite(contribution):
-            quantity = f"the term {d(J, node.name)} × {local_name} of {d(J, arg)}"
-            raise NumericalAnomaly(Anomaly(step, "backward", node.name, node.equation, quantity,
+            raise NumericalAnomaly(Anomaly(step, "backward", node.name, node.equation, term,
                                            contribution, [(d(J, node.name), upstream),
                                                           (local_name, local)], arg))
-        if not _finite(grads[arg]):
+        if not _finite(total):
             quantity = f"{d(J, arg)}, summed over its paths"
             raise NumericalAnomaly(Anomaly(step, "backward", node.name, node.equation, quantity,
-                                           grads[arg], [(f"{d(J, arg)} before this term",
-                                                         grads[arg] - contribution),
-                                                        ("this term", contribution)], arg))
+                                           total, [(f"{d(J, arg)} so far", before),
+                                                   (term, contribution)], arg))
 
     def run(self, steps: int | None = None, lr: float | None = None,
             allow_nonfinite: bool = False) -> Iterator[Step]:
