@@ -210,7 +210,8 @@ def test_the_check_is_off_with_allow_nonfinite() -> None:
 
 
 def test_no_numpy_warning_reaches_stderr(tmp_path) -> None:
-    result = run_text(tmp_path, "data: {x: 1.0e300}\ngraph:\n  - {name: z, op: mul, args: [x, x]}\n",
+    result = run_text(tmp_path, "data: {x: 1.0e300}\n"
+                                "graph:\n  - {name: z, op: mul, args: [x, x]}\n",
                       "--allow-nonfinite")
     assert result.exit_code == 0
     assert result.stderr == ""

@@ -69,8 +69,8 @@ class _Builder:
     def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
         value = self.spec.get(key, default)
         if not isinstance(value, str) or value not in allowed:
-            raise self.fail(key, f"unknown {key} {quoted(value)}{suggest(value, allowed)}; expected "
-                                 f"one of {', '.join(allowed)}")
+            raise self.fail(key, f"unknown {key} {quoted(value)}{suggest(value, allowed)}; "
+                                 f"expected one of {', '.join(allowed)}")
         return value
 
     def tensor(self, key: str, default: str) -> Tensor:

@@ -177,7 +177,8 @@ def load(text: str, name: str) -> Source:
         column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
         what = f"character {exc.character:#06x} is not allowed in YAML" if isinstance(
             exc.character, int) else exc.reason
-        raise ConfigError(name, [Problem(f"YAML error: {what}", line=line, column=column)]) from None
+        problem = Problem(f"YAML error: {what}", line=line, column=column)
+        raise ConfigError(name, [problem]) from None
     except yaml.YAMLError as exc:
         what = " ".join(str(exc).split())
         raise ConfigError(name, [Problem(f"YAML error: {what}")]) from None
