@@ -102,7 +102,7 @@ def dump(value) -> str:
     return yaml.dump(value, Dumper=DUMPER, allow_unicode=True, sort_keys=False)
 
 
-@fuzz_settings(80)
+@fuzz_settings(50)
 @given(value=TOP | VALUES, command=COMMANDS)
 def test_random_yaml_values(value, command, tmp_path_factory) -> None:
     check_cli(dump(value), tmp_path_factory.mktemp("fuzz"), *command)
@@ -161,7 +161,7 @@ def mutated(draw) -> str:
     return dump(tree)
 
 
-@fuzz_settings(80)
+@fuzz_settings(50)
 @given(text=mutated(), command=COMMANDS)
 def test_mutated_shipped_configs(text, command, tmp_path_factory) -> None:
     check_cli(text, tmp_path_factory.mktemp("fuzz"), *command)
@@ -188,7 +188,7 @@ def damaged_text(draw) -> bytes:
     return b"\n".join(lines[: i + 1] + lines[i:])
 
 
-@fuzz_settings(80)
+@fuzz_settings(50)
 @given(raw=damaged_text(), command=COMMANDS)
 def test_damaged_shipped_text(raw, command, tmp_path_factory) -> None:
     check_cli(raw, tmp_path_factory.mktemp("fuzz"), *command)
@@ -213,7 +213,7 @@ def check_loader(text: str) -> None:
         assert str(exc).startswith("numerical anomaly in step ")
 
 
-@fuzz_settings(300)
+@fuzz_settings(200)
 @given(text=mutated() | TOP.map(dump))
 def test_loader_and_tracer(text) -> None:
     check_loader(text)
