@@ -151,6 +151,18 @@ def validate(
     make_console(width).print(table.graph_summary(graph))
 
 
+@app.command(epilog=EXIT_CODES_HELP)
+@user_errors
+def ops(
+    width: Optional[int] = typer.Option(None, "--width", min=40,
+                                        help="Table width (default as for trace)."),
+) -> None:
+    """List every op: its inputs, what it computes, its options and its local gradient."""
+    from .render import table
+
+    make_console(width).print(table.ops_table())
+
+
 def make_console(width: Optional[int]) -> Any:
     from rich.console import Console
 

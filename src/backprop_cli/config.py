@@ -296,8 +296,8 @@ class _Compiler:
             return None
         if op_name not in OPS:
             self.problem(path + ("op",), f"node '{name}': unknown op {quoted(op_name)}"
-                                         f"{suggest(op_name, OPS)}; expected one of "
-                                         f"{', '.join(OPS)}")
+                                         f"{suggest(op_name, OPS)}; 'backprop ops' lists the "
+                                         f"{len(OPS)} ops")
             return None
         op = OPS[op_name]
         if isinstance(args, str):
@@ -328,49 +328,58 @@ class _Compiler:
         if options is None:
             return None
         in_shapes = [shapes[a] for a in args]
-        equation = equation_text(op, name, args, in_shapes, options)
         try:
-            shape = op.shape(in_shapes)
+            shape = op.shape(in_shapes, options)
         except ValueError as exc:
             sizes = ", ".join(f"{a} is {shape_text(s)}" for a, s in zip(args, in_shapes))
-            self.problem(path + ("args",), f"node '{name}' ({equation}): {sizes}; {op_name} "
-                                           f"expects {exc}")
+            try:
+                written = equation_text(op, name, args, in_shapes, options)
+            except ValueError:  # an equation that shows the (invalid) shape itself
+                written = f"{name} = {op_name}({', '.join(args)})"
+            self.problem(path + ("args",), f"node '{name}' ({written}): {sizes}; "
+                                           f"{op_name} expects {exc}")
             return None
+        equation = equation_text(op, name, args, in_shapes, options)
         shapes[name] = shape
         defined[name] = path
         return Node(name=name, op=op, args=tuple(args), options=options, shape=shape,
                     equation=equation)
 
     def options(self, entry: dict, op: Any, name: str, path: Path) -> dict | None:
-        options: dict[str, Any] = {}
         ok = True
         for key in entry:
-            if key in NODE_KEYS:
+            if key in NODE_KEYS or key in op.options:
                 continue
-            if key not in op.options:
-                known = list(op.options) + list(NODE_KEYS)
-                expected = (f"{op.name} takes the options {', '.join(op.options)}"
-                            if op.options else f"{op.name} takes no options")
-                self.problem(path + (key,), f"node '{name}': unknown option '{key}'"
-                                            f"{suggest(key, known)}; {expected}", key=True)
-                ok = False
+            known = list(op.options) + list(NODE_KEYS)
+            expected = (f"{op.name} takes the options {', '.join(op.options)}"
+                        if op.options else f"{op.name} takes no options")
+            self.problem(path + (key,), f"node '{name}': unknown option '{key}'"
+                                        f"{suggest(key, known)}; {expected}", key=True)
+            ok = False
         if not ok:  # a misspelt option is not reported again as a missing one
             return None
-        for key, spec in op.options.items():
+        return self.option_values(entry, op.options, path, f"node '{name}': ",
+                                  f"{op.name} needs")
+
+    def option_values(self, entry: dict, specs: dict, path: Path, prefix: str,
+                      needs: str) -> dict | None:
+        """Every option's value: given and checked, or its default."""
+        values: dict[str, Any] = {}
+        ok = True
+        for key, spec in specs.items():
             if key not in entry:
-                if spec.default is None:
-                    self.problem(path, f"node '{name}': {op.name} needs the option '{key}' "
-                                       f"({spec.doc})")
+                if spec.required:
+                    self.problem(path, f"{prefix}{needs} the option '{key}' ({spec.doc})")
                     ok = False
                 else:
-                    options[key] = spec.default
+                    values[key] = spec.default
                 continue
-            value = self.number(entry[key], path + (key,), f"{key}: {spec.doc}",
-                                minimum=spec.minimum)
-            if value is None:
+            try:
+                values[key] = spec.check(entry[key])
+            except ValueError as exc:
+                self.problem(path + (key,), f"{prefix}{key} ({spec.doc}): {exc}")
                 ok = False
-            options[key] = value
-        return options if ok else None
+        return values if ok else None
 
     def optimizer(self, section: Any) -> OptimizerSpec:
         if isinstance(section, str):

@@ -15,7 +15,7 @@ from rich.text import Text
 from .. import fmt
 from ..engine import Step, Tracer
 from ..graph import Graph
-from ..ops import shape_text
+from ..ops import OPS, local_text, shape_text
 
 
 @dataclass(frozen=True)
@@ -162,3 +162,36 @@ def graph_summary(graph: Graph) -> RenderableType:
     footer = Text(f"objective {graph.objective} · optimizer {opt.name}, η = "
                   f"{fmt.number(opt.lr, 6)} · {graph.steps} step{'s' * (graph.steps != 1)}")
     return Group(tensors, Text(""), nodes, Text(""), footer)
+
+
+def ops_table() -> Table:
+    """What ``backprop ops`` prints: the op table, as the user writes and reads it."""
+    table = Table(title="Ops", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                  show_lines=True)
+    table.add_column("Op", style="cyan", no_wrap=True)
+    table.add_column("Computes")
+    table.add_column("Options")
+    table.add_column("Local gradient")
+    for op in OPS.values():
+        count = 2 if op.arity is None else op.arity
+        names = ["a", "b"][:count] if op.arity != 1 else ["z"]
+        shapes = [(3,)] * count
+        # A required option needs a value to show a formula; 3 stands for it, and is named.
+        options = {k: (3.0 if o.required else o.default) for k, o in op.options.items()}
+        example = ", ".join(f"{k} = 3" for k, o in op.options.items() if o.required)
+        if "shape" in op.options:
+            options["shape"] = (3,)
+        locals_ = []
+        for pos in range(count):
+            try:
+                text = local_text(op, pos, "out", names, shapes, options)
+                if example and "3" in text:
+                    text += f" (with {example})"
+                locals_.append(f"∂/∂{names[pos]}: {text}")
+            except (KeyError, ValueError, IndexError):
+                locals_.append(f"∂/∂{names[pos]}: see the summary")
+        opts = ", ".join(f"{k}" + ("" if o.required else f" = {o.default}")
+                         for k, o in op.options.items())
+        summary = op.summary + (f"\nkink: {op.kink}" if op.kink else "")
+        table.add_row(op.name, summary, opts, "\n".join(locals_))
+    return table
