@@ -15,14 +15,23 @@ from typing import Any
 from . import arrays, models, yamlsrc
 from .errors import ConfigError, Problem, describe, quoted, suggest
 from .graph import Graph, Node, OptimizerSpec, Tensor
+from .optim import OPTIMIZERS
 from .ops import OPS, equation_text, shape_text
 from .yamlsrc import Path, Source
 
 TOP_LEVEL = ("data", "params", "graph", "objective", "optimizer", "steps", "model")
 NODE_KEYS = ("name", "op", "args")
 PARAM_KEYS = ("value", "trainable", "init", "shape", "seed", "scale")
-OPTIMIZERS = {"sgd": ("lr",)}
 MAX_STEPS = 1_000_000
+# Names other tools use for optimiser options, and what to write here instead.
+OPTIMIZER_ALIASES = {
+    "betas": "beta1 and beta2, two options",
+    "learning_rate": "lr",
+    "eta": "lr",
+    "epsilon": "eps",
+    "rho": "alpha",
+    "decay": "weight_decay",
+}
 
 
 def read_text(path: str) -> tuple[str, str]:
@@ -393,17 +402,18 @@ class _Compiler:
                                                 f"{suggest(name, OPTIMIZERS)}; expected one of "
                                                 f"{', '.join(OPTIMIZERS)}")
             return OptimizerSpec()
-        allowed = ("name",) + OPTIMIZERS[name]
+        options = OPTIMIZERS[name].options
+        allowed = ("name",) + tuple(options)
         for key in spec:
             if key not in allowed:
+                hint = (f" (did you mean {OPTIMIZER_ALIASES[key]}?)"
+                        if key in OPTIMIZER_ALIASES else suggest(key, allowed))
                 self.problem(("optimizer", key), f"unknown {name} option '{key}'"
-                                                 f"{suggest(key, allowed)}; expected "
+                                                 f"{hint}; expected "
                                                  f"{', '.join(allowed)}", key=True)
-        lr = OptimizerSpec().lr
-        if "lr" in spec:
-            lr = self.number(spec["lr"], ("optimizer", "lr"), "a finite learning rate ≥ 0",
-                             minimum=0.0)
-        return OptimizerSpec(name=name, lr=lr if lr is not None else OptimizerSpec().lr)
+        values = self.option_values(spec, options, ("optimizer",), "", f"{name} needs") or {}
+        lr = values.pop("lr", options["lr"].default)
+        return OptimizerSpec(name=name, lr=lr, options=values)
 
     def objective(self, root: dict, nodes: list[Node], tensors: dict) -> str:
         if not nodes:

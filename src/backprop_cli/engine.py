@@ -55,6 +55,7 @@ class Step:
     grads: dict[str, np.ndarray]  # every name: its accumulated ∂J/∂name
     updates: dict[str, optim.Update]  # trainable params
     lr: float  # the learning rate this step used
+    optimizer: str  # the optimiser and its settings: "adam, η = 0.001, β1 = 0.9, …"
 
 
 class Tracer:
@@ -187,4 +188,4 @@ class Tracer:
                     updates[t.name] = optimizer.step(t.name, leaves[t.name], grads[t.name])
                     leaves[t.name] = updates[t.name].after
             yield Step(step, values, self.objective_value(values), edges, grads, updates,
-                       spec.lr)
+                       spec.lr, optimizer.describe())

@@ -91,26 +91,37 @@ def sums_table(step: Step, tracer: Tracer, style: Style) -> Table | None:
 
 
 def updates_table(step: Step, tracer: Tracer, style: Style) -> Table:
-    spec = tracer.graph.optimizer
-    table = Table(title=f"Parameter updates ({spec.name}, η = {fmt.number(step.lr, 6)})",
-                  title_justify="left", box=box.SIMPLE_HEAD,
-                  show_edge=False)
+    table = Table(title=f"Parameter updates ({step.optimizer})", title_justify="left",
+                  box=box.SIMPLE_HEAD, show_edge=False, show_lines=bool(step.updates) and any(
+                      u.state for u in step.updates.values()))
     table.add_column("Param", style="cyan", no_wrap=True)
     table.add_column("Rule")
     table.add_column("Before", overflow="fold")
     table.add_column("Gradient", overflow="fold")
+    has_state = any(u.state for u in step.updates.values())
+    if has_state:
+        table.add_column("State after the step", overflow="fold")
     table.add_column("After", overflow="fold")
     p, full = style.precision, style.full
     for name, u in step.updates.items():
-        table.add_row(name, u.formula, fmt.tensor(u.before, p, full), fmt.tensor(u.grad, p, full),
-                      fmt.tensor(u.after, p, full))
+        cells = [name, u.formula.replace("; ", "\n"), fmt.tensor(u.before, p, full),
+                 fmt.tensor(u.grad, p, full)]
+        if has_state:
+            cells.append("\n".join(
+                f"{STATE_NAMES.get(k, k)} = " + fmt.tensor(v, p, full).replace("\n", "\n  ")
+                for k, v in u.state.items()))
+        cells.append(fmt.tensor(u.after, p, full))
+        table.add_row(*cells)
     frozen = [t.name for t in tracer.graph.params if not t.trainable]
     if frozen:
         table.caption = "frozen (not updated): " + ", ".join(frozen)
         table.caption_justify = "left"
     if not step.updates:
-        table.add_row(Text("no trainable params", style="dim"), "", "", "", "")
+        table.add_row(Text("no trainable params", style="dim"), *[""] * (len(table.columns) - 1))
     return table
+
+
+STATE_NAMES = {"m_hat": "m̂", "v_hat": "v̂", "velocity": "v"}
 
 
 def render_step(step: Step, tracer: Tracer, style: Style) -> RenderableType:
