@@ -170,14 +170,16 @@ CASES = [
         'graph:\n'
         '  - {name: z, op: relu, args: [x]}\n'
         'optimizer: {name: sgd, lr: .nan}\n',
-        ':4:28: optimizer.lr: expected a finite learning rate ≥ 0, found the number nan',
+        ':4:28: optimizer.lr: lr (the learning rate η): expected a finite number ≥ 0, found '
+        'the number nan',
     ),
     (
         'data: {x: 1}\n'
         'graph:\n'
         '  - {name: z, op: relu, args: [x]}\n'
         'optimizer: {name: sgd, lr: fast}\n',
-        ":4:28: optimizer.lr: expected a finite learning rate ≥ 0, found the string 'fast'",
+        ":4:28: optimizer.lr: lr (the learning rate η): expected a finite number ≥ 0, found "
+        "the string 'fast'",
     ),
     (
         'data: {x: 1}\n'
@@ -192,7 +194,8 @@ CASES = [
         'graph:\n'
         '  - {name: z, op: relu, args: [x]}\n'
         'optimizer: {name: sgd, momentun: 0.9}\n',
-        ":4:24: optimizer.momentun: unknown sgd option 'momentun'; expected name, lr",
+        ":4:24: optimizer.momentun: unknown sgd option 'momentun' (did you mean 'momentum'?); "
+        'expected name, lr, momentum, nesterov, weight_decay',
     ),
     (
         'params: {W: 1}\n'
