@@ -187,7 +187,7 @@ CASES = [
         '  - {name: z, op: relu, args: [x]}\n'
         'optimizer: {name: sdg}\n',
         ":4:19: optimizer.name: unknown optimizer 'sdg' (did you mean 'sgd'?); expected one "
-        'of sgd',
+        'of sgd, adam, adamw, rmsprop',
     ),
     (
         'data: {x: 1}\n'
