@@ -268,13 +268,14 @@ CASES = [
         'data: {x: [1, 2], y: [1]}\n'
         'model: {name: mlp, hiden: 3}\n',
         ":2:20: model.hiden: unknown mlp model option 'hiden' (did you mean 'hidden'?); "
-        'expected name, input, target, loss, hidden, activation, bias, l2, init, seed',
+        'expected name, input, target, loss, hidden, outputs, activation, bias, l1, l2, '
+        'init, seed',
     ),
     (
         'data: {x: [1, 2], y: [1]}\n'
         'model: {name: mlp, activation: softmax}\n',
-        ":2:32: model.activation: unknown activation 'softmax'; expected one of relu, "
-        'sigmoid, tanh',
+        ':2:32: model.activation: expected an activation (relu, sigmoid, tanh, leaky_relu, '
+        "elu, softplus, gelu), or a list of 1 of them (one per layer), found 'softmax'",
     ),
     (
         'data: {x: [1, 2], y: [1]}\n'

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-from . import arrays, models, yamlsrc
+from . import arrays, datafiles, models, yamlsrc
 from .errors import ConfigError, Problem, describe, quoted, suggest
 from .graph import Graph, Node, OptimizerSpec, Tensor
 from .optim import OPTIMIZERS
@@ -59,7 +59,9 @@ def read_text(path: str) -> tuple[str, str]:
 
 def load_config(path: str) -> Graph:
     text, name = read_text(path)
-    return compile_source(yamlsrc.load(text, name))
+    src = yamlsrc.load(text, name)
+    src.base_dir = os.path.dirname(path) if path != "-" else "."
+    return compile_source(src)
 
 
 def compile_source(src: Source) -> Graph:
@@ -176,12 +178,26 @@ class _Compiler:
         for name, value in (self.mapping(section, ("data",), "'data:'") or {}).items():
             path = ("data", name)
             if self.name_ok(name, path):
-                arr = self.array(value, path)
+                arr = self.data_file(value, path) if isinstance(value, dict) else \
+                    self.array(value, path)
                 if arr is not None:
                     out[name] = Tensor(name, "data", arr, trainable=False)
                 else:
                     self.broken.add(name)
         return out
+
+    def data_file(self, spec: dict, path: Path) -> Any:
+        for key in spec:
+            if key not in datafiles.KEYS:
+                self.problem(path + (key,), f"unknown data file field '{key}'"
+                                            f"{suggest(key, datafiles.KEYS)}; expected "
+                                            f"{', '.join(datafiles.KEYS)}", key=True)
+                return None
+        try:
+            return datafiles.load(spec, self.src.base_dir)
+        except datafiles.DataFileError as exc:
+            self.problem(path + (exc.field,) if exc.field in spec else path, str(exc))
+            return None
 
     def params(self, section: Any, tensors: dict[str, Tensor],
                origin: dict[str, Path]) -> dict[str, Tensor]:
