@@ -27,7 +27,7 @@ def ag_logsumexp(a, axis, keepdims):
 def _ag_onehot(targets, logits):
     if targets.shape == logits.shape:
         return targets
-    labels = np.asarray(targets, dtype=int)
+    labels = np.asarray(getattr(targets, "_value", targets), dtype=int)  # constants, not traced
     return (np.arange(logits.shape[0]).reshape((-1,) + (1,) * labels.ndim) == labels) * 1.0
 
 

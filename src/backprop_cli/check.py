@@ -74,9 +74,8 @@ def run(tracer: Tracer, steps: int = 1, eps: float = 1e-6, rtol: float = 1e-5,
     kinds = {t.name: t.kind for t in graph.tensors.values()}
     kinds.update({n.name: "node" for n in tracer.active})
     names = [t.name for t in graph.params]
-    if nodes:
-        names = [n for n in kinds if n != tracer.objective and (kinds[n] == "param" or
-                 tracer.consumers.get(n))]
+    if nodes:  # data are constants (and labels are not even continuous): they are left out
+        names += [n.name for n in tracer.active if n.name != tracer.objective]
     for step in tracer.run(steps=steps):
         checks = [compare(name, kinds[name], step.grads[name],
                           numeric_grad(tracer, step.values, name, eps), rtol, atol)

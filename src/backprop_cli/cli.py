@@ -166,8 +166,8 @@ def check(
     rtol: float = typer.Option(1e-5, "--rtol", help="Relative tolerance."),
     atol: float = typer.Option(1e-8, "--atol", help="Absolute tolerance."),
     nodes: bool = typer.Option(False, "--nodes",
-                               help="Check every intermediate node and data tensor too, and "
-                                    "name the op whose rule is wrong."),
+                               help="Check every intermediate node too, and name the op whose "
+                                    "rule is wrong."),
     steps: int = typer.Option(1, "--steps", "-n", min=1,
                               help="Check at the start of each of the first N steps."),
     format: CheckFormat = typer.Option(CheckFormat.table, "--format", "-f",
