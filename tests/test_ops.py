@@ -198,3 +198,63 @@ def test_fit_to_shape_undoes_broadcasting(grad_shape, shape, expected) -> None:
     got = fit_to_shape(np.ones(grad_shape), shape)
     assert got.shape == shape
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize(("name", "args", "options"), [
+    ("softmax", [np.array([1000.0, 0.0, -1000.0])], {"axis": 0}),
+    ("log_softmax", [np.array([[800.0, -800.0], [0.0, 5.0]])], {"axis": 0}),
+    ("softmax_cross_entropy", [np.array([[1000.0, -50.0], [0.0, 700.0]]), np.array([1.0, 0.0])],
+     {"reduction": "mean"}),
+    ("binary_cross_entropy", [np.array([-1000.0, 1000.0, 30.0]), np.array([1.0, 0.0, 1.0])],
+     {"reduction": "mean"}),
+    ("softplus", [np.array([-1000.0, 1000.0])], {}),
+    ("sigmoid", [np.array([-1000.0, 1000.0])], {}),
+    ("elu", [np.array([-1000.0, 1000.0])], {"alpha": 1.0}),
+])
+def test_large_inputs_stay_finite_where_the_math_is_finite(name, args, options) -> None:
+    op = OPS[name]
+    out = run_forward(op, args, options)
+    assert np.isfinite(out).all(), out
+    g = np.ones_like(out)
+    for pos, local in enumerate(run_local(op, args, out, options)):
+        glob = op.chain_for(pos).apply(g, local, args[pos].shape, options)
+        assert np.isfinite(glob).all(), (name, pos, glob)
+
+
+def test_cross_entropy_of_confident_wrong_logits_is_exact() -> None:
+    # −log softmax([1000, 0])[1] = 1000 exactly: no overflow, no clipping error.
+    out = run_forward(OPS["softmax_cross_entropy"], [np.array([1000.0, 0.0]), np.array(1.0)],
+                      {"reduction": "mean"})
+    assert out == 1000.0
+    bce = run_forward(OPS["binary_cross_entropy"], [np.array([-1000.0]), np.array([1.0])],
+                      {"reduction": "sum"})
+    assert bce == 1000.0
+
+
+def test_max_ties_share_the_gradient() -> None:
+    x = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]])
+    op = OPS["max"]
+    out = run_forward(op, [x], {"axis": None})
+    assert run_local(op, [x], out, {"axis": None})[0].tolist() == [[0, 0.5, 0.5], [0, 0, 0]]
+    out = run_forward(op, [x], {"axis": 1})
+    assert run_local(op, [x], out, {"axis": 1})[0].tolist() == [[0, 0.5, 0.5], [0.5, 0.5, 0]]
+
+
+def test_labels_out_of_range_are_a_clear_error() -> None:
+    from .helpers import invoke
+
+    result = invoke("trace", "-", input="data: {z: [[1.0, 2.0], [0.5, 0.1]], y: [0, 2]}\n"
+                    "graph:\n  - {name: L, op: softmax_cross_entropy, args: [z, y]}\n")
+    assert result.exit_code == 2
+    assert result.stderr == ("backprop: error: <stdin>: node 'L' (L = mean[−Σ_classes "
+                             "y·log_softmax(z)]): softmax_cross_entropy expects integer labels "
+                             "from 0 to 1\n")
+
+
+def test_ops_command_lists_every_op() -> None:
+    from .helpers import invoke
+
+    out = invoke("ops", "--width", "200").stdout
+    for name, op in OPS.items():
+        assert f" {name} " in out, name
+    assert "∂/∂z: 1[z > 0]" in out and "kink: at z = 0" in out
