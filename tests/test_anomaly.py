@@ -237,9 +237,10 @@ LARGE_INPUTS = [
                          ids=[c[0] for c in LARGE_INPUTS])
 def test_large_inputs_stay_finite(name: str, inputs: list, expected) -> None:
     op = OPS[name]
+    options = {key: spec.default for key, spec in op.options.items()}
     with np.errstate(over="raise", invalid="raise", divide="raise"):  # not even in between
-        out = run_forward(op, inputs, {})
-        local = run_local(op, inputs, out, {})
+        out = run_forward(op, inputs, options)
+        local = run_local(op, inputs, out, options)
     np.testing.assert_allclose(out, expected, rtol=1e-15)
     assert all(np.isfinite(v).all() for v in local)
 

@@ -19,7 +19,7 @@ from typing import Iterator
 import numpy as np
 
 from . import optim
-from .errors import NumericalAnomaly
+from .errors import NodeError, NumericalAnomaly
 from .graph import Graph, Node
 from .notation import d, product
 from .ops import ELEMENTWISE, local_text, run_forward, run_local, shape_text
@@ -63,6 +63,7 @@ class Step:
     grads: dict[str, np.ndarray]  # every name: its accumulated ∂J/∂name
     updates: dict[str, optim.Update]  # trainable params
     lr: float  # the learning rate this step used
+    optimizer: str  # the optimiser and its settings: "adam, η = 0.001, β1 = 0.9, …"
 
 
 @dataclass
@@ -172,10 +173,12 @@ class Tracer:
             arg_shapes = [self.shapes[a] for a in node.args]
             for pos, arg in enumerate(node.args):
                 local = locals_by_node[node.name][pos]
-                loc_text = local_text(node.op, pos, node.name, list(node.args), arg_shapes)
+                loc_text = local_text(node.op, pos, node.name, list(node.args), arg_shapes,
+                                      node.options)
                 chain = node.op.chain_for(pos)
                 scalar = self.shapes[node.name] == () or np.ndim(local) == 0
-                glob = product(chain.text, up, loc_text, scalar=scalar)
+                glob = product(chain.text, up, loc_text, elementwise=chain.elementwise,
+                               scalar=scalar, shape=shape_text(self.shapes[arg]))
                 if chain is ELEMENTWISE and self._reduces(node, arg, local):
                     glob = f"Σ({glob})" if self.shapes[arg] == () else f"unbroadcast({glob})"
                 texts[(node.name, pos)] = glob
@@ -218,7 +221,12 @@ class Tracer:
                 values[node.name] = override[node.name]
                 continue
             args = [values[a] for a in node.args]
-            values[node.name] = out = run_forward(node.op, args, node.options)
+            try:
+                with np.errstate(all="ignore"):  # non-finite values are found, not warned about
+                    values[node.name] = out = run_forward(node.op, args, node.options)
+            except ValueError as exc:
+                raise NodeError(f"{self.graph.source}: node '{node.name}' ({node.equation}): "
+                                f"{node.op.name} expects {exc}") from None
             if check is not None and not _finite(out):
                 raise NumericalAnomaly(Anomaly(check, "forward", node.name, node.equation,
                                                node.name, out, list(zip(node.args, args))))
@@ -239,11 +247,13 @@ class Tracer:
         for node in reversed(self.active):
             g = grads[node.name]
             args = [values[a] for a in node.args]
-            locals_ = run_local(node.op, args, values[node.name], node.options)
+            with np.errstate(all="ignore"):
+                locals_ = run_local(node.op, args, values[node.name], node.options)
             locals_by_node[node.name] = locals_
             for pos, arg in enumerate(node.args):
-                contribution = node.op.chain_for(pos).apply(g, locals_[pos], self.shapes[arg],
-                                                            node.options)
+                with np.errstate(all="ignore"):
+                    contribution = node.op.chain_for(pos).apply(g, locals_[pos],
+                                                                self.shapes[arg], node.options)
                 before = grads[arg]
                 grads[arg] = before + contribution
                 if check is not None:
@@ -260,10 +270,12 @@ class Tracer:
                     local: np.ndarray, contribution: np.ndarray, before: np.ndarray,
                     total: np.ndarray, values: dict[str, np.ndarray]) -> None:
         """The edge's local gradient, its term, and the gradient it was added to are finite."""
+        if _finite(local) and _finite(contribution) and _finite(total):
+            return
         arg = node.args[pos]
         J = self.objective
         local_name = local_text(node.op, pos, node.name, list(node.args),
-                                [self.shapes[a] for a in node.args])
+                                [self.shapes[a] for a in node.args], node.options)
         inputs = [(a, values[a]) for a in node.args]
         if not _finite(local):
             quantity = f"the local gradient ∂{node.name}/∂{arg} = {local_name}"
@@ -304,8 +316,8 @@ class Tracer:
                             raise NumericalAnomaly(Anomaly(
                                 step, "update", t.name, u.formula, f"{t.name} after the update",
                                 u.after, [(t.name, u.before), (d(self.objective, t.name), u.grad),
-                                          ("η", np.float64(spec.lr))]))
+                                          ("η", np.float64(spec.lr)), *u.state.items()]))
                         updates[t.name] = u
                         leaves[t.name] = u.after
             yield Step(step, values, self.objective_value(values), edges, grads, updates,
-                       spec.lr)
+                       spec.lr, optimizer.describe())

@@ -80,6 +80,10 @@ def one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+class NodeError(BackpropError):
+    """An op that cannot run on the values it was given (e.g. labels out of range)."""
+
+
 def suggest(word: Any, known: Any) -> str:
     """`` (did you mean 'matmul'?)`` when ``word`` is close to a known name."""
     if not isinstance(word, (str, int, float)) or isinstance(word, bool):
