@@ -203,7 +203,7 @@ def anomaly_report(anomaly: Anomaly, style: Style) -> RenderableType:
         table.add_row("Elements", f"{bad} of {value.size} ({counts}): {elements}{more}")
     table.add_row("Value", _value(value, style))
     for label, v in anomaly.inputs:
-        table.add_row(f"Input {label}", _value(np.asarray(v), style))
+        table.add_row(f"Input {STATE_NAMES.get(label, label)}", _value(np.asarray(v), style))
     note = Text("The trace stops here (exit code 3); --allow-nonfinite traces on and marks "
                 "non-finite values with ⚠.", style="dim")
     return Group(Rule(heading, align="left"), table, Text(""), note)
