@@ -782,3 +782,26 @@ def test_the_readme_shows_a_real_message(tmp_path, monkeypatch) -> None:
     (tmp_path / "bad.yaml").write_text(text, encoding="utf-8")
     line = invoke("trace", "bad.yaml").stderr
     assert f"\n{line}" in readme
+
+
+def test_a_file_that_fails_to_read(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.yaml").write_text(OK_GRAPH, encoding="utf-8")
+
+    def failing_open(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(config, "open", failing_open, raising=False)
+    result = invoke("trace", "bad.yaml")
+    assert result.exit_code == 2
+    assert result.stderr == "backprop: error: bad.yaml: cannot be read: Input/output error\n"
+
+
+def test_an_array_nested_too_deep(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.yaml").write_text("data: {x: " + "[" * 9 + "1" + "]" * 9 + "}\n" + OK_GRAPH,
+                                       encoding="utf-8")
+    result = invoke("validate", "bad.yaml")
+    assert result.exit_code == 2
+    assert result.stderr == "backprop: error: bad.yaml:1:11: data.x: expected at most 8 levels " \
+                            "of nesting\n"
