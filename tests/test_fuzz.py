@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from backprop_cli import yamlsrc
 from backprop_cli.config import TOP_LEVEL, compile_source
 from backprop_cli.engine import Tracer
-from backprop_cli.errors import ConfigError, NumericalAnomaly
+from backprop_cli.errors import ConfigError, NodeError, NumericalAnomaly
 from backprop_cli.models import MODEL_KEYS
 from backprop_cli.ops import OPS
 
@@ -198,7 +198,8 @@ def test_damaged_shipped_text(raw, command, tmp_path_factory) -> None:
 
 
 def check_loader(text: str) -> None:
-    """Loading raises ConfigError or gives a graph; tracing it raises only NumericalAnomaly."""
+    """Loading raises ConfigError or gives a graph; tracing it raises only NumericalAnomaly
+    or NodeError."""
     try:
         graph = compile_source(yamlsrc.load(text, "fuzz.yaml"))
     except ConfigError as exc:
@@ -211,6 +212,8 @@ def check_loader(text: str) -> None:
             pass
     except NumericalAnomaly as exc:
         assert str(exc).startswith("numerical anomaly in step ")
+    except NodeError as exc:  # values an op cannot take (labels out of range): exit 2
+        assert str(exc).startswith("fuzz.yaml: node ") and "\n" not in str(exc)
 
 
 @fuzz_settings(200)
