@@ -55,7 +55,7 @@ def step_record(step: Step, tracer: Tracer) -> dict[str, Any]:
     return {
         "step": step.step,
         "forward": {name: value(v) for name, v in step.values.items()},
-        "objective": step.objective,
+        "objective": value(step.objective),
         "backward": [
             {
                 "index": e.info.index,
