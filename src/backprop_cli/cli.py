@@ -151,6 +151,53 @@ def validate(
     make_console(width).print(table.graph_summary(graph))
 
 
+class GraphFormat(str, Enum):
+    table = "table"
+    dot = "dot"
+    mermaid = "mermaid"
+    json = "json"
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@user_errors
+def graph(
+    config: str = typer.Argument(..., metavar="CONFIG",
+                                 help="The YAML config to draw; - reads stdin."),
+    format: GraphFormat = typer.Option(GraphFormat.table, "--format", "-f",
+                                       help="table (Rich tree and table), dot (Graphviz), "
+                                            "mermaid (flowchart) or json (nodes and edges)."),
+    step: Optional[int] = typer.Option(None, "--step", min=1,
+                                       help="Show values and gradients after the forward and "
+                                            "backward passes of step K."),
+    backward: bool = typer.Option(False, "--backward",
+                                  help="Draw the gradient flow: edges reversed, each labelled "
+                                       "with the gradient it carries."),
+    precision: int = typer.Option(4, "--precision", "-p", min=1, max=17,
+                                  help="Significant digits of values."),
+    width: Optional[int] = typer.Option(None, "--width", min=40,
+                                        help="Table width (default as for trace)."),
+) -> None:
+    """Draw the computational graph: tensors as boxes (params blue), ops as circles, arrows in
+    data-flow direction (`... --format dot | dot -Tsvg > graph.svg`)."""
+    from .config import load_config
+    from .engine import Tracer
+    from .render import graph as draw
+
+    tracer = Tracer(load_config(config))
+    traced = None
+    if step is not None or backward:  # the edges' gradient text comes from a backward pass
+        for traced in tracer.run(steps=step or 1):
+            pass
+    view = draw.build(tracer, traced if step is not None else None, backward)
+    if format is GraphFormat.table:
+        make_console(width).print(draw.rich_view(view, precision))
+    else:
+        render = {GraphFormat.dot: draw.to_dot, GraphFormat.mermaid: draw.to_mermaid}
+        text = draw.to_json(view) if format is GraphFormat.json else \
+            render[format](view, precision)
+        sys.stdout.write(text)
+
+
 def make_console(width: Optional[int]) -> Any:
     from rich.console import Console
 
