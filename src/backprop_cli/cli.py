@@ -198,6 +198,54 @@ def graph(
         sys.stdout.write(text)
 
 
+class SchemaName(str, Enum):
+    config = "config"
+    trace = "trace"
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@user_errors
+def schema(
+    name: SchemaName = typer.Argument(..., metavar="config|trace",
+                                      help="config: the YAML config format; trace: the output "
+                                           "of trace --format json (and of each jsonl line)."),
+) -> None:
+    """Print a JSON Schema (draft 2020-12), for editors and validators."""
+    from . import schemas
+
+    sys.stdout.write(schemas.text(name.value))
+
+
+class StarterKind(str, Enum):
+    linear = "linear"
+    mlp = "mlp"
+    classifier = "classifier"
+    expression = "expression"
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@user_errors
+def init(
+    kind: StarterKind = typer.Argument(StarterKind.linear, metavar="KIND",
+                                       help="linear (the document's §4 line fit, the default), "
+                                            "mlp, classifier or expression."),
+    path: Optional[str] = typer.Argument(None, metavar="PATH",
+                                         help="The file to write; without it the config is "
+                                              "printed."),
+    force: bool = typer.Option(False, "--force", help="Replace PATH if it exists."),
+) -> None:
+    """Write a commented starter config that traces as written."""
+    from .files import write_new_file
+    from .starters import starter
+
+    text = starter(kind.value, path)
+    if path is None:
+        sys.stdout.write(text)
+        return
+    write_new_file(path, text, force)
+    sys.stdout.write(f"wrote {path}; trace it with: backprop trace {path}\n")
+
+
 def make_console(width: Optional[int]) -> Any:
     from rich.console import Console
 

@@ -1,0 +1,315 @@
+"""JSON Schemas (draft 2020-12) of the config format and of the JSON trace output.
+
+``backprop schema config`` lets YAML editors validate and complete configs (the shipped ones
+carry the ``yaml-language-server`` modeline pointing at ``schemas/config.schema.json``, a copy
+of this output); ``backprop schema trace`` describes ``trace --format json`` and each line of
+``--format jsonl``.
+
+The config schema is generated from the tables the loader itself checks against: the op table
+(``ops.OPS``: op names, arity, options), the optimisers, the initialisers and the ``model:``
+shorthands, so a new op needs no schema edit. The loader stays the authority: a schema cannot
+say that a matrix is rectangular or that shapes match, and ``backprop validate`` can.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from . import arrays, config, models
+from .ops import OPS, Op
+from .render.jsonout import SCHEMA_VERSION
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+# Names are identifiers; non-ASCII letters (ŷ, λ) are allowed, as in Python.
+NAME = {
+    "type": "string",
+    "pattern": r"^[A-Za-z_\u00c0-\uffff][A-Za-z0-9_\u00c0-\uffff]*$",
+    "description": "A name made of letters, digits and _, not starting with a digit.",
+}
+
+
+def _array_defs() -> dict[str, Any]:
+    return {
+        "array": {
+            "description": "A number (scalar), a list of numbers (vector) or a nested list "
+                           "(matrix, row by row).",
+            "anyOf": [
+                {"type": "number"},
+                {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/array"}},
+            ],
+        },
+    }
+
+
+def _param() -> dict[str, Any]:
+    trainable = {"type": "boolean", "default": True,
+                 "description": "false freezes the param: traced, never updated."}
+    return {
+        "anyOf": [
+            {"$ref": "#/$defs/array"},
+            {
+                "type": "object",
+                "description": "A given value, trainable unless trainable: false.",
+                "properties": {"value": {"$ref": "#/$defs/array"}, "trainable": trainable},
+                "required": ["value"],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "description": "An initialised param.",
+                "properties": {
+                    "init": {"enum": list(arrays.INITS),
+                             "description": "zeros, normal (scale·N(0,1)), uniform "
+                                            "(U(−scale, scale)) or xavier (Glorot uniform)."},
+                    "shape": {"anyOf": [
+                        {"type": "integer", "minimum": 1},
+                        {"type": "array", "maxItems": 8,
+                         "items": {"type": "integer", "minimum": 1}},
+                    ]},
+                    "seed": {"type": "integer", "minimum": 0,
+                             "description": "Default: derived from the param's name."},
+                    "scale": {"type": "number", "exclusiveMinimum": 0, "default": 1.0},
+                    "trainable": trainable,
+                },
+                "required": ["init"],
+                "additionalProperties": False,
+            },
+        ],
+    }
+
+
+def _op_rule(op: Op) -> dict[str, Any]:
+    """``if op is X then`` its args and options."""
+    args: dict[str, Any] = {"type": "array", "items": {"$ref": "#/$defs/name"}}
+    if op.arity is None:
+        args["minItems"] = 1
+    else:
+        args["minItems"] = args["maxItems"] = op.arity
+    if op.arity == 1:
+        args = {"anyOf": [{"$ref": "#/$defs/name"}, args]}
+    args["description"] = f"{op.name} takes {op.arity_text()}."
+    properties: dict[str, Any] = {"name": True, "op": True, "args": args}
+    required = ["name", "op", "args"]
+    for key, option in op.options.items():
+        spec: dict[str, Any] = {"type": "number", "description": option.doc}
+        if option.minimum is not None:
+            spec["minimum"] = option.minimum
+        if option.default is None:
+            required.append(key)
+        else:
+            spec["default"] = option.default
+        properties[key] = spec
+    return {
+        "if": {"properties": {"op": {"const": op.name}}, "required": ["op"]},
+        "then": {"properties": properties, "required": required,
+                 "additionalProperties": False},
+    }
+
+
+def _node() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": "One node: name = op(args), with the op's options beside.",
+        "properties": {
+            "name": {"$ref": "#/$defs/name"},
+            "op": {"enum": list(OPS),
+                   "description": "; ".join(f"{op.name}: {op.summary}" for op in OPS.values())},
+            "args": {"anyOf": [{"$ref": "#/$defs/name"},
+                               {"type": "array", "items": {"$ref": "#/$defs/name"}}]},
+        },
+        "required": ["name", "op", "args"],
+        "allOf": [_op_rule(op) for op in OPS.values()],
+    }
+
+
+def _optimizer() -> dict[str, Any]:
+    rules = []
+    for name, keys in config.OPTIMIZERS.items():
+        props: dict[str, Any] = {"name": True}
+        for key in keys:
+            props[key] = ({"type": "number", "minimum": 0, "description": "The learning rate η."}
+                          if key == "lr" else True)
+        rules.append({"if": {"properties": {"name": {"const": name}}},
+                      "then": {"properties": props, "additionalProperties": False}})
+    return {
+        "anyOf": [
+            {"enum": list(config.OPTIMIZERS)},
+            {
+                "type": "object",
+                "properties": {"name": {"enum": list(config.OPTIMIZERS), "default": "sgd"}},
+                "allOf": rules,
+            },
+        ],
+        "default": {"name": "sgd", "lr": 0.1},
+    }
+
+
+def _model() -> dict[str, Any]:
+    types: dict[str, Any] = {
+        "input": {"$ref": "#/$defs/name", "description": "The data tensor fed in (default x)."},
+        "target": {"$ref": "#/$defs/name", "description": "The labels (default y)."},
+        "prediction": {"$ref": "#/$defs/name", "description": "Default y_hat."},
+        "loss": {"enum": list(models.LOSSES)},
+        "hidden": {"anyOf": [{"type": "integer", "minimum": 1},
+                             {"type": "array", "items": {"type": "integer", "minimum": 1}}],
+                   "description": "Hidden layer sizes (default [4])."},
+        "activation": {"enum": list(models.ACTIVATIONS)},
+        "bias": {"type": "boolean", "default": False},
+        "l2": {"type": "number", "minimum": 0, "description": "λ of the ℓ2 term (default 0)."},
+        "init": {"enum": list(arrays.INITS)},
+        "seed": {"type": "integer", "minimum": 0},
+    }
+    rules = []
+    for name, keys in models.MODEL_KEYS.items():
+        props = {key: (True if key == "name" else types.get(key, True)) for key in keys}
+        rules.append({"if": {"properties": {"name": {"const": name}}},
+                      "then": {"properties": props, "additionalProperties": False}})
+    return {
+        "description": "A shorthand that expands into params and graph nodes.",
+        "anyOf": [
+            {"enum": list(models.MODELS)},
+            {"type": "object", "properties": {"name": {"enum": list(models.MODELS)}},
+             "required": ["name"], "allOf": rules},
+        ],
+    }
+
+
+def config_schema() -> dict[str, Any]:
+    return {
+        "$schema": DRAFT,
+        "title": "backprop-cli config",
+        "description": "A network and its data for 'backprop trace': data, params, graph (or "
+                       "model), objective, optimizer, steps.",
+        "type": "object",
+        "properties": {
+            "data": {"type": "object", "description": "Constant tensors: inputs, labels.",
+                     "propertyNames": {"$ref": "#/$defs/name"},
+                     "additionalProperties": {"$ref": "#/$defs/array"}},
+            "params": {"type": "object", "description": "Trainable tensors.",
+                       "propertyNames": {"$ref": "#/$defs/name"},
+                       "additionalProperties": {"$ref": "#/$defs/param"}},
+            "graph": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/node"},
+                      "description": "The forward computation, in order, one node per entry."},
+            "model": {"$ref": "#/$defs/model"},
+            "objective": {"$ref": "#/$defs/name",
+                          "description": "The scalar node to minimise (default: the last)."},
+            "optimizer": {"$ref": "#/$defs/optimizer"},
+            "steps": {"type": "integer", "minimum": 1, "maximum": config.MAX_STEPS,
+                      "default": 1},
+        },
+        "additionalProperties": False,
+        "oneOf": [{"required": ["graph"]}, {"required": ["model"]}],
+        "$defs": {
+            "name": NAME,
+            **_array_defs(),
+            "param": _param(),
+            "node": _node(),
+            "optimizer": _optimizer(),
+            "model": _model(),
+        },
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The JSON output of ``trace``
+# --------------------------------------------------------------------------------------------
+
+
+def _obj(required: dict[str, Any], optional: dict[str, Any] | None = None,
+         extra: bool = True, description: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object"}
+    if description:
+        out["description"] = description
+    out["properties"] = {**required, **(optional or {})}
+    out["required"] = list(required)
+    if not extra:
+        out["additionalProperties"] = False
+    return out
+
+
+def trace_schema() -> dict[str, Any]:
+    value = {"$ref": "#/$defs/value"}
+    values = {"type": "object", "additionalProperties": value}
+    string = {"type": "string"}
+    count = {"type": "integer", "minimum": 1}
+    step_fields = {
+        "step": count,
+        "forward": {**values, "description": "Values at the start of the step: data, params, "
+                                             "then nodes."},
+        "objective": {"anyOf": [{"type": "number"}, {"$ref": "#/$defs/nonfinite"}]},
+        "backward": {"type": "array", "items": {"$ref": "#/$defs/edge"},
+                     "description": "One record per edge, in backward order."},
+        "grads": values,
+        "grad_formulas": {"type": "object", "additionalProperties": string},
+        "updates": {"type": "object", "additionalProperties": {"$ref": "#/$defs/update"}},
+    }
+    return {
+        "$schema": DRAFT,
+        "title": "backprop-cli trace (JSON output, schema_version 1)",
+        "description": "'backprop trace --format json' prints one document; '--format jsonl' "
+                       "prints one step record per line, each with schema_version. New keys "
+                       "may be added within schema version 1.",
+        "oneOf": [{"$ref": "#/$defs/document"}, {"$ref": "#/$defs/line"}],
+        "$defs": {
+            "nonfinite": {"enum": ["nan", "inf", "-inf"]},
+            "value": {
+                "description": "A float64 number, a non-finite value as a string, or a nested "
+                               "list of them (row-major).",
+                "anyOf": [
+                    {"type": "number"},
+                    {"$ref": "#/$defs/nonfinite"},
+                    {"type": "array", "items": {"$ref": "#/$defs/value"}},
+                ],
+            },
+            "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+            "document": _obj({
+                "schema_version": {"const": SCHEMA_VERSION},
+                "graph": {"$ref": "#/$defs/graph"},
+                "steps": {"type": "array", "items": {"$ref": "#/$defs/step"}},
+            }),
+            "line": {"allOf": [
+                {"$ref": "#/$defs/step"},
+                {"required": ["schema_version"],
+                 "properties": {"schema_version": {"const": SCHEMA_VERSION}}},
+            ]},
+            "graph": _obj({
+                "objective": string,
+                "optimizer": _obj({"name": string, "lr": {"type": "number"}}),
+                "tensors": {"type": "array", "items": _obj({
+                    "name": string,
+                    "kind": {"enum": ["data", "param"]},
+                    "shape": {"$ref": "#/$defs/shape"},
+                    "trainable": {"type": "boolean"},
+                })},
+                "nodes": {"type": "array", "items": _obj({
+                    "name": string, "op": string,
+                    "args": {"type": "array", "items": string},
+                    "equation": string,
+                    "shape": {"$ref": "#/$defs/shape"},
+                }, description="A graph node; its op's options sit beside these keys.")},
+            }, description="The config after expansion."),
+            "step": _obj(step_fields, description="One training step. Further keys may be "
+                                                  "added."),
+            "edge": _obj({
+                "index": count, "node": string, "op": string, "input": string,
+                "upstream": value, "local": value, "global": value,
+                "formula": _obj({"equation": string, "upstream": string, "local": string,
+                                 "global": string, "target": string}),
+                "term": count, "terms": count,
+            }, description="Upstream × local = global for one (node → input) edge."),
+            "update": _obj({
+                "before": value, "grad": value, "after": value, "formula": string,
+                "state": values,
+            }),
+        },
+    }
+
+
+SCHEMAS = {"config": config_schema, "trace": trace_schema}
+
+
+def text(name: str) -> str:
+    """The schema as printed by ``backprop schema NAME`` (and shipped in ``schemas/``)."""
+    return json.dumps(SCHEMAS[name](), ensure_ascii=False, indent=2) + "\n"
