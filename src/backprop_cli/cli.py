@@ -6,6 +6,7 @@ import functools
 import math
 import os
 import sys
+from collections import deque
 from enum import Enum
 from typing import Any, Callable, Optional
 
@@ -186,8 +187,7 @@ def graph(
     tracer = Tracer(load_config(config))
     traced = None
     if step is not None or backward:  # the edges' gradient text comes from a backward pass
-        for traced in tracer.run(steps=step or 1):
-            pass
+        traced = deque(tracer.run(steps=step or 1), maxlen=1)[0]  # step K (or 1)
     view = draw.build(tracer, traced if step is not None else None, backward)
     if format is GraphFormat.table:
         make_console(width).print(draw.rich_view(view, precision))

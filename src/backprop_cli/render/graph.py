@@ -105,9 +105,6 @@ class View:
     backward: bool
     step: Step | None
 
-    def vertex(self, name: str) -> Vertex:
-        return next(v for v in self.vertices if v.name == name)
-
 
 def build(tracer: Tracer, step: Step | None = None, backward: bool = False) -> View:
     """The graph of ``tracer``; with ``step``, values and gradients of that step.
@@ -117,7 +114,8 @@ def build(tracer: Tracer, step: Step | None = None, backward: bool = False) -> V
     """
     g = tracer.graph
     active = {n.name for n in tracer.active}
-    vertices = [Vertex(t.name, t.kind, tuple(t.value.shape), t.trainable) for t in g.tensors.values()]
+    vertices = [Vertex(t.name, t.kind, tuple(t.value.shape), t.trainable)
+                for t in g.tensors.values()]
     vertices += [
         Vertex(n.name, "op", tuple(n.shape), op=n.op.name, args=tuple(n.args),
                equation=n.equation, active=n.name in active)
@@ -131,8 +129,8 @@ def build(tracer: Tracer, step: Step | None = None, backward: bool = False) -> V
                  for i in tracer.edge_info]
     else:
         flows = [Flow(arg, n.name, pos) for n in g.nodes for pos, arg in enumerate(n.args)]
-    return View(title=os.path.basename(g.source), objective=g.objective, vertices=vertices, flows=flows,
-                backward=backward, step=step)
+    return View(title=os.path.basename(g.source), objective=g.objective, vertices=vertices,
+                flows=flows, backward=backward, step=step)
 
 
 def _edge_formula(info: EdgeInfo) -> str:
