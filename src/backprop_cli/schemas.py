@@ -80,6 +80,22 @@ def _param() -> dict[str, Any]:
     }
 
 
+def _option(option: Any) -> dict[str, Any]:
+    """An op option: a number (the loader reads options as numbers), unless its default says
+    otherwise, in which case the schema leaves its type to the loader."""
+    spec: dict[str, Any] = {"description": option.doc}
+    default = option.default
+    numeric = default is None or (isinstance(default, (int, float))
+                                  and not isinstance(default, bool))
+    if numeric:
+        spec["type"] = "number"
+        if option.minimum is not None:
+            spec["minimum"] = option.minimum
+    if default is not None:
+        spec["default"] = default
+    return spec
+
+
 def _op_rule(op: Op) -> dict[str, Any]:
     """``if op is X then`` its args and options."""
     args: dict[str, Any] = {"type": "array", "items": {"$ref": "#/$defs/name"}}
@@ -93,14 +109,9 @@ def _op_rule(op: Op) -> dict[str, Any]:
     properties: dict[str, Any] = {"name": True, "op": True, "args": args}
     required = ["name", "op", "args"]
     for key, option in op.options.items():
-        spec: dict[str, Any] = {"type": "number", "description": option.doc}
-        if option.minimum is not None:
-            spec["minimum"] = option.minimum
+        properties[key] = _option(option)
         if option.default is None:
             required.append(key)
-        else:
-            spec["default"] = option.default
-        properties[key] = spec
     return {
         "if": {"properties": {"op": {"const": op.name}}, "required": ["op"]},
         "then": {"properties": properties, "required": required,
