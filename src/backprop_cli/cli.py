@@ -167,7 +167,7 @@ def graph(
     format: GraphFormat = typer.Option(GraphFormat.table, "--format", "-f",
                                        help="table (Rich tree and table), dot (Graphviz), "
                                             "mermaid (flowchart) or json (nodes and edges)."),
-    step: Optional[int] = typer.Option(None, "--step", min=1,
+    step: Optional[int] = typer.Option(None, "--step", min=1, metavar="K",
                                        help="Show values and gradients after the forward and "
                                             "backward passes of step K."),
     backward: bool = typer.Option(False, "--backward",
@@ -206,7 +206,7 @@ class SchemaName(str, Enum):
 @app.command(epilog=EXIT_CODES_HELP)
 @user_errors
 def schema(
-    name: SchemaName = typer.Argument(..., metavar="config|trace",
+    name: SchemaName = typer.Argument(..., metavar="SCHEMA",
                                       help="config: the YAML config format; trace: the output "
                                            "of trace --format json (and of each jsonl line)."),
 ) -> None:
