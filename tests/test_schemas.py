@@ -51,7 +51,7 @@ def yaml_data(text: str):
     return load(text, "test.yaml").data
 
 
-@pytest.mark.parametrize("name", ["config", "trace"])
+@pytest.mark.parametrize("name", ["config", "trace", "graph"])
 def test_printed_schemas_are_valid_2020_12_and_shipped(name: str) -> None:
     schema = printed(name)
     Draft202012Validator.check_schema(schema)
@@ -62,7 +62,7 @@ def test_printed_schemas_are_valid_2020_12_and_shipped(name: str) -> None:
 
 
 def test_unknown_schema_name_is_a_usage_error() -> None:
-    result = invoke("schema", "graph")
+    result = invoke("schema", "model")
     assert result.exit_code == 2 and result.stdout == ""
 
 
@@ -192,3 +192,20 @@ def test_new_keys_may_be_added_but_documented_ones_are_required(trace_validator)
     assert "'target' is a required property" in messages
     assert any(m.startswith("'lots' is not valid under any") for m in messages)
     assert errors(trace_validator, {**doc, "schema_version": 2}) != []
+
+
+# ---- the graph schema --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extra", [(), ("--step", "2"), ("--backward",),
+                                   ("--backward", "--step", "1")], ids=" ".join)
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_every_graph_json_output_validates(path, extra: tuple[str, ...]) -> None:
+    validator = Draft202012Validator(schemas.graph_schema())
+    doc = json.loads(invoke("graph", str(path), "--format", "json", *extra).stdout)
+    assert errors(validator, doc) == []
+    doc["edges"][0].pop("from")
+    doc["nodes"][0]["kind"] = "tensor"
+    messages = errors(validator, doc)
+    assert "'from' is a required property" in messages
+    assert "'tensor' is not one of ['data', 'param', 'op']" in messages

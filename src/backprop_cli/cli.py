@@ -201,6 +201,7 @@ def graph(
 class SchemaName(str, Enum):
     config = "config"
     trace = "trace"
+    graph = "graph"
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -208,7 +209,8 @@ class SchemaName(str, Enum):
 def schema(
     name: SchemaName = typer.Argument(..., metavar="SCHEMA",
                                       help="config: the YAML config format; trace: the output "
-                                           "of trace --format json (and of each jsonl line)."),
+                                           "of trace --format json (and of each jsonl line); "
+                                           "graph: the output of graph --format json."),
 ) -> None:
     """Print a JSON Schema (draft 2020-12), for editors and validators."""
     from . import schemas

@@ -3,7 +3,7 @@
 ``backprop schema config`` lets YAML editors validate and complete configs (the shipped ones
 carry the ``yaml-language-server`` modeline pointing at ``schemas/config.schema.json``, a copy
 of this output); ``backprop schema trace`` describes ``trace --format json`` and each line of
-``--format jsonl``.
+``--format jsonl``, ``backprop schema graph`` the output of ``graph --format json``.
 
 The config schema is generated from the tables the loader itself checks against: the op table
 (``ops.OPS``: op names, arity, options), the optimisers, the initialisers and the ``model:``
@@ -318,7 +318,47 @@ def trace_schema() -> dict[str, Any]:
     }
 
 
-SCHEMAS = {"config": config_schema, "trace": trace_schema}
+# --------------------------------------------------------------------------------------------
+# The JSON output of ``graph``
+# --------------------------------------------------------------------------------------------
+
+
+def graph_schema() -> dict[str, Any]:
+    string = {"type": "string"}
+    value = {"$ref": "#/$defs/value"}
+    trace_defs = trace_schema()["$defs"]
+    return {
+        "$schema": DRAFT,
+        "title": "backprop-cli graph (JSON output, schema_version 1)",
+        "description": "'backprop graph --format json': the named tensors and the edges between "
+                       "them; with --backward the edges are reversed and carry their gradient; "
+                       "with --step, values and gradients. New keys may be added within schema "
+                       "version 1.",
+        **_obj({
+            "schema_version": {"const": SCHEMA_VERSION},
+            "objective": string,
+            "direction": {"enum": ["forward", "backward"]},
+            "step": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},
+            "nodes": {"type": "array", "items": _obj(
+                {"name": string, "kind": {"enum": ["data", "param", "op"]},
+                 "shape": {"$ref": "#/$defs/shape"}},
+                {"trainable": {"type": "boolean"}, "op": string, "symbol": string,
+                 "args": {"type": "array", "items": string}, "equation": string,
+                 "active": {"type": "boolean"}, "value": value, "grad": value},
+                description="A tensor: data, param, or the output of an op node.")},
+            "edges": {"type": "array", "items": _obj(
+                {"from": string, "to": string, "position": {"type": "integer", "minimum": 0}},
+                {"index": {"type": "integer", "minimum": 1}, "target": string,
+                 "gradient": string, "term": {"type": "integer", "minimum": 1},
+                 "terms": {"type": "integer", "minimum": 1}, "value": value},
+                description="Input 'position' of a node: input → node, or with --backward "
+                            "node → input with the gradient it carries.")},
+        }),
+        "$defs": {key: trace_defs[key] for key in ("nonfinite", "value", "shape")},
+    }
+
+
+SCHEMAS = {"config": config_schema, "trace": trace_schema, "graph": graph_schema}
 
 
 def text(name: str) -> str:
