@@ -91,6 +91,14 @@ ACCEPTED = [
     "data: {x: 1.0, y: 2.0}\nmodel: linear",
     "data: {x: [1.0], y: [2.0]}\nmodel: {name: mlp, hidden: [3, 2], activation: tanh, "
     "bias: true, l2: 0.01, init: uniform, seed: 3, loss: mse}",
+    "data: {x: [[1.0, 2.0]], y: [0, 1]}\nmodel: {name: mlp, hidden: [3, 2], activation: [tanh, "
+    "relu], bias: [true, false, true], l1: 0.1, outputs: 2, loss: softmax_cross_entropy}\n"
+    "optimizer: {name: adam, lr: 0.01, beta1: 0.8, eps: 1.0e-6}",
+    "data: {z: [[1.0, 2.0], [0.5, 0.1]], y: [0, 1]}\ngraph:\n"
+    "  - {name: p, op: softmax, args: z, axis: 0}\n  - {name: m, op: max, args: p, axis: null}\n"
+    "  - {name: r, op: reshape, args: z, shape: [-1]}\n"
+    "  - {name: L, op: softmax_cross_entropy, args: [z, y], reduction: sum}\n"
+    "optimizer: {name: sgd, momentum: 0.9, nesterov: true}",
 ]
 
 
@@ -103,6 +111,23 @@ def test_configs_the_loader_accepts_validate(text: str, config_validator) -> Non
 
 
 REJECTED = {
+    "unknown choice": ("graph: [{name: L, op: softmax_cross_entropy, args: [z, y], "
+                       "reduction: avg}]", "'avg' is not one of ['mean', 'sum']"),
+    "bool option as number": ("graph: [{name: s, op: sum, args: x}]\noptimizer: {name: sgd, "
+                              "nesterov: 1}", "1 is not of type 'boolean'"),
+    "beta above 1": ("graph: [{name: s, op: sum, args: x}]\noptimizer: {name: adam, "
+                     "beta1: 1.5}", "1.5 is greater than the maximum of 1.0"),
+    "zero eps": ("graph: [{name: s, op: sum, args: x}]\noptimizer: {name: adam, eps: 0}",
+                 "0 is less than or equal to the minimum of 0.0"),
+    "axis as text": ("graph: [{name: s, op: sum, args: x, axis: rows}]",
+                     "'rows' is not of type 'integer', 'null'"),
+    "data file field": ("data: {x: {file: x.csv, colums: [a]}}\ngraph: [{name: s, op: sum, "
+                        "args: x}]", "('colums' was unexpected)"),
+    "column and columns": ("data: {x: {file: x.csv, column: a, columns: [b]}}\ngraph: [{name: "
+                           "s, op: sum, args: x}]", "should not be valid under"),
+    "linear with a classifier loss": ("data: {x: 1.0, y: 2.0}\nmodel: {name: linear, loss: "
+                                      "softmax_cross_entropy}", "is not one of"),
+
     "unknown op": ("graph: [{name: z, op: matmull, args: [a, b]}]", "'matmull' is not one of"),
     "misspelt option": ("graph: [{name: s, op: l2, args: [W], lamda: 0.1}]",
                         "Additional properties are not allowed ('lamda' was unexpected)"),
@@ -125,7 +150,7 @@ REJECTED = {
     "zero steps": ("graph: [{name: s, op: sum, args: x}]\nsteps: 0",
                    "0 is less than the minimum of 1"),
     "unknown optimizer option": ("graph: [{name: s, op: sum, args: x}]\noptimizer: {name: sgd, "
-                                 "momentum: 0.9}", "('momentum' was unexpected)"),
+                                 "momentun: 0.9}", "('momentun' was unexpected)"),
     "unknown model option": ("data: {x: [1.0], y: [1.0]}\nmodel: {name: mlp, hiden: [3]}",
                              "('hiden' was unexpected)"),
 }
@@ -209,3 +234,33 @@ def test_every_graph_json_output_validates(path, extra: tuple[str, ...]) -> None
     messages = errors(validator, doc)
     assert "'from' is a required property" in messages
     assert "'tensor' is not one of ['data', 'param', 'op']" in messages
+
+
+def test_data_files_validate(tmp_path, config_validator) -> None:
+    (tmp_path / "d.csv").write_text("a,b,label\n1,2,0\n3,4,1\n", encoding="utf-8")
+    config = tmp_path / "c.yaml"
+    config.write_text("data:\n  x: {file: d.csv, columns: [a, b]}\n"
+                      "  y: {file: d.csv, column: label, header: true}\n"
+                      "graph: [{name: L, op: mse, args: [x, x]}]\n", encoding="utf-8")
+    assert invoke("validate", str(config)).exit_code == 0  # the loader accepts it
+    assert errors(config_validator, yaml_data(config.read_text(encoding="utf-8"))) == []
+
+
+def test_every_key_the_loader_knows_is_described() -> None:
+    """A key added to the loader (a top-level section, a model option, a data-file field)
+    fails here until the schema says what it takes."""
+    from backprop_cli import config, datafiles, models
+
+    schema = schemas.config_schema()
+    assert sorted(schema["properties"]) == sorted(config.TOP_LEVEL)
+    for rule in schema["$defs"]["model"]["anyOf"][1]["allOf"]:
+        model = rule["if"]["properties"]["name"]["const"]
+        assert list(rule["then"]["properties"]) == list(models.MODEL_KEYS[model])
+        for key, spec in rule["then"]["properties"].items():
+            assert key == "name" or spec is not True, f"model {model}: describe '{key}'"
+    fields = schema["$defs"]["data_file"]["properties"]
+    assert sorted(fields) == sorted(datafiles.KEYS)
+    assert all(spec is not True for spec in fields.values())
+    param_keys = set(schema["$defs"]["param"]["anyOf"][1]["properties"]) | set(
+        schema["$defs"]["param"]["anyOf"][2]["properties"])
+    assert param_keys == set(config.PARAM_KEYS)

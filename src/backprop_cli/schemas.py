@@ -16,8 +16,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import arrays, config, models
+from . import arrays, config, datafiles, models
 from .ops import OPS, Op
+from .optim import OPTIMIZERS
+from .options import Option
 from .render.jsonout import SCHEMA_VERSION
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -41,6 +43,25 @@ def _array_defs() -> dict[str, Any]:
             ],
         },
     }
+
+
+def _data_file() -> dict[str, Any]:
+    column = {"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 0}]}
+    props: dict[str, Any] = {
+        "file": {"type": "string", "minLength": 1,
+                 "description": "A .csv or .npy file, relative to the config's folder."},
+        "column": {**column, "description": "CSV: one column (name or 0-based index) as a "
+                                            "vector, one value per example."},
+        "columns": {"type": "array", "minItems": 1, "items": column,
+                    "description": "CSV: columns as a matrix, one row per column."},
+        "header": {"type": "boolean", "default": True,
+                   "description": "CSV: whether the first row names the columns."},
+        "transpose": {"type": "boolean", "default": False},
+    }
+    props.update({key: True for key in datafiles.KEYS if key not in props})
+    return {"type": "object", "description": "Data read from a file beside the config.",
+            "properties": props, "required": ["file"], "additionalProperties": False,
+            "not": {"required": ["column", "columns"]}}
 
 
 def _param() -> dict[str, Any]:
@@ -80,19 +101,27 @@ def _param() -> dict[str, Any]:
     }
 
 
-def _option(option: Any) -> dict[str, Any]:
-    """An op option: a number (the loader reads options as numbers), unless its default says
-    otherwise, in which case the schema leaves its type to the loader."""
+def _option(option: Option) -> dict[str, Any]:
+    """An op's or an optimiser's option, as ``Option.check`` accepts it."""
     spec: dict[str, Any] = {"description": option.doc}
-    default = option.default
-    numeric = default is None or (isinstance(default, (int, float))
-                                  and not isinstance(default, bool))
-    if numeric:
-        spec["type"] = "number"
+    if option.kind in ("number", "int"):
+        spec["type"] = "number" if option.kind == "number" else "integer"
         if option.minimum is not None:
-            spec["minimum"] = option.minimum
-    if default is not None:
-        spec["default"] = default
+            spec["exclusiveMinimum" if option.exclusive_minimum else "minimum"] = option.minimum
+        if option.maximum is not None:
+            spec["maximum"] = option.maximum
+    elif option.kind == "bool":
+        spec["type"] = "boolean"
+    elif option.kind == "choice":
+        spec["enum"] = list(option.choices)
+    elif option.kind == "axis":
+        spec["type"] = ["integer", "null"]
+    elif option.kind == "shape":
+        spec.update(type="array", minItems=1,
+                    items={"anyOf": [{"type": "integer", "minimum": 1}, {"const": -1}]})
+    if not option.required:
+        spec["default"] = list(option.default) if isinstance(option.default, tuple) \
+            else option.default
     return spec
 
 
@@ -110,7 +139,7 @@ def _op_rule(op: Op) -> dict[str, Any]:
     required = ["name", "op", "args"]
     for key, option in op.options.items():
         properties[key] = _option(option)
-        if option.default is None:
+        if option.required:
             required.append(key)
     return {
         "if": {"properties": {"op": {"const": op.name}}, "required": ["op"]},
@@ -137,19 +166,20 @@ def _node() -> dict[str, Any]:
 
 def _optimizer() -> dict[str, Any]:
     rules = []
-    for name, keys in config.OPTIMIZERS.items():
+    for name, cls in OPTIMIZERS.items():
         props: dict[str, Any] = {"name": True}
-        for key in keys:
-            props[key] = ({"type": "number", "minimum": 0, "description": "The learning rate η."}
-                          if key == "lr" else True)
-        rules.append({"if": {"properties": {"name": {"const": name}}},
-                      "then": {"properties": props, "additionalProperties": False}})
+        props.update({key: _option(option) for key, option in cls.options.items()})
+        required = [key for key, option in cls.options.items() if option.required]
+        then: dict[str, Any] = {"properties": props, "additionalProperties": False}
+        if required:
+            then["required"] = required
+        rules.append({"if": {"properties": {"name": {"const": name}}}, "then": then})
     return {
         "anyOf": [
-            {"enum": list(config.OPTIMIZERS)},
+            {"enum": list(OPTIMIZERS)},
             {
                 "type": "object",
-                "properties": {"name": {"enum": list(config.OPTIMIZERS), "default": "sgd"}},
+                "properties": {"name": {"enum": list(OPTIMIZERS), "default": "sgd"}},
                 "allOf": rules,
             },
         ],
@@ -166,15 +196,23 @@ def _model() -> dict[str, Any]:
         "hidden": {"anyOf": [{"type": "integer", "minimum": 1},
                              {"type": "array", "items": {"type": "integer", "minimum": 1}}],
                    "description": "Hidden layer sizes (default [4])."},
-        "activation": {"enum": list(models.ACTIVATIONS)},
-        "bias": {"type": "boolean", "default": False},
+        "outputs": {"type": "integer", "minimum": 1,
+                    "description": "Output size (default: from the target)."},
+        "activation": {"anyOf": [{"enum": list(models.ACTIVATIONS)},
+                                 {"type": "array", "items": {"enum": list(models.ACTIVATIONS)}}],
+                       "description": "One for every hidden layer, or a list, one per layer."},
+        "bias": {"anyOf": [{"type": "boolean"}, {"type": "array", "items": {"type": "boolean"}}],
+                 "default": False, "description": "For every layer, or a list, one per layer."},
+        "l1": {"type": "number", "minimum": 0, "description": "λ of the ℓ1 term (default 0)."},
         "l2": {"type": "number", "minimum": 0, "description": "λ of the ℓ2 term (default 0)."},
         "init": {"enum": list(arrays.INITS)},
         "seed": {"type": "integer", "minimum": 0},
     }
+    per_model = {"linear": {"loss": {"enum": list(models.LINEAR_LOSSES)}}}
     rules = []
     for name, keys in models.MODEL_KEYS.items():
-        props = {key: (True if key == "name" else types.get(key, True)) for key in keys}
+        props = {key: (True if key == "name" else
+                       per_model.get(name, {}).get(key, types.get(key, True))) for key in keys}
         rules.append({"if": {"properties": {"name": {"const": name}}},
                       "then": {"properties": props, "additionalProperties": False}})
     return {
@@ -197,7 +235,8 @@ def config_schema() -> dict[str, Any]:
         "properties": {
             "data": {"type": "object", "description": "Constant tensors: inputs, labels.",
                      "propertyNames": {"$ref": "#/$defs/name"},
-                     "additionalProperties": {"$ref": "#/$defs/array"}},
+                     "additionalProperties": {"anyOf": [{"$ref": "#/$defs/array"},
+                                                        {"$ref": "#/$defs/data_file"}]}},
             "params": {"type": "object", "description": "Trainable tensors.",
                        "propertyNames": {"$ref": "#/$defs/name"},
                        "additionalProperties": {"$ref": "#/$defs/param"}},
@@ -215,6 +254,7 @@ def config_schema() -> dict[str, Any]:
         "$defs": {
             "name": NAME,
             **_array_defs(),
+            "data_file": _data_file(),
             "param": _param(),
             "node": _node(),
             "optimizer": _optimizer(),
