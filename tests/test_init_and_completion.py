@@ -61,8 +61,8 @@ def test_classifier_starter_is_a_batch(tmp_path) -> None:
     path = tmp_path / "c.yaml"
     invoke("init", "classifier", str(path))
     doc = trace_json(path)
-    assert {n["name"]: n["shape"] for n in doc["graph"]["nodes"]}["P"] == [1, 4]
-    assert [n["op"] for n in doc["graph"]["nodes"]][-2:] == ["sigmoid", "mse"]
+    assert {n["name"]: n["shape"] for n in doc["graph"]["nodes"]}["logits"] == [2, 4]
+    assert doc["graph"]["nodes"][-1]["op"] == "softmax_cross_entropy"
 
 
 def test_without_path_the_starter_is_printed() -> None:

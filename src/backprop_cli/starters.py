@@ -59,27 +59,26 @@ steps: 2
 
 CLASSIFIER = """\
 #
-# A small binary classifier on a batch: the columns of X are four examples, Y their labels
-# (logical OR). Sigmoid outputs are compared with the labels by the mean squared error.
-# (When the softmax_cross_entropy op is available, it is the better loss for classes.)
+# A small two-class classifier on a batch: the columns of X are four examples, Y their classes
+# (logical OR). The network gives one logit per class and example; softmax cross-entropy turns
+# them into probabilities and averages −log p(true class) over the examples.
 data:
   X:                      # 2 features × 4 examples
     - [0.0, 0.0, 1.0, 1.0]
     - [0.0, 1.0, 0.0, 1.0]
-  Y: [[0.0, 1.0, 1.0, 1.0]]   # 1 × 4: the label of each example
+  Y: [0, 1, 1, 1]         # the class of each example: 0 or 1
 params:
   W1: {init: xavier, shape: [3, 2], seed: 1}
   b1: {init: zeros, shape: [3, 1]}    # 3×1: added to every column (broadcast, summed back)
-  W2: {init: xavier, shape: [1, 3], seed: 2}
-  b2: {init: zeros, shape: [1, 1]}
+  W2: {init: xavier, shape: [2, 3], seed: 2}    # 2 classes × 3 hidden
+  b2: {init: zeros, shape: [2, 1]}
 graph:
   - {name: W1X, op: matmul, args: [W1, X]}        # 3×4: every example at once
   - {name: Z, op: add, args: [W1X, b1]}
   - {name: H, op: tanh, args: [Z]}
-  - {name: W2H, op: matmul, args: [W2, H]}        # 1×4
-  - {name: logits, op: add, args: [W2H, b2]}
-  - {name: P, op: sigmoid, args: [logits]}        # the probability of class 1
-  - {name: L, op: mse, args: [P, Y]}              # mean over the batch
+  - {name: W2H, op: matmul, args: [W2, H]}        # 2×4
+  - {name: logits, op: add, args: [W2H, b2]}      # one column of class scores per example
+  - {name: L, op: softmax_cross_entropy, args: [logits, Y]}   # reduction: mean (the default)
 objective: L
 optimizer: {name: sgd, lr: 0.5}
 steps: 3
