@@ -28,26 +28,27 @@ from rich.tree import Tree
 
 from .. import fmt
 from ..engine import EdgeInfo, Step, Tracer
-from ..ops import shape_text
+from ..ops import OPS, shape_text
 from .jsonout import value as json_value
 
 GRAPH_SCHEMA_VERSION = 1
 
-# The symbol in an op's circle, as the document labels its operators. An op missing here is
-# drawn with its name.
+# The symbol in an op's circle, as the document labels its operators (× product, + sum,
+# ℓ2 regulariser, l loss). Other losses are drawn as l too; any other op by its name.
 OP_SYMBOLS = {
     "add": "+",
     "sub": "−",
+    "neg": "−",
     "mul": "⊙",
+    "div": "÷",
     "matmul": "×",
-    "relu": "relu",
+    "pow": "xᵖ",
+    "abs": "|·|",
     "sigmoid": "σ",
-    "tanh": "tanh",
+    "transpose": "ᵀ",
     "sum": "Σ",
-    "mean": "mean",
-    "half_squared_error": "l",
-    "mse": "l",
     "l2": "ℓ2",
+    "l1": "ℓ1",
 }
 
 # Colours of the document's figure: white tensors, blue params, light-blue operators.
@@ -59,7 +60,9 @@ INK = "#1f2937"
 
 
 def symbol(op: str) -> str:
-    return OP_SYMBOLS.get(op, op)
+    if op in OP_SYMBOLS:
+        return OP_SYMBOLS[op]
+    return "l" if getattr(OPS.get(op), "loss", False) else op
 
 
 # --------------------------------------------------------------------------------------------
