@@ -60,3 +60,11 @@ def test_readme_pictures_are_current(svg: str, extra: tuple[str, ...]) -> None:
 def test_completion_is_documented() -> None:
     assert "backprop --install-completion" in README
     assert "backprop --show-completion" in README
+
+
+def test_readme_names_every_op_symbol() -> None:
+    from backprop_cli.render.graph import OP_SYMBOLS
+
+    section = README.split("## The computational graph", 1)[1].split("```", 1)[0]
+    for op, symbol in OP_SYMBOLS.items():
+        assert f"`{symbol}`" in section and op in section, op
