@@ -99,6 +99,7 @@ ACCEPTED = [
     "  - {name: r, op: reshape, args: z, shape: [-1]}\n"
     "  - {name: L, op: softmax_cross_entropy, args: [z, y], reduction: sum}\n"
     "optimizer: {name: sgd, momentum: 0.9, nesterov: true}",
+    "graph: [{name: s, op: sum, args: x}]\ndata: {x: 1}\noptimizer: {lr: 0.05, momentum: 0.9}",
 ]
 
 
@@ -117,6 +118,8 @@ REJECTED = {
                               "nesterov: 1}", "1 is not of type 'boolean'"),
     "beta above 1": ("graph: [{name: s, op: sum, args: x}]\noptimizer: {name: adam, "
                      "beta1: 1.5}", "1.5 is greater than the maximum of 1.0"),
+    "adam option without a name (sgd)": ("graph: [{name: s, op: sum, args: x}]\noptimizer: "
+                                         "{lr: 0.01, beta1: 0.9}", "('beta1' was unexpected)"),
     "zero eps": ("graph: [{name: s, op: sum, args: x}]\noptimizer: {name: adam, eps: 0}",
                  "0 is less than or equal to the minimum of 0.0"),
     "axis as text": ("graph: [{name: s, op: sum, args: x, axis: rows}]",

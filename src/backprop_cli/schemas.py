@@ -173,7 +173,11 @@ def _optimizer() -> dict[str, Any]:
         then: dict[str, Any] = {"properties": props, "additionalProperties": False}
         if required:
             then["required"] = required
-        rules.append({"if": {"properties": {"name": {"const": name}}}, "then": then})
+        # Without a name the optimiser is sgd: only sgd's rule applies to a nameless mapping.
+        condition: dict[str, Any] = {"properties": {"name": {"const": name}}}
+        if name != "sgd":
+            condition["required"] = ["name"]
+        rules.append({"if": condition, "then": then})
     return {
         "anyOf": [
             {"enum": list(OPTIMIZERS)},
