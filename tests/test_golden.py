@@ -10,6 +10,7 @@ import pytest
 
 from .conftest import CONFIGS, GOLDEN
 from .helpers import invoke
+from .test_graph_command import GRAPH_GOLDEN
 
 SHIPPED = sorted(p.stem for p in CONFIGS.glob("*.yaml"))
 FORMATS = {"table": "txt", "json": "json"}
@@ -31,4 +32,5 @@ def test_golden(config: str, fmt: str, update_golden: bool) -> None:
 
 def test_no_stale_golden_files() -> None:
     expected = {f"{c}.{ext}" for c in SHIPPED for ext in FORMATS.values()}
+    expected |= set(GRAPH_GOLDEN)
     assert {p.name for p in GOLDEN.iterdir()} == expected

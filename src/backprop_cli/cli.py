@@ -6,6 +6,7 @@ import functools
 import math
 import os
 import sys
+from collections import deque
 from enum import Enum
 from typing import Any, Callable, Optional
 
@@ -216,6 +217,102 @@ def ops(
     from .render import table
 
     make_console(width).print(table.ops_table())
+
+
+class GraphFormat(str, Enum):
+    table = "table"
+    dot = "dot"
+    mermaid = "mermaid"
+    json = "json"
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@user_errors
+def graph(
+    config: str = typer.Argument(..., metavar="CONFIG",
+                                 help="The YAML config to draw; - reads stdin."),
+    format: GraphFormat = typer.Option(GraphFormat.table, "--format", "-f",
+                                       help="table (Rich tree and table), dot (Graphviz), "
+                                            "mermaid (flowchart) or json (nodes and edges)."),
+    step: Optional[int] = typer.Option(None, "--step", min=1, metavar="K",
+                                       help="Show values and gradients after the forward and "
+                                            "backward passes of step K."),
+    backward: bool = typer.Option(False, "--backward",
+                                  help="Draw the gradient flow: edges reversed, each labelled "
+                                       "with the gradient it carries."),
+    precision: int = typer.Option(4, "--precision", "-p", min=1, max=17,
+                                  help="Significant digits of values."),
+    width: Optional[int] = typer.Option(None, "--width", min=40,
+                                        help="Table width (default as for trace)."),
+) -> None:
+    """Draw the computational graph: tensors as boxes (params blue), ops as circles, arrows in
+    data-flow direction (`... --format dot | dot -Tsvg > graph.svg`)."""
+    from .config import load_config
+    from .engine import Tracer
+    from .render import graph as draw
+
+    tracer = Tracer(load_config(config))
+    traced = None
+    if step is not None or backward:  # the edges' gradient text comes from a backward pass
+        traced = deque(tracer.run(steps=step or 1), maxlen=1)[0]  # step K (or 1)
+    view = draw.build(tracer, traced if step is not None else None, backward)
+    if format is GraphFormat.table:
+        make_console(width).print(draw.rich_view(view, precision))
+    else:
+        render = {GraphFormat.dot: draw.to_dot, GraphFormat.mermaid: draw.to_mermaid}
+        text = draw.to_json(view) if format is GraphFormat.json else \
+            render[format](view, precision)
+        sys.stdout.write(text)
+
+
+class SchemaName(str, Enum):
+    config = "config"
+    trace = "trace"
+    graph = "graph"
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@user_errors
+def schema(
+    name: SchemaName = typer.Argument(..., metavar="SCHEMA",
+                                      help="config: the YAML config format; trace: the output "
+                                           "of trace --format json (and of each jsonl line); "
+                                           "graph: the output of graph --format json."),
+) -> None:
+    """Print a JSON Schema (draft 2020-12), for editors and validators."""
+    from . import schemas
+
+    sys.stdout.write(schemas.text(name.value))
+
+
+class StarterKind(str, Enum):
+    linear = "linear"
+    mlp = "mlp"
+    classifier = "classifier"
+    expression = "expression"
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@user_errors
+def init(
+    kind: StarterKind = typer.Argument(StarterKind.linear, metavar="KIND",
+                                       help="linear (the document's §4 line fit, the default), "
+                                            "mlp, classifier or expression."),
+    path: Optional[str] = typer.Argument(None, metavar="PATH",
+                                         help="The file to write; without it the config is "
+                                              "printed."),
+    force: bool = typer.Option(False, "--force", help="Replace PATH if it exists."),
+) -> None:
+    """Write a commented starter config that traces as written."""
+    from .files import write_new_file
+    from .starters import starter
+
+    text = starter(kind.value, path)
+    if path is None:
+        sys.stdout.write(text)
+        return
+    write_new_file(path, text, force)
+    sys.stdout.write(f"wrote {path}; trace it with: backprop trace {path}\n")
 
 
 def make_console(width: Optional[int]) -> Any:
