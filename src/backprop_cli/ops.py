@@ -173,12 +173,18 @@ class Op:
     chain: tuple[Chain, ...] = (ELEMENTWISE,)  # one per input, or one for all
     options: dict[str, Option] = field(default_factory=dict)
     kink: str = ""  # what the local gradient does where the function has no derivative
+    # --explain: per input (or one for all), the kind of sentence that says what the edge does;
+    # ``explain.edge.<kind>`` in every language of ``i18n``.
+    explain: tuple[str, ...] = ()
 
     def chain_for(self, position: int) -> Chain:
         return self.chain[position] if len(self.chain) > 1 else self.chain[0]
 
     def local_text_for(self, position: int) -> str:
         return self.local_text[position] if len(self.local_text) > 1 else self.local_text[0]
+
+    def explain_for(self, position: int) -> str:
+        return self.explain[position] if len(self.explain) > 1 else self.explain[0]
 
     def arity_text(self) -> str:
         if self.arity is None:
@@ -221,6 +227,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [ONE, ONE],
             local_text=("1", "1"),
             shape=_broadcast,
+            explain=("pass",),
         ),
         Op(
             name="sub",
@@ -231,6 +238,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [ONE, MINUS_ONE],
             local_text=("1", "−1"),
             shape=_broadcast,
+            explain=("pass", "negate"),
         ),
         Op(
             name="mul",
@@ -241,6 +249,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [a[1], a[0]],
             local_text=("{1}", "{0}"),
             shape=_broadcast,
+            explain=("product",),
         ),
         Op(
             name="matmul",
@@ -251,6 +260,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: _matmul_local(a),
             local_text=("{1}ᵀ", "{0}ᵀ"),
             shape=_matmul_shape,
+            explain=("matmul.left", "matmul.right"),
             chain=(MATMUL_LEFT, MATMUL_RIGHT),
         ),
         # ---- activations ------------------------------------------------------------------
@@ -263,6 +273,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [(a[0] > 0).astype(np.float64)],
             local_text=("1[{0} > 0]",),
             shape=_unary,
+            explain=("relu",),
             kink="at z = 0 the local gradient is 0 (the subgradient PyTorch and JAX use too)",
         ),
         Op(
@@ -274,6 +285,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [out * (1.0 - out)],
             local_text=("σ({0})(1 − σ({0}))",),
             shape=_unary,
+            explain=("slope",),
         ),
         Op(
             name="tanh",
@@ -284,6 +296,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [1.0 - out * out],
             local_text=("1 − tanh²({0})",),
             shape=_unary,
+            explain=("slope",),
         ),
         # ---- reductions -------------------------------------------------------------------
         Op(
@@ -295,6 +308,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [ONE],
             local_text=("1",),
             shape=_scalar,
+            explain=("sum",),
         ),
         Op(
             name="mean",
@@ -305,6 +319,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [np.float64(1.0 / a[0].size)],
             local_text=("1/{n}",),
             shape=_scalar,
+            explain=("mean",),
         ),
         # ---- losses and regularisers ------------------------------------------------------
         Op(
@@ -316,6 +331,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [a[0] - a[1], a[1] - a[0]],
             local_text=("{0} − {1}", "{1} − {0}"),
             shape=_same_to_scalar,
+            explain=("error", "target"),
         ),
         Op(
             name="mse",
@@ -329,6 +345,7 @@ OPS: dict[str, Op] = {
             ],
             local_text=("2({0} − {1})/{n}", "2({1} − {0})/{n}"),
             shape=_same_to_scalar,
+            explain=("error", "target"),
         ),
         Op(
             name="l2",
@@ -339,6 +356,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [o["lambda"] * w for w in a],
             local_text=("λ{self}",),
             shape=_scalar,
+            explain=("l2",),
             options={"lambda": Option("the regularisation strength λ ≥ 0", minimum=0.0)},
         ),
     ]
