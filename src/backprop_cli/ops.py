@@ -260,7 +260,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: _matmul_local(a),
             local_text=("{1}ᵀ", "{0}ᵀ"),
             shape=_matmul_shape,
-            explain=("matmul.left", "matmul.right"),
+            explain=("matmul",),
             chain=(MATMUL_LEFT, MATMUL_RIGHT),
         ),
         # ---- activations ------------------------------------------------------------------

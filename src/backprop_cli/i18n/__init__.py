@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import string
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import UsageError
 
@@ -40,6 +41,16 @@ class Catalogue:
 
     def __call__(self, key: str, **values: Any) -> str:
         return self.strings[key].format(**values) if values else self.strings[key]
+
+    def compose(self, key: str, prose: Callable[[str], str], **values: Any) -> str:
+        """Like calling, but the catalogue's own text goes through ``prose`` (escaping for
+        Markdown or LaTeX) while the values, already typeset, are put in as they are."""
+        out = []
+        for literal, field, spec, _ in string.Formatter().parse(self.strings[key]):
+            out.append(prose(literal))
+            if field is not None:
+                out.append(format(values[field], spec or ""))
+        return "".join(out)
 
     def __contains__(self, key: str) -> bool:
         return key in self.strings

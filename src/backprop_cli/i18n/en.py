@@ -38,44 +38,51 @@ STRINGS = {
     "summary.last": "last",
     "summary.best": "best",
     # ---- --explain: one sentence per backward row ------------------------------------------
+    # Formulas and names arrive as placeholders, already typeset for the output format.
     "explain.title": "Why",
     "explain.edge.pass": "The {symbol} node hands {upstream} unchanged to {input}{also}: its "
                          "local gradient is 1.",
     "explain.edge.pass.also": " (and the same to {others})",
-    "explain.edge.negate": "The − node hands {upstream} to {input} with its sign flipped: the "
-                           "local gradient is −1.",
+    "explain.edge.negate": "The {symbol} node hands {upstream} to {input} with its sign "
+                           "flipped: the local gradient is {minus_one}.",
     "explain.edge.product": "At a {symbol} node multiply the upstream gradient by the other "
                             "input, {other}.",
-    "explain.edge.matmul.left": "At a × node multiply by the transpose of the other input: "
-                                "{upstream} · {other}ᵀ.",
-    "explain.edge.matmul.right": "At a × node multiply by the transpose of the other input: "
-                                 "{other}ᵀ · {upstream}.",
-    "explain.edge.relu": "ReLU lets the gradient through where {input} > 0 and stops it "
+    "explain.edge.matmul": "At a {symbol} node multiply by the transpose of the other input: "
+                           "{global_}.",
+    "explain.edge.relu": "ReLU lets the gradient through where {open_condition} and stops it "
                          "elsewhere ({open} of {n} entries pass).",
-    "explain.edge.relu.scalar.open": "ReLU lets the gradient through: {input} > 0.",
-    "explain.edge.relu.scalar.closed": "ReLU stops the gradient: {input} ≤ 0.",
-    "explain.edge.slope": "Multiply elementwise by the slope of {node} = {function}({input}) "
-                          "at {input}: {local}.",
+    "explain.edge.relu.scalar.open": "ReLU lets the gradient through: {open_condition}.",
+    "explain.edge.relu.scalar.closed": "ReLU stops the gradient: {closed_condition}.",
+    "explain.edge.slope": "Multiply elementwise by the slope of {function} at {input}: {local}.",
     "explain.edge.sum": "A sum hands {upstream} to every element of {input}.",
     "explain.edge.mean": "A mean hands {upstream} to every element of {input}, divided by "
                          "the {n} elements.",
     "explain.edge.error": "The loss's local gradient is the error {local}.",
-    "explain.edge.error.low": "The loss's local gradient is the error {local} = {value}: "
-                              "negative, the prediction is too low.",
-    "explain.edge.error.high": "The loss's local gradient is the error {local} = {value}: "
-                               "positive, the prediction is too high.",
-    "explain.edge.error.exact": "The loss's local gradient is the error {local} = 0: the "
+    "explain.edge.error.low": "The loss's local gradient is the error {error}: negative, the "
+                              "prediction is too low.",
+    "explain.edge.error.high": "The loss's local gradient is the error {error}: positive, the "
+                               "prediction is too high.",
+    "explain.edge.error.exact": "The loss's local gradient is the error {error}: the "
                                 "prediction is exact.",
-    "explain.edge.target": "The data tensor {input} is a target, not trained: its gradient "
-                           "is recorded but nothing uses it.",
-    "explain.edge.l2": "At the ℓ2 node the local gradient is {local}: the regulariser's own "
-                       "pull on {input}, towards 0.",
-    "explain.edge.terms": " This is term {term} of {terms} of {target}; the other paths add to it.",
-    "explain.update.grows": "The gradient is negative, so {param} grows.",
-    "explain.update.shrinks": "The gradient is positive, so {param} shrinks.",
-    "explain.update.stays": "The gradient is 0, so {param} stays.",
+    "explain.edge.target": "{input} is data, the true label: its gradient is recorded, but "
+                           "nothing is trained with it.",
+    "explain.edge.l2": "At the {symbol} node the local gradient is {local}: the regulariser's "
+                       "own pull on {input}, towards 0.",
+    "explain.edge.terms": " This is term {term} of {terms} of {target}; the other paths add "
+                          "to it.",
+    "explain.update.grows": "The gradient is negative ({grad}), so {param} grows: {move}.",
+    "explain.update.shrinks": "The gradient is positive ({grad}), so {param} shrinks: {move}.",
+    "explain.update.stays": "{param} does not move: {move}.",
     "explain.update.tensor": "{param} moves against its gradient: {grow} entries grow "
-                             "(negative gradient), {shrink} shrink (positive), {stay} stay.",
+                             "(negative gradient), {shrink} shrink (positive), {stay} do not "
+                             "move.",
     # ---- compare -------------------------------------------------------------------------
-    "compare.title": "Differences",
+    "compare.title": "Paths that differ",
+    "compare.col.path": "Path",
+    "compare.col.expected": "Expected ({expected})",
+    "compare.col.actual": "Actual ({actual})",
+    "compare.tolerance": "rtol {rtol}, atol {atol}",
+    "compare.same": "{actual} matches {expected} ({tolerance})",
+    "compare.more": "… and {more} more (show them with --max-rows)",
+    "compare.differ": "{actual} differs from {expected} at {count} path(s) ({tolerance})",
 }

@@ -111,6 +111,8 @@ class _Out:
 
 def to_latex(text: str) -> str:
     """The LaTeX math for a Unicode formula (without ``$``), or ``Untranslatable``."""
+    if text.strip() == "·":  # the product sign on its own ("a · node"), not a product
+        return r"\cdot"
     out = _Out()
     norms = 0  # ‖ opens and closes in turn
     i = 0
@@ -121,6 +123,10 @@ def to_latex(text: str) -> str:
             out.add(rf"\frac{{\partial {name_to_latex(frac[1])}}}"
                     rf"{{\partial {name_to_latex(frac[2])}}}")
             i = frac.end()
+            continue
+        if text.startswith("+=", i):  # ∂J/∂W1 += …, a term of a sum
+            out.add(r"\mathrel{+}=")
+            i += 2
             continue
         if ch == "‖":
             out.add(r"\lVert " if norms % 2 == 0 else r"\rVert")
