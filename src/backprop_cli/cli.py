@@ -189,15 +189,17 @@ def trace(
     if format is Format.table:
         from .render import table
 
-        console = make_console(width, record=bool(save_svg or save_html))
+        console = make_console(width)
+        recorder = make_recorder(console.width) if save_svg or save_html else None
         for renderable in table.render(run, tracer, view):
             console.print(renderable)
-        title = f"backprop trace {config}"
+            if recorder is not None:
+                recorder.print(renderable)
         if save_svg:
-            files.write_new_file(save_svg, console.export_svg(
-                title=title, clear=False, unique_id="backprop"), force)
+            files.write_new_file(save_svg, recorder.export_svg(
+                title=f"backprop trace {config}", clear=False, unique_id="backprop"), force)
         if save_html:
-            files.write_new_file(save_html, console.export_html(clear=False), force)
+            files.write_new_file(save_html, recorder.export_html(clear=False), force)
     elif format in HUMAN:
         from .render import document
 
@@ -249,7 +251,7 @@ def _expect(steps: Any, tracer: Any, expect: str, actual_name: str, rtol: float,
     renderable, count = difftable.render(
         compare.differences(expected, actual, rtol, atol), expected_name, actual_name, rtol,
         atol, max_rows or sys.maxsize, Catalogue(lang))
-    make_console(width).print(renderable)
+    make_console(width).print(renderable, soft_wrap=True)  # the verdict line unbroken
     raise typer.Exit(1 if count else 0)
 
 
@@ -281,7 +283,7 @@ def compare_command(
     renderable, count = difftable.render(
         compare.differences(expected_doc, actual_doc, rtol, atol), expected_name, actual_name,
         rtol, atol, max_rows or sys.maxsize, t)
-    make_console(width).print(renderable)
+    make_console(width).print(renderable, soft_wrap=True)  # the verdict line unbroken
     raise typer.Exit(1 if count else 0)
 
 
@@ -307,12 +309,23 @@ def validate(
     make_console(width).print(table.graph_summary(graph))
 
 
-def make_console(width: Optional[int], record: bool = False) -> Any:
+def make_recorder(width: int) -> Any:
+    """A console that records what a colour terminal of this width shows, for --save-svg and
+    --save-html: the pictures carry the colours even when stdout is a pipe."""
+    import io
+
+    from rich.console import Console
+
+    return Console(file=io.StringIO(), record=True, width=width, force_terminal=True,
+                   color_system="truecolor", no_color=False, highlight=False, markup=False,
+                   emoji=False, soft_wrap=False, legacy_windows=False)
+
+
+def make_console(width: Optional[int]) -> Any:
     from rich.console import Console
 
     terminal = sys.stdout.isatty()
     return Console(
-        record=record,
         file=sys.stdout,
         width=width or (None if terminal else 100),
         highlight=False,

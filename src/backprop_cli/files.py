@@ -27,6 +27,9 @@ def write_new_file(path: str, data: str | bytes, force: bool = False,
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=".backprop-", suffix=".tmp", dir=folder)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private (0600); ours is the user's
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
             fh.flush()

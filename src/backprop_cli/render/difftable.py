@@ -28,10 +28,15 @@ def render(diffs: Iterable[Difference], expected: str, actual: str, rtol: float,
             table.add_row(diff.path, show(diff.expected), show(diff.actual))
     tolerance = t("compare.tolerance", rtol=f"{rtol:g}", atol=f"{atol:g}")
     if count == 0:
-        return Text(t("compare.same", expected=expected, actual=actual, tolerance=tolerance)), 0
+        return _line(t("compare.same", expected=expected, actual=actual, tolerance=tolerance)), 0
     parts: list[RenderableType] = [table]
     if count > max_rows:
         parts.append(Text(t("compare.more", more=count - max_rows)))
-    parts.append(Text(t("compare.differ", count=count, expected=expected, actual=actual,
+    parts.append(_line(t("compare.differ", count=count, expected=expected, actual=actual,
                         tolerance=tolerance)))
     return Group(*parts), count
+
+
+def _line(text: str) -> Text:
+    """One line, never wrapped: CI logs and grep see it whole."""
+    return Text(text, no_wrap=True, overflow="ignore")

@@ -178,8 +178,7 @@ class Latex(_Format):
 
     def begin(self, tracer: Tracer) -> str:
         zh = "; with --lang zh: xelatex and \\usepackage{ctex}" if self.view.lang == "zh" else ""
-        return (f"% backprop trace of {tracer.graph.source}: needs "
-                f"\\usepackage{{amsmath,booktabs}}{zh}\n\n")
+        return f"% backprop trace: needs \\usepackage{{amsmath,booktabs}}{zh}\n\n"
 
     def end(self) -> str:
         return ""
