@@ -141,11 +141,16 @@ def test_every_op_explains_every_edge(name: str, lang: str) -> None:
     tracer = _single_op_tracer(name)
     step = next(tracer.run(1))
     t = Catalogue(lang)
+    latex = document.Latex(View(lang=lang)).ts
     for edge in step.edges:
         sentence = edge_sentence(edge, tracer, t, PLAIN, 4)
         assert sentence and "{" not in sentence
+        tex = _outside_math(edge_sentence(edge, tracer, t, latex, 4))
+        assert "{" not in tex and (lang != "en" or tex.isascii()), tex
     for update in step.updates.values():
         assert update_sentence(update, t, PLAIN, 4)
+        tex = _outside_math(update_sentence(update, t, latex, 4))
+        assert lang != "en" or tex.isascii(), tex
 
 
 # ---- many steps ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any, Callable, Optional
 import typer
 
 from . import __version__
+from .compare import ATOL, RTOL
 from .errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -94,19 +95,9 @@ def root(
     pass
 
 
-def _rtol_option() -> Any:
-    from .compare import RTOL
-
-    return typer.Option(RTOL, "--rtol", help="Relative tolerance: numbers a, b match when "
-                        "|a − b| ≤ atol + rtol·|expected|.")
-
-
-def _atol_option() -> Any:
-    from .compare import ATOL
-
-    return typer.Option(ATOL, "--atol", help="Absolute tolerance (see --rtol).")
-
-
+RTOL_OPTION = typer.Option(RTOL, "--rtol", help="Relative tolerance: numbers match when "
+                           "|actual − expected| ≤ atol + rtol·|expected|.")
+ATOL_OPTION = typer.Option(ATOL, "--atol", help="Absolute tolerance (see --rtol).")
 MAX_ROWS = typer.Option(20, "--max-rows", min=0,
                         help="Differing paths listed (all are counted); 0 lists them all.")
 LANG = typer.Option("en", "--lang", help="Language of headings, columns and explanations in "
@@ -152,8 +143,8 @@ def trace(
                                          help="Compare the trace (as --format json would "
                                               "print it) with this file; print only the "
                                               "comparison; exit 0 if it matches, 1 if not."),
-    rtol: float = _rtol_option(),
-    atol: float = _atol_option(),
+    rtol: float = RTOL_OPTION,
+    atol: float = ATOL_OPTION,
     max_rows: int = MAX_ROWS,
 ) -> None:
     """Trace every training step: forward values, the backward table, the updates."""
@@ -262,8 +253,8 @@ def compare_command(
                                    help="The pinned trace (--format json output); - is stdin."),
     actual: str = typer.Argument(..., metavar="ACTUAL",
                                  help="The trace to check; - is stdin."),
-    rtol: float = _rtol_option(),
-    atol: float = _atol_option(),
+    rtol: float = RTOL_OPTION,
+    atol: float = ATOL_OPTION,
     max_rows: int = MAX_ROWS,
     width: Optional[int] = typer.Option(None, "--width", min=40,
                                         help="Table width (default as for trace)."),

@@ -33,6 +33,7 @@ STRINGS = {
     # ---- many steps ----------------------------------------------------------------------
     "summary.title": "{objective} over {steps} steps",
     "summary.sparkline": "{objective} per step: {sparkline}",
+    "summary.per_mark": " (each mark is the mean of {steps} steps)",
     "col.which": "",
     "summary.first": "first",
     "summary.last": "last",

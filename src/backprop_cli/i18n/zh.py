@@ -33,6 +33,7 @@ STRINGS = {
     # ---- many steps ----------------------------------------------------------------------
     "summary.title": "{objective} 在 {steps} 步中的变化",
     "summary.sparkline": "每步的 {objective}:{sparkline}",
+    "summary.per_mark": "(每个符号是 {steps} 步的平均值)",
     "col.which": "",
     "summary.first": "最初",
     "summary.last": "最后",

@@ -270,8 +270,10 @@ def summary_text(summary: Summary, tracer: Tracer, f: _Format) -> str:
             for key, point in summary.rows()]
     out.append(f.table([f.text("col.which"), f.text("col.step"), J], rows, "lrr"))
     if isinstance(f, Markdown):  # pdfLaTeX has no glyphs for the sparkline's blocks
+        per_mark = f.text("summary.per_mark", steps=str(summary.steps_per_mark)) \
+            if summary.steps_per_mark > 1 else ""
         out.append(f.paragraph(f.text("summary.sparkline", objective=J,
-                                      sparkline=f.verbatim(summary.sparkline()))))
+                                      sparkline=f.verbatim(summary.sparkline())) + per_mark))
     return "".join(out)
 
 

@@ -173,6 +173,8 @@ def summary_block(summary: Summary, tracer: Tracer, style: Style) -> RenderableT
     for key, point in summary.rows():
         table.add_row(t(key), str(point.step), fmt.number(point.value, p))
     line = Text(t("summary.sparkline", objective=J, sparkline=summary.sparkline()))
+    if summary.steps_per_mark > 1:
+        line.append(t("summary.per_mark", steps=summary.steps_per_mark))
     return Group(Rule(style="dim"), table, Text(""), line)
 
 
