@@ -54,6 +54,8 @@ def test_numbers_use_rtol_and_atol_against_the_expected_value() -> None:
 def test_types_lengths_and_nonfinite_strings_compare_exactly() -> None:
     assert list(differences({"v": [1.0, 2.0]}, {"v": [1.0]})) == [
         Difference("v", [1.0, 2.0], [1.0])]
+    assert list(differences({"s": [{"a": 1}]}, {"s": [{"a": 2}, {"a": 3}]})) == [
+        Difference("s[0].a", 1, 2), Difference("s[1]", MISSING, {"a": 3})]
     assert list(differences({"v": "nan"}, {"v": 1.0})) == [Difference("v", "nan", 1.0)]
     assert not list(differences({"v": "nan"}, {"v": "nan"}))
     assert list(differences({"v": True}, {"v": 1}))

@@ -258,7 +258,7 @@ def compare_command(
     max_rows: int = MAX_ROWS,
     width: Optional[int] = typer.Option(None, "--width", min=40,
                                         help="Table width (default as for trace)."),
-    lang: str = LANG,
+    lang: str = typer.Option("en", "--lang", help="Language of the table: en or zh."),
 ) -> None:
     """Compare two traces: list every differing path with both values; exit 0 when they
     match within the tolerances, 1 when they differ, 2 when a file is not a trace."""

@@ -100,11 +100,16 @@ def differences(expected: Any, actual: Any, rtol: float = RTOL, atol: float = AT
             if key not in expected:
                 yield Difference(_key(path, key), MISSING, value)
     elif isinstance(expected, list) and isinstance(actual, list):
-        if len(expected) != len(actual):
-            yield Difference(path, expected, actual)
+        records = all(isinstance(x, dict) for x in expected + actual)
+        if len(expected) != len(actual) and not records:
+            yield Difference(path, expected, actual)  # a tensor of another shape: one row
             return
         for i, (e, a) in enumerate(zip(expected, actual)):
             yield from differences(e, a, rtol, atol, f"{path}[{i}]")
+        for i in range(len(actual), len(expected)):  # records (steps, edges) one by one
+            yield Difference(f"{path}[{i}]", expected[i], MISSING)
+        for i in range(len(expected), len(actual)):
+            yield Difference(f"{path}[{i}]", MISSING, actual[i])
     elif _is_number(expected) and _is_number(actual):
         if not close(float(expected), float(actual), rtol, atol):
             yield Difference(path, expected, actual)
@@ -127,4 +132,9 @@ def show(value: Any, limit: int = 48) -> str:
             return text
         return "list of " + "×".join(str(n) for n in shape)
     text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    if isinstance(value, dict):
+        keys = list(value)
+        return "{" + ", ".join(keys[:3]) + (", …" if len(keys) > 3 else "") + "}"
+    return text[:limit - 1] + "…"
