@@ -305,3 +305,14 @@ def test_unknown_language() -> None:
     assert result.exit_code == 2
     assert result.stderr == "backprop: error: --lang: unknown language 'fr'; expected one of " \
                             "en, zh\n"
+
+
+def test_large_tensor_summaries_speak_the_language(tmp_path) -> None:
+    config = tmp_path / "big.yaml"
+    config.write_text("params:\n  W: {init: normal, shape: [12, 12], seed: 1}\n"
+                      "graph:\n  - {name: s, op: sum, args: [W]}\n")
+    zh = invoke("trace", str(config), "--lang", "zh").stdout
+    assert "12×12 张量" in zh and "均值 -0.08061  标准差 0.8878" in zh and "mean" not in zh
+    md = invoke("trace", str(config), "-f", "markdown").stdout
+    assert r"| $12\times 12\text{ tensor}\text{; }\text{mean }-0.08061\text{  std }0.8878" \
+           r"\text{; min }-2.711\text{  max }2.548$ |" in md

@@ -37,13 +37,24 @@ def value_math(value: np.ndarray, view: View) -> str:
         return _num(a, p)
     too_large = a.size > fmt.SHOW_ELEMENTS or max(a.shape) > fmt.SHOW_SIDE or a.ndim > 2
     if (too_large and not view.full) or a.ndim > 2:
-        finite = a[np.isfinite(a)]
+        # the terminal's summary: words as \text, numbers as math
+        t = Catalogue(view.lang)
+
+        def text(words: str) -> str:
+            words = words.replace("\n", "; ")
+            return rf"\text{{{words}}}" if words.strip() else words
+
         shape = r"\times ".join(str(n) for n in a.shape)
+        out = t.compose("tensor.head", text, shape=shape)
+        finite = a[np.isfinite(a)]
         if finite.size == 0:
-            return rf"{shape}\ \text{{tensor}}"
-        return (rf"{shape}\ \text{{tensor: mean }}{_num(finite.mean(), p)}"
-                rf"\text{{, std }}{_num(finite.std(), p)}\text{{, min }}{_num(finite.min(), p)}"
-                rf"\text{{, max }}{_num(finite.max(), p)}")
+            return out + t.compose("tensor.no_finite", text)
+        out += text("; ") + t.compose(
+            "tensor.stats", text, mean=_num(finite.mean(), p), std=_num(finite.std(), p),
+            min=_num(finite.min(), p), max=_num(finite.max(), p))
+        if finite.size < a.size:
+            out += text("; ") + t.compose("tensor.non_finite", text, count=a.size - finite.size)
+        return out
     if a.ndim == 1:
         return "[" + ", ".join(_num(x, p) for x in a) + "]"
     rows = [" & ".join(_num(x, p) for x in row) for row in a]

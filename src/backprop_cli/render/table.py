@@ -49,11 +49,11 @@ def forward_table(step: Step, tracer: Tracer, style: Style) -> Table:
     for name, tensor in graph.tensors.items():
         table.add_row(name, Text(_kind(tensor.kind, tensor.trainable, t), style="dim"),
                       _shape(tensor.value.shape, t),
-                      fmt.tensor(step.values[name], style.precision, style.full))
+                      fmt.tensor(step.values[name], style.precision, style.full, t))
     for node in graph.nodes:
         eq = Text(node.equation, style="bold" if node.name == graph.objective else "")
         table.add_row(node.name, eq, _shape(node.shape, t),
-                      fmt.tensor(step.values[node.name], style.precision, style.full))
+                      fmt.tensor(step.values[node.name], style.precision, style.full, t))
     return table
 
 
@@ -81,9 +81,9 @@ def backward_table(step: Step, style: Style) -> Table:
         table.add_row(
             fmt.circled(info.index),
             target,
-            _cell(info.upstream, fmt.tensor(e.upstream, p, full)),
-            _cell(info.local, fmt.tensor(e.local, p, full)),
-            _cell(glob, fmt.tensor(e.global_, p, full)),
+            _cell(info.upstream, fmt.tensor(e.upstream, p, full, t)),
+            _cell(info.local, fmt.tensor(e.local, p, full, t)),
+            _cell(glob, fmt.tensor(e.global_, p, full, t)),
         )
     return table
 
@@ -102,7 +102,7 @@ def sums_table(step: Step, tracer: Tracer, style: Style) -> Table | None:
     table.add_column(t("col.value"), overflow="fold")
     for name in names:
         table.add_row(name, tracer.grad_formulas[name],
-                      fmt.tensor(step.grads[name], style.precision, style.full))
+                      fmt.tensor(step.grads[name], style.precision, style.full, t))
     return table
 
 
@@ -119,8 +119,8 @@ def updates_table(step: Step, tracer: Tracer, style: Style) -> Table:
     table.add_column(t("col.after"), overflow="fold")
     p, full = style.precision, style.full
     for name, u in step.updates.items():
-        table.add_row(name, u.formula, fmt.tensor(u.before, p, full), fmt.tensor(u.grad, p, full),
-                      fmt.tensor(u.after, p, full))
+        table.add_row(name, u.formula, fmt.tensor(u.before, p, full, t), fmt.tensor(u.grad, p, full, t),
+                      fmt.tensor(u.after, p, full, t))
     frozen = [t.name for t in tracer.graph.params if not t.trainable]
     if frozen:
         table.caption = t("updates.frozen", names=", ".join(frozen))
