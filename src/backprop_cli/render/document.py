@@ -69,7 +69,7 @@ class _Format:
         self.t = Catalogue(view.lang)
         self.ts = Typeset(math=self.math, prose=self.prose)
 
-    def formula(self, text: str) -> str:
+    def formula(self, text: str) -> str | None:
         """LaTeX math for formula text, or ``None`` when it cannot be translated."""
         try:
             return to_latex(text)
