@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from backprop_cli.notation import d, product
-from backprop_cli.ops import OPS, equation_text, local_text
+import re
+
+from backprop_cli.ops import OPS
+from backprop_cli.optim import OPTIMIZERS
 from backprop_cli.render.latex_math import Untranslatable, name_to_latex, to_latex
+
+from .helpers import tracer_from_text
+from .op_tracers import all_cases, formula_texts, op_tracer
 
 
 def _balanced(tex: str) -> bool:
@@ -20,29 +25,40 @@ def _balanced(tex: str) -> bool:
     return depth == 0
 
 
-def _texts(name: str) -> list[str]:
-    """Every formula text the op can produce: equation, local gradients, chain products."""
-    op = OPS[name]
-    arity = op.arity or 2
-    args = ["W1", "y_hat", "x"][:arity]
-    shapes = [(2, 2)] * arity
-    options = {k: (o.default if o.default is not None else 0.01) for k, o in op.options.items()}
-    texts = [equation_text(op, "out", args, shapes, options)]
-    for pos in range(arity):
-        loc = local_text(op, pos, "out", args, shapes)
-        texts.append(loc)
-        for scalar in (True, False):
-            texts.append(product(op.chain_for(pos).text, d("J", "out"), loc, scalar=scalar))
-    return texts
-
-
-@pytest.mark.parametrize("name", sorted(OPS))
-def test_every_op_formula_translates(name: str) -> None:
-    for text in _texts(name):
+@pytest.mark.parametrize("name, case", all_cases())
+def test_every_op_formula_translates(name: str, case: int) -> None:
+    """Every formula text a one-op graph records (equation, edges, sums, updates)."""
+    for text in formula_texts(op_tracer(name, case)):
         tex = to_latex(text)
         assert tex.isascii(), (text, tex)
         assert _balanced(tex), (text, tex)
         assert "$" not in tex
+
+
+def test_every_op_has_a_translated_case() -> None:
+    assert {name for name, _ in all_cases()} == set(OPS)
+
+
+OPTIMIZER_SETTINGS = [
+    "{name: sgd, lr: 0.1}", "{name: sgd, lr: 0.1, momentum: 0.9}",
+    "{name: sgd, lr: 0.1, momentum: 0.9, nesterov: true, weight_decay: 0.01}",
+    "{name: adam}", "{name: adam, weight_decay: 0.01}", "{name: adamw}", "{name: rmsprop}",
+]
+
+
+def test_every_optimizer_is_in_the_settings() -> None:
+    assert {re.match(r"\{name: (\w+)", s)[1] for s in OPTIMIZER_SETTINGS} == set(OPTIMIZERS)
+
+
+@pytest.mark.parametrize("settings", OPTIMIZER_SETTINGS)
+def test_every_optimizer_formula_translates(settings: str) -> None:
+    tracer = tracer_from_text("params: {w: [1.0, 2.0]}\ngraph:\n"
+                              "  - {name: J, op: sum, args: [w]}\n"
+                              f"optimizer: {settings}\n")
+    step = next(tracer.run(1))
+    for text in [step.optimizer] + [u.formula for u in step.updates.values()]:
+        tex = to_latex(text)
+        assert tex.isascii() and _balanced(tex), (text, tex)
 
 
 @pytest.mark.parametrize("text, tex", [

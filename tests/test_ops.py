@@ -12,35 +12,95 @@ import pytest
 from backprop_cli.ops import OPS, equation_text, fit_to_shape, local_text, run_forward, run_local
 
 # op name -> list of (input shapes, options). Shapes cover scalars, vectors, matrices and
-# broadcasting where the op allows it.
+# broadcasting where the op allows it; options not given take their defaults.
 CASES: dict[str, list[tuple[list[tuple[int, ...]], dict]]] = {
-    "add": [([(3, 2), (3, 2)], {}), ([(3, 4), (3, 1)], {}), ([(), (2, 3)], {}), ([(4,), ()], {})],
+    "add": [([(3, 2), (3, 2)], {}), ([(3, 4), (3, 1)], {}), ([(), (2, 3)], {}),
+            ([(4,), ()], {}), ([(2, 4), (4,)], {})],
     "sub": [([(3, 2), (3, 2)], {}), ([(3, 4), (3, 1)], {}), ([(2, 2), ()], {})],
+    "neg": [([(3, 2)], {}), ([()], {})],
     "mul": [([(), ()], {}), ([(3, 2), (3, 2)], {}), ([(), (2, 3)], {}), ([(3, 4), (1, 4)], {})],
+    "div": [([(3, 2), (3, 2)], {}), ([(3, 4), ()], {}), ([(), (4,)], {})],
+    "pow": [([(4,)], {"exponent": 2.0}), ([(2, 3)], {"exponent": 3.0}),
+            ([(3,)], {"exponent": 0.5}), ([()], {"exponent": -1.5})],
     "matmul": [([(4, 3), (3,)], {}), ([(4, 3), (3, 5)], {}), ([(3,), (3, 2)], {}),
                ([(3,), (3,)], {}), ([(2, 3), (3, 1)], {})],
+    "exp": [([(5,)], {}), ([(2, 3)], {})],
+    "log": [([(5,)], {}), ([(2, 3)], {})],
+    "abs": [([(5,)], {}), ([(2, 3)], {})],
     "relu": [([(5,)], {}), ([(3, 4)], {}), ([()], {})],
+    "leaky_relu": [([(5,)], {}), ([(3, 4)], {"alpha": 0.2})],
+    "elu": [([(5,)], {}), ([(3, 4)], {"alpha": 0.5})],
     "sigmoid": [([(5,)], {}), ([(3, 4)], {}), ([()], {})],
     "tanh": [([(5,)], {}), ([(3, 4)], {}), ([()], {})],
-    "sum": [([(5,)], {}), ([(3, 4)], {}), ([()], {})],
-    "mean": [([(5,)], {}), ([(3, 4)], {})],
+    "softplus": [([(5,)], {}), ([(3, 4)], {})],
+    "gelu": [([(5,)], {}), ([(3, 4)], {})],
+    "softmax": [([(4,)], {}), ([(3, 5)], {}), ([(3, 5)], {"axis": 1}), ([(2, 4)], {"axis": -1})],
+    "log_softmax": [([(4,)], {}), ([(3, 5)], {}), ([(3, 5)], {"axis": 1})],
+    "transpose": [([(3, 5)], {}), ([(4,)], {})],
+    "reshape": [([(3, 4)], {"shape": [2, 6]}), ([(6,)], {"shape": [3, -1]}),
+                ([(2, 3)], {"shape": [6]})],
+    "concat": [([(2, 3), (4, 3)], {}), ([(3, 2), (3, 1), (3, 4)], {"axis": 1}),
+               ([(2,), (3,)], {}), ([(2, 3)], {})],
+    "sum": [([(5,)], {}), ([(3, 4)], {}), ([()], {}), ([(3, 4)], {"axis": 0}),
+            ([(3, 4)], {"axis": 1}), ([(3, 4)], {"axis": -1})],
+    "mean": [([(5,)], {}), ([(3, 4)], {}), ([(3, 4)], {"axis": 0}), ([(3, 4)], {"axis": 1})],
+    "max": [([(5,)], {}), ([(3, 4)], {}), ([(3, 4)], {"axis": 0}), ([(3, 4)], {"axis": 1})],
     "half_squared_error": [([(), ()], {}), ([(4,), (4,)], {}), ([(2, 3), (2, 3)], {})],
     "mse": [([(), ()], {}), ([(4,), (4,)], {}), ([(2, 3), (2, 3)], {})],
+    "softmax_cross_entropy": [([(3, 4), (4,)], {}), ([(3, 4), (3, 4)], {}),
+                              ([(5,), ()], {}), ([(3, 4), (4,)], {"reduction": "sum"}),
+                              ([(4,), (4,)], {"reduction": "sum"})],
+    "binary_cross_entropy": [([(4,), (4,)], {}), ([(2, 3), (2, 3)], {"reduction": "sum"}),
+                             ([(), ()], {})],
     "l2": [([(3, 2)], {"lambda": 0.1}), ([(4, 3), (2, 4)], {"lambda": 0.01}),
            ([(), (3,)], {"lambda": 2.0})],
+    "l1": [([(3, 2)], {"lambda": 0.1}), ([(4, 3), (2, 4)], {"lambda": 0.5})],
 }
+
+# Inputs that must stay in the function's domain, or away from a kink where the derivative is a
+# written-down choice rather than a limit that finite differences can see.
+POSITIVE = {"log": (0,), "pow": (0,)}
+AWAY_FROM_ZERO = {"relu": (0,), "abs": (0,), "leaky_relu": (0,), "elu": (0,), "l1": None,
+                  "div": (1,)}
+LABELS = {"softmax_cross_entropy"}
+PROBABILITIES = {"binary_cross_entropy"}
 
 EPS = 1e-6
 
 
+def _options(op, given: dict) -> dict:
+    out = {k: spec.default for k, spec in op.options.items() if not spec.required}
+    out.update(given)
+    if "shape" in out:
+        out["shape"] = tuple(out["shape"])
+    return out
+
+
 def _inputs(rng: np.random.Generator, shapes, name: str) -> list[np.ndarray]:
     args = []
-    for shape in shapes:
+    for pos, shape in enumerate(shapes):
         a = rng.uniform(-2.0, 2.0, shape)
-        if name == "relu":  # keep clear of the kink at 0, where the derivative is a choice
+        if pos in POSITIVE.get(name, ()):
+            a = np.abs(a) + 0.5
+        away = AWAY_FROM_ZERO.get(name, ())
+        if away is None or pos in away:
             a = np.where(np.abs(a) < 0.1, 0.5, a)
+        if name in LABELS and pos == 1:
+            classes = shapes[0][0]
+            if shape == shapes[0]:  # probabilities over the classes
+                a = rng.uniform(0.1, 1.0, shape)
+                a = a / a.sum(axis=0, keepdims=True)
+            else:
+                a = rng.integers(0, classes, shape).astype(np.float64)
+        if name in PROBABILITIES and pos == 1:
+            a = rng.uniform(0.0, 1.0, shape)
         args.append(np.asarray(a, dtype=np.float64))
     return args
+
+
+def _differentiable(name: str, shapes, position: int) -> bool:
+    """Integer labels are data, not a variable: no gradient flows to them."""
+    return not (name in LABELS and position == 1 and shapes[1] != shapes[0])
 
 
 def _numeric_vjp(op, args, options, g, position) -> np.ndarray:
@@ -65,9 +125,10 @@ def test_every_op_has_a_case() -> None:
 def test_local_gradient_matches_finite_differences(name: str) -> None:
     op = OPS[name]
     rng = np.random.default_rng(sorted(OPS).index(name))
-    for shapes, options in CASES[name]:
-        assert op.shape(list(shapes)) == np.shape(run_forward(op, _inputs(rng, shapes, name),
-                                                              options))
+    for shapes, given in CASES[name]:
+        options = _options(op, given)
+        assert op.shape(list(shapes), options) == np.shape(
+            run_forward(op, _inputs(rng, shapes, name), options))
         for _ in range(3):
             args = _inputs(rng, shapes, name)
             out = run_forward(op, args, options)
@@ -77,6 +138,9 @@ def test_local_gradient_matches_finite_differences(name: str) -> None:
             for pos, arg in enumerate(args):
                 got = op.chain_for(pos).apply(g, locals_[pos], arg.shape, options)
                 assert got.shape == arg.shape, (name, shapes, pos)
+                if not _differentiable(name, shapes, pos):
+                    assert not got.any()
+                    continue
                 want = _numeric_vjp(op, args, options, g, pos)
                 np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8,
                                            err_msg=f"{name} {shapes} input {pos}")
@@ -86,21 +150,24 @@ def test_local_gradient_matches_finite_differences(name: str) -> None:
 def test_every_op_has_formula_text(name: str) -> None:
     op = OPS[name]
     assert op.summary
-    for shapes, options in CASES[name]:
+    for shapes, given in CASES[name]:
+        options = _options(op, given)
         names = [f"a{i}" for i in range(len(shapes))]
         eq = equation_text(op, "out", names, list(shapes), options)
         assert eq.startswith("out = ") and all(n in eq for n in names), eq
         for pos in range(len(shapes)):
-            text = local_text(op, pos, "out", names, list(shapes))
+            text = local_text(op, pos, "out", names, list(shapes), options)
             assert text and "{" not in text, (name, pos, text)
 
 
 @pytest.mark.parametrize("name", sorted(n for n, op in OPS.items() if op.arity == 2))
 def test_shape_rule_rejects_incompatible_inputs(name: str) -> None:
+    op = OPS[name]
+    options = _options(op, {})
     with pytest.raises(ValueError):
-        OPS[name].shape([(4, 3), (2, 5)])
+        op.shape([(4, 3), (2, 5)], options)
     with pytest.raises(ValueError):
-        run_forward(OPS[name], [np.ones((4, 3)), np.ones((2, 5))], {})
+        run_forward(op, [np.ones((4, 3)), np.ones((2, 5))], options)
 
 
 def test_relu_kink_is_zero() -> None:
@@ -131,3 +198,63 @@ def test_fit_to_shape_undoes_broadcasting(grad_shape, shape, expected) -> None:
     got = fit_to_shape(np.ones(grad_shape), shape)
     assert got.shape == shape
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize(("name", "args", "options"), [
+    ("softmax", [np.array([1000.0, 0.0, -1000.0])], {"axis": 0}),
+    ("log_softmax", [np.array([[800.0, -800.0], [0.0, 5.0]])], {"axis": 0}),
+    ("softmax_cross_entropy", [np.array([[1000.0, -50.0], [0.0, 700.0]]), np.array([1.0, 0.0])],
+     {"reduction": "mean"}),
+    ("binary_cross_entropy", [np.array([-1000.0, 1000.0, 30.0]), np.array([1.0, 0.0, 1.0])],
+     {"reduction": "mean"}),
+    ("softplus", [np.array([-1000.0, 1000.0])], {}),
+    ("sigmoid", [np.array([-1000.0, 1000.0])], {}),
+    ("elu", [np.array([-1000.0, 1000.0])], {"alpha": 1.0}),
+])
+def test_large_inputs_stay_finite_where_the_math_is_finite(name, args, options) -> None:
+    op = OPS[name]
+    out = run_forward(op, args, options)
+    assert np.isfinite(out).all(), out
+    g = np.ones_like(out)
+    for pos, local in enumerate(run_local(op, args, out, options)):
+        glob = op.chain_for(pos).apply(g, local, args[pos].shape, options)
+        assert np.isfinite(glob).all(), (name, pos, glob)
+
+
+def test_cross_entropy_of_confident_wrong_logits_is_exact() -> None:
+    # −log softmax([1000, 0])[1] = 1000 exactly: no overflow, no clipping error.
+    out = run_forward(OPS["softmax_cross_entropy"], [np.array([1000.0, 0.0]), np.array(1.0)],
+                      {"reduction": "mean"})
+    assert out == 1000.0
+    bce = run_forward(OPS["binary_cross_entropy"], [np.array([-1000.0]), np.array([1.0])],
+                      {"reduction": "sum"})
+    assert bce == 1000.0
+
+
+def test_max_ties_share_the_gradient() -> None:
+    x = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]])
+    op = OPS["max"]
+    out = run_forward(op, [x], {"axis": None})
+    assert run_local(op, [x], out, {"axis": None})[0].tolist() == [[0, 0.5, 0.5], [0, 0, 0]]
+    out = run_forward(op, [x], {"axis": 1})
+    assert run_local(op, [x], out, {"axis": 1})[0].tolist() == [[0, 0.5, 0.5], [0.5, 0.5, 0]]
+
+
+def test_labels_out_of_range_are_a_clear_error() -> None:
+    from .helpers import invoke
+
+    result = invoke("trace", "-", input="data: {z: [[1.0, 2.0], [0.5, 0.1]], y: [0, 2]}\n"
+                    "graph:\n  - {name: L, op: softmax_cross_entropy, args: [z, y]}\n")
+    assert result.exit_code == 2
+    assert result.stderr == ("backprop: error: <stdin>: node 'L' (L = mean[−Σ_classes "
+                             "y·log_softmax(z)]): softmax_cross_entropy expects integer labels "
+                             "from 0 to 1\n")
+
+
+def test_ops_command_lists_every_op() -> None:
+    from .helpers import invoke
+
+    out = invoke("ops", "--width", "200").stdout
+    for name, op in OPS.items():
+        assert f" {name} " in out, name
+    assert "∂/∂z: 1[z > 0]" in out and "kink: at z = 0" in out

@@ -11,7 +11,6 @@ import weakref
 import pytest
 
 from backprop_cli.i18n import Catalogue
-from backprop_cli.ops import OPS
 from backprop_cli.render import document, table
 from backprop_cli.render.explain import PLAIN, edge_sentence, update_sentence
 from backprop_cli.render.summary import Summary
@@ -19,7 +18,7 @@ from backprop_cli.render.view import View
 
 from .conftest import CONFIGS
 from .helpers import invoke, tracer_from_file, tracer_from_text
-from .test_ops import CASES
+from .op_tracers import all_cases, op_tracer
 
 LINEAR = str(CONFIGS / "seed_linear.yaml")
 MLP = str(CONFIGS / "seed_mlp_l2.yaml")
@@ -113,8 +112,8 @@ def test_explain_for_the_documents_network() -> None:
            "term 1 of 2 of ∂J/∂W2; the other paths add to it." in out
     assert "⑨ ReLU lets the gradient through where z > 0 and stops it elsewhere (2 of 4 " \
            "entries pass)." in out
-    assert "W1 moves against its gradient: 5 entries grow (negative gradient), 7 shrink " \
-           "(positive), 0 do not move." in out
+    assert "W1: 5 entries grow, 7 shrink, 0 do not move; 12 of the 12 that move go against " \
+           "their gradient." in out
 
 
 def test_explain_in_chinese_uses_the_documents_words() -> None:
@@ -124,21 +123,10 @@ def test_explain_in_chinese_uses_the_documents_words() -> None:
     assert "③ ℓ₂ 节点:局部导数是 λW1,立刻得到正则对 W1 的梯度" in out
 
 
-def _single_op_tracer(name: str):
-    shapes, options = CASES[name][0]
-    leaves = "\n".join(f"  a{i}: {{init: uniform, shape: {list(s)}, seed: {i}}}"
-                       for i, s in enumerate(shapes))
-    args = ", ".join(f"a{i}" for i in range(len(shapes)))
-    opts = "".join(f", {k}: {v}" for k, v in options.items())
-    text = f"params:\n{leaves}\ngraph:\n  - {{name: out, op: {name}, args: [{args}]{opts}}}\n" \
-           f"  - {{name: J, op: sum, args: [out]}}\n"
-    return tracer_from_text(text)
-
-
-@pytest.mark.parametrize("name", sorted(OPS))
+@pytest.mark.parametrize("name, case", all_cases())
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_every_op_explains_every_edge(name: str, lang: str) -> None:
-    tracer = _single_op_tracer(name)
+def test_every_op_explains_every_edge(name: str, case: int, lang: str) -> None:
+    tracer = op_tracer(name, case)
     step = next(tracer.run(1))
     t = Catalogue(lang)
     latex = document.Latex(View(lang=lang)).ts
@@ -316,3 +304,13 @@ def test_large_tensor_summaries_speak_the_language(tmp_path) -> None:
     md = invoke("trace", str(config), "-f", "markdown").stdout
     assert r"| $12\times 12\text{ tensor}\text{; }\text{mean }-0.08061\text{  std }0.8878" \
            r"\text{; min }-2.711\text{  max }2.548$ |" in md
+
+
+def test_explain_says_when_momentum_carries_a_param(tmp_path) -> None:
+    config = tmp_path / "momentum.yaml"
+    config.write_text("params: {w: 1.0}\ngraph:\n  - {name: J, op: mul, args: [w, w]}\n"
+                      "optimizer: {name: sgd, lr: 0.6, momentum: 0.9}\nsteps: 3\n")
+    out = invoke("trace", str(config), "--explain", "--width", "200").stdout
+    assert "The gradient is positive (2), so w shrinks: 1 → -0.2." in out
+    assert "w shrinks (-0.2 → -1.04) although its gradient is -0.4: the optimiser's state " \
+           "(momentum, running averages) carries it." in out

@@ -14,6 +14,7 @@ import typer
 from . import __version__
 from .compare import ATOL, RTOL
 from .errors import (
+    EXIT_CHECK_FAILED,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -47,6 +48,11 @@ class Format(str, Enum):
 
 
 HUMAN = (Format.table, Format.markdown, Format.latex)
+
+
+class CheckFormat(str, Enum):
+    table = "table"
+    json = "json"
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
@@ -298,6 +304,67 @@ def validate(
             sys.stderr.write(f"backprop: error: {line}\n")
         raise typer.Exit(exc.exit_code) from None
     make_console(width).print(table.graph_summary(graph))
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@user_errors
+def check(
+    config: str = typer.Argument(..., metavar="CONFIG",
+                                 help="The YAML config to check; - reads stdin."),
+    eps: float = typer.Option(1e-6, "--eps", help="Finite-difference step (central, float64)."),
+    rtol: float = typer.Option(1e-5, "--rtol", help="Relative tolerance."),
+    atol: float = typer.Option(1e-8, "--atol", help="Absolute tolerance."),
+    nodes: bool = typer.Option(False, "--nodes",
+                               help="Check every intermediate node too, and name the op whose "
+                                    "rule is wrong."),
+    steps: int = typer.Option(1, "--steps", "-n", min=1,
+                              help="Check at the start of each of the first N steps."),
+    format: CheckFormat = typer.Option(CheckFormat.table, "--format", "-f",
+                                       help="table or json."),
+    precision: int = typer.Option(6, "--precision", "-p", min=1, max=17,
+                                  help="Significant digits of the values shown."),
+    width: Optional[int] = typer.Option(None, "--width", min=40,
+                                        help="Table width (default as for trace)."),
+) -> None:
+    """Compare every traced gradient with central finite differences of J.
+
+    Exit 0 when all agree (|traced − numeric| ≤ atol + rtol·|numeric| for every element),
+    1 when any does not."""
+    from . import check as checks
+    from .config import load_config
+    from .engine import Tracer
+    from .render import checkout
+
+    for name, value in (("--eps", eps), ("--rtol", rtol), ("--atol", atol)):
+        if not (math.isfinite(value) and value >= 0) or (name == "--eps" and value == 0):
+            raise UsageError(f"{name}: expected a finite number "
+                             f"{'> 0' if name == '--eps' else '≥ 0'}, found {value}")
+    tracer = Tracer(load_config(config))
+    results = checks.run(tracer, steps=steps, eps=eps, rtol=rtol, atol=atol, nodes=nodes)
+    passed = True
+    if format is CheckFormat.json:
+        collected = list(results)
+        passed = all(s.passed for s in collected)
+        sys.stdout.write(checkout.document(collected, tracer.objective, eps, rtol, atol))
+    else:
+        console = make_console(width)
+        for step in results:
+            passed &= step.passed
+            console.print(checkout.table(step, tracer.objective, eps, rtol, atol, precision))
+    if not passed:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@user_errors
+def ops(
+    width: Optional[int] = typer.Option(None, "--width", min=40,
+                                        help="Table width (default as for trace)."),
+) -> None:
+    """List every op: its inputs, what it computes, its options and its local gradient."""
+    from .render import table
+
+    make_console(width).print(table.ops_table())
 
 
 def make_recorder(width: int) -> Any:

@@ -12,17 +12,26 @@ import os
 import sys
 from typing import Any
 
-from . import arrays, models, yamlsrc
+from . import arrays, datafiles, models, yamlsrc
 from .errors import ConfigError, Problem, describe, quoted, suggest
 from .graph import Graph, Node, OptimizerSpec, Tensor
+from .optim import OPTIMIZERS
 from .ops import OPS, equation_text, shape_text
 from .yamlsrc import Path, Source
 
 TOP_LEVEL = ("data", "params", "graph", "objective", "optimizer", "steps", "model")
 NODE_KEYS = ("name", "op", "args")
 PARAM_KEYS = ("value", "trainable", "init", "shape", "seed", "scale")
-OPTIMIZERS = {"sgd": ("lr",)}
 MAX_STEPS = 1_000_000
+# Names other tools use for optimiser options, and what to write here instead.
+OPTIMIZER_ALIASES = {
+    "betas": "beta1 and beta2, two options",
+    "learning_rate": "lr",
+    "eta": "lr",
+    "epsilon": "eps",
+    "rho": "alpha",
+    "decay": "weight_decay",
+}
 
 
 def read_text(path: str) -> tuple[str, str]:
@@ -50,7 +59,9 @@ def read_text(path: str) -> tuple[str, str]:
 
 def load_config(path: str) -> Graph:
     text, name = read_text(path)
-    return compile_source(yamlsrc.load(text, name))
+    src = yamlsrc.load(text, name)
+    src.base_dir = os.path.dirname(path) if path != "-" else "."
+    return compile_source(src)
 
 
 def compile_source(src: Source) -> Graph:
@@ -167,12 +178,26 @@ class _Compiler:
         for name, value in (self.mapping(section, ("data",), "'data:'") or {}).items():
             path = ("data", name)
             if self.name_ok(name, path):
-                arr = self.array(value, path)
+                arr = self.data_file(value, path) if isinstance(value, dict) else \
+                    self.array(value, path)
                 if arr is not None:
                     out[name] = Tensor(name, "data", arr, trainable=False)
                 else:
                     self.broken.add(name)
         return out
+
+    def data_file(self, spec: dict, path: Path) -> Any:
+        for key in spec:
+            if key not in datafiles.KEYS:
+                self.problem(path + (key,), f"unknown data file field '{key}'"
+                                            f"{suggest(key, datafiles.KEYS)}; expected "
+                                            f"{', '.join(datafiles.KEYS)}", key=True)
+                return None
+        try:
+            return datafiles.load(spec, self.src.base_dir)
+        except datafiles.DataFileError as exc:
+            self.problem(path + (exc.field,) if exc.field in spec else path, str(exc))
+            return None
 
     def params(self, section: Any, tensors: dict[str, Tensor],
                origin: dict[str, Path]) -> dict[str, Tensor]:
@@ -296,8 +321,8 @@ class _Compiler:
             return None
         if op_name not in OPS:
             self.problem(path + ("op",), f"node '{name}': unknown op {quoted(op_name)}"
-                                         f"{suggest(op_name, OPS)}; expected one of "
-                                         f"{', '.join(OPS)}")
+                                         f"{suggest(op_name, OPS)}; 'backprop ops' lists the "
+                                         f"{len(OPS)} ops")
             return None
         op = OPS[op_name]
         if isinstance(args, str):
@@ -328,49 +353,58 @@ class _Compiler:
         if options is None:
             return None
         in_shapes = [shapes[a] for a in args]
-        equation = equation_text(op, name, args, in_shapes, options)
         try:
-            shape = op.shape(in_shapes)
+            shape = op.shape(in_shapes, options)
         except ValueError as exc:
             sizes = ", ".join(f"{a} is {shape_text(s)}" for a, s in zip(args, in_shapes))
-            self.problem(path + ("args",), f"node '{name}' ({equation}): {sizes}; {op_name} "
-                                           f"expects {exc}")
+            try:
+                written = equation_text(op, name, args, in_shapes, options)
+            except ValueError:  # an equation that shows the (invalid) shape itself
+                written = f"{name} = {op_name}({', '.join(args)})"
+            self.problem(path + ("args",), f"node '{name}' ({written}): {sizes}; "
+                                           f"{op_name} expects {exc}")
             return None
+        equation = equation_text(op, name, args, in_shapes, options)
         shapes[name] = shape
         defined[name] = path
         return Node(name=name, op=op, args=tuple(args), options=options, shape=shape,
                     equation=equation)
 
     def options(self, entry: dict, op: Any, name: str, path: Path) -> dict | None:
-        options: dict[str, Any] = {}
         ok = True
         for key in entry:
-            if key in NODE_KEYS:
+            if key in NODE_KEYS or key in op.options:
                 continue
-            if key not in op.options:
-                known = list(op.options) + list(NODE_KEYS)
-                expected = (f"{op.name} takes the options {', '.join(op.options)}"
-                            if op.options else f"{op.name} takes no options")
-                self.problem(path + (key,), f"node '{name}': unknown option '{key}'"
-                                            f"{suggest(key, known)}; {expected}", key=True)
-                ok = False
+            known = list(op.options) + list(NODE_KEYS)
+            expected = (f"{op.name} takes the options {', '.join(op.options)}"
+                        if op.options else f"{op.name} takes no options")
+            self.problem(path + (key,), f"node '{name}': unknown option '{key}'"
+                                        f"{suggest(key, known)}; {expected}", key=True)
+            ok = False
         if not ok:  # a misspelt option is not reported again as a missing one
             return None
-        for key, spec in op.options.items():
+        return self.option_values(entry, op.options, path, f"node '{name}': ",
+                                  f"{op.name} needs")
+
+    def option_values(self, entry: dict, specs: dict, path: Path, prefix: str,
+                      needs: str) -> dict | None:
+        """Every option's value: given and checked, or its default."""
+        values: dict[str, Any] = {}
+        ok = True
+        for key, spec in specs.items():
             if key not in entry:
-                if spec.default is None:
-                    self.problem(path, f"node '{name}': {op.name} needs the option '{key}' "
-                                       f"({spec.doc})")
+                if spec.required:
+                    self.problem(path, f"{prefix}{needs} the option '{key}' ({spec.doc})")
                     ok = False
                 else:
-                    options[key] = spec.default
+                    values[key] = spec.default
                 continue
-            value = self.number(entry[key], path + (key,), f"{key}: {spec.doc}",
-                                minimum=spec.minimum)
-            if value is None:
+            try:
+                values[key] = spec.check(entry[key])
+            except ValueError as exc:
+                self.problem(path + (key,), f"{prefix}{key} ({spec.doc}): {exc}")
                 ok = False
-            options[key] = value
-        return options if ok else None
+        return values if ok else None
 
     def optimizer(self, section: Any) -> OptimizerSpec:
         if isinstance(section, str):
@@ -384,17 +418,18 @@ class _Compiler:
                                                 f"{suggest(name, OPTIMIZERS)}; expected one of "
                                                 f"{', '.join(OPTIMIZERS)}")
             return OptimizerSpec()
-        allowed = ("name",) + OPTIMIZERS[name]
+        options = OPTIMIZERS[name].options
+        allowed = ("name",) + tuple(options)
         for key in spec:
             if key not in allowed:
+                hint = (f" (did you mean {OPTIMIZER_ALIASES[key]}?)"
+                        if key in OPTIMIZER_ALIASES else suggest(key, allowed))
                 self.problem(("optimizer", key), f"unknown {name} option '{key}'"
-                                                 f"{suggest(key, allowed)}; expected "
+                                                 f"{hint}; expected "
                                                  f"{', '.join(allowed)}", key=True)
-        lr = OptimizerSpec().lr
-        if "lr" in spec:
-            lr = self.number(spec["lr"], ("optimizer", "lr"), "a finite learning rate ≥ 0",
-                             minimum=0.0)
-        return OptimizerSpec(name=name, lr=lr if lr is not None else OptimizerSpec().lr)
+        values = self.option_values(spec, options, ("optimizer",), "", f"{name} needs") or {}
+        lr = values.pop("lr", options["lr"].default)
+        return OptimizerSpec(name=name, lr=lr, options=values)
 
     def objective(self, root: dict, nodes: list[Node], tensors: dict) -> str:
         if not nodes:

@@ -14,9 +14,10 @@ from typing import Iterator
 import numpy as np
 
 from . import optim
+from .errors import NodeError
 from .graph import Graph, Node
 from .notation import d, product
-from .ops import ELEMENTWISE, local_text, run_forward, run_local
+from .ops import ELEMENTWISE, local_text, run_forward, run_local, shape_text
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Step:
     grads: dict[str, np.ndarray]  # every name: its accumulated ∂J/∂name
     updates: dict[str, optim.Update]  # trainable params
     lr: float  # the learning rate this step used
+    optimizer: str  # the optimiser and its settings: "adam, η = 0.001, β1 = 0.9, …"
 
 
 class Tracer:
@@ -96,10 +98,12 @@ class Tracer:
             arg_shapes = [self.shapes[a] for a in node.args]
             for pos, arg in enumerate(node.args):
                 local = locals_by_node[node.name][pos]
-                loc_text = local_text(node.op, pos, node.name, list(node.args), arg_shapes)
+                loc_text = local_text(node.op, pos, node.name, list(node.args), arg_shapes,
+                                      node.options)
                 chain = node.op.chain_for(pos)
                 scalar = self.shapes[node.name] == () or np.ndim(local) == 0
-                glob = product(chain.text, up, loc_text, scalar=scalar)
+                glob = product(chain.text, up, loc_text, elementwise=chain.elementwise,
+                               scalar=scalar, shape=shape_text(self.shapes[arg]))
                 if chain is ELEMENTWISE and self._reduces(node, arg, local):
                     glob = f"Σ({glob})" if self.shapes[arg] == () else f"unbroadcast({glob})"
                 texts[(node.name, pos)] = glob
@@ -134,7 +138,12 @@ class Tracer:
                 values[node.name] = override[node.name]
                 continue
             args = [values[a] for a in node.args]
-            values[node.name] = run_forward(node.op, args, node.options)
+            try:
+                with np.errstate(all="ignore"):  # non-finite values are found, not warned about
+                    values[node.name] = run_forward(node.op, args, node.options)
+            except ValueError as exc:
+                raise NodeError(f"{self.graph.source}: node '{node.name}' ({node.equation}): "
+                                f"{node.op.name} expects {exc}") from None
         return values
 
     def objective_value(self, values: dict[str, np.ndarray]) -> float:
@@ -148,11 +157,13 @@ class Tracer:
         for node in reversed(self.active):
             g = grads[node.name]
             args = [values[a] for a in node.args]
-            locals_ = run_local(node.op, args, values[node.name], node.options)
+            with np.errstate(all="ignore"):
+                locals_ = run_local(node.op, args, values[node.name], node.options)
             locals_by_node[node.name] = locals_
             for pos, arg in enumerate(node.args):
-                contribution = node.op.chain_for(pos).apply(g, locals_[pos], self.shapes[arg],
-                                                            node.options)
+                with np.errstate(all="ignore"):
+                    contribution = node.op.chain_for(pos).apply(g, locals_[pos],
+                                                                self.shapes[arg], node.options)
                 grads[arg] = grads[arg] + contribution
                 recorded.append((node, pos, g, locals_[pos], contribution))
         if self.edge_info is None:
@@ -177,4 +188,4 @@ class Tracer:
                     updates[t.name] = optimizer.step(t.name, leaves[t.name], grads[t.name])
                     leaves[t.name] = updates[t.name].after
             yield Step(step, values, self.objective_value(values), edges, grads, updates,
-                       spec.lr)
+                       spec.lr, optimizer.describe())

@@ -58,6 +58,10 @@ class UsageError(BackpropError):
     """A command-line value that cannot be used (outside the config)."""
 
 
+class NodeError(BackpropError):
+    """An op that cannot run on the values it was given (e.g. labels out of range)."""
+
+
 def suggest(word: str, known: Any) -> str:
     """`` (did you mean 'matmul'?)`` when ``word`` is close to a known name."""
     close = difflib.get_close_matches(str(word), [str(k) for k in known], n=1, cutoff=0.6)

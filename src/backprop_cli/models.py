@@ -17,13 +17,15 @@ from .graph import Tensor
 from .yamlsrc import Source
 
 MODELS = ("linear", "mlp")
-ACTIVATIONS = ("relu", "sigmoid", "tanh")
-LOSSES = ("half_squared_error", "mse")
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "elu", "softplus", "gelu")
+LOSSES = ("half_squared_error", "mse", "softmax_cross_entropy", "binary_cross_entropy")
+LINEAR_LOSSES = ("half_squared_error", "mse")
 
 COMMON_KEYS = ("name", "input", "target", "loss")
 MODEL_KEYS = {
     "linear": COMMON_KEYS + ("prediction",),
-    "mlp": COMMON_KEYS + ("hidden", "activation", "bias", "l2", "init", "seed"),
+    "mlp": COMMON_KEYS + ("hidden", "outputs", "activation", "bias", "l1", "l2", "init",
+                          "seed"),
 }
 
 
@@ -104,7 +106,7 @@ class _Builder:
     def linear(self) -> Expansion:
         x = self.tensor("input", "x")
         y = self.tensor("target", "y")
-        loss = self.choice("loss", "half_squared_error", LOSSES)
+        loss = self.choice("loss", "half_squared_error", LINEAR_LOSSES)
         prediction = self.spec.get("prediction", "y_hat")
         w_given = self.given.get("w")
         vector_w = w_given is not None and w_given.value.ndim >= 1 and x.value.ndim >= 1
@@ -116,14 +118,45 @@ class _Builder:
         self.node("L", loss, prediction, y.name)
         return self.done()
 
-    # ---- mlp: z = W1x [+ b1], h = φ(z), ..., o = Wh [+ b], L = l(o, y) [+ ℓ2] ----------------
+    # ---- mlp: z = W1x [+ b1], h = φ(z), ..., o = Wh [+ b], L = l(o, y) [+ ℓ2] [+ ℓ1] --------
+
+    def per_layer(self, key: str, default: Any, count: int, valid: Any, expected: str) -> list:
+        """An option given once for every layer, or as a list with one entry per layer."""
+        value = self.spec.get(key, default)
+        values = value if isinstance(value, list) else [value] * count
+        if len(values) != count or not all(valid(v) for v in values):
+            raise self.fail(key, f"expected {expected}, or a list of {count} of them (one per "
+                                 f"layer), found {value!r}")
+        return values
+
+    def strength(self, key: str) -> float:
+        lam = self.spec.get(key, 0)
+        if not isinstance(lam, (int, float)) or isinstance(lam, bool) or not 0 <= lam < float(
+                "inf"):
+            raise self.fail(key, f"expected λ, a finite number ≥ 0, found {lam!r}")
+        return float(lam)
+
+    def outputs(self, x: Tensor, y: Tensor, loss: str) -> int:
+        if "outputs" in self.spec:
+            q = self.spec["outputs"]
+            if not isinstance(q, int) or isinstance(q, bool) or q < 1:
+                raise self.fail("outputs", f"expected the number of outputs, a whole number "
+                                           f"≥ 1, found {q!r}")
+            return q
+        labels = loss == "softmax_cross_entropy" and y.value.ndim == x.value.ndim - 1
+        if labels:  # integer labels: as many outputs as classes
+            return int(y.value.max()) + 1 if y.value.size else 1
+        if y.value.ndim == 0:
+            raise self.fail("target", "an mlp's target is a vector or matrix (columns are "
+                                      "examples); set model.outputs for a scalar target")
+        return y.value.shape[0]
 
     def mlp(self) -> Expansion:
         x = self.tensor("input", "x")
         y = self.tensor("target", "y")
-        if x.value.ndim not in (1, 2) or y.value.ndim not in (1, 2):
-            raise self.fail("input", "an mlp needs input and target vectors (one example) or "
-                                     "matrices whose columns are examples")
+        if x.value.ndim not in (1, 2):
+            raise self.fail("input", "an mlp needs an input vector (one example) or a matrix "
+                                     "whose columns are examples")
         hidden = self.spec.get("hidden", [4])
         if isinstance(hidden, int) and not isinstance(hidden, bool):
             hidden = [hidden]
@@ -132,21 +165,19 @@ class _Builder:
         ):
             raise self.fail("hidden", f"expected hidden layer sizes such as [4] or [8, 8], "
                                       f"found {hidden!r}")
-        activation = self.choice("activation", "relu", ACTIVATIONS)
         loss = self.choice("loss", "half_squared_error", LOSSES)
+        activations = self.per_layer("activation", "relu", len(hidden),
+                                     lambda a: a in ACTIVATIONS,
+                                     f"an activation ({', '.join(ACTIVATIONS)})")
+        biases = self.per_layer("bias", False, len(hidden) + 1, lambda b: isinstance(b, bool),
+                                "true or false")
         init = self.choice("init", "xavier", arrays.INITS)
-        bias = self.spec.get("bias", False)
-        if not isinstance(bias, bool):
-            raise self.fail("bias", f"expected true or false, found {bias!r}")
         seed = self.spec.get("seed", 0)
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise self.fail("seed", f"expected a whole number ≥ 0, found {seed!r}")
-        lam = self.spec.get("l2", 0)
-        if not isinstance(lam, (int, float)) or isinstance(lam, bool) or not lam >= 0 \
-                or lam == float("inf"):
-            raise self.fail("l2", f"expected λ, a finite number ≥ 0, found {lam!r}")
+        l2, l1 = self.strength("l2"), self.strength("l1")
 
-        sizes = [x.value.shape[0], *hidden, y.value.shape[0]]
+        sizes = [x.value.shape[0], *hidden, self.outputs(x, y, loss)]
         batch = x.value.ndim == 2
         single = len(hidden) == 1
         weights = []
@@ -156,7 +187,7 @@ class _Builder:
             w = self.param(f"W{layer}", (sizes[layer], sizes[layer - 1]), init, seed + layer)
             weights.append(w)
             pre = "o" if last else ("z" if single else f"z{layer}")
-            if bias:
+            if biases[layer - 1]:
                 b_shape = (sizes[layer], 1) if batch else (sizes[layer],)
                 b = self.param(f"b{layer}", b_shape, "zeros", 0)
                 product = self.node(f"{w}{current}", "matmul", w, current)
@@ -164,9 +195,16 @@ class _Builder:
             else:
                 current = self.node(pre, "matmul", w, current)
             if not last:
-                current = self.node("h" if single else f"h{layer}", activation, current)
+                act = activations[layer - 1]
+                current = self.node("h" if single else f"h{layer}", act, current)
         self.node("L", loss, current, y.name)
-        if lam:
-            self.node("s", "l2", *weights, **{"lambda": float(lam)})
-            self.node("J", "add", "L", "s")
+        terms = ["L"]
+        if l2:
+            terms.append(self.node("s", "l2", *weights, **{"lambda": l2}))
+        if l1:
+            terms.append(self.node("r", "l1", *weights, **{"lambda": l1}))
+        if len(terms) == 2:
+            self.node("J", "add", *terms)
+        elif len(terms) == 3:
+            self.node("J", "add", self.node("Ls", "add", "L", "s"), "r")
         return self.done()

@@ -21,16 +21,18 @@ def wrap(text: str) -> str:
     return text
 
 
-def product(template: str, upstream: str, local: str, *, scalar: bool) -> str:
+def product(template: str, upstream: str, local: str, *, elementwise: bool, scalar: bool,
+            shape: str = "") -> str:
     """Compose ``upstream × local`` as the op's chain template says.
 
-    A local gradient of 1 or −1 is not written out; an elementwise product with a scalar on
-    either side is written ``·`` rather than ``⊙``.
+    In an elementwise product a local gradient of 1 or −1 is not written out, and a product with
+    a scalar on either side is written ``·`` rather than ``⊙``.
     """
-    if local == "1":
-        return upstream
-    if local == "−1":
-        return f"−{upstream}"
-    if scalar:
-        template = template.replace("⊙", "·")
-    return template.format(g=upstream, local=wrap(local))
+    if elementwise:
+        if local == "1":
+            return upstream
+        if local == "−1":
+            return f"−{upstream}"
+        if scalar:
+            template = template.replace("⊙", "·")
+    return template.format(g=upstream, local=wrap(local), shape=shape)

@@ -1,7 +1,7 @@
 """The op table: for every op, its forward, its local gradient and its formula text.
 
 Adding an op is one entry in ``OPS`` plus its tests (``tests/test_ops.py`` is parametrised over
-this table and fails for an entry without a finite-difference check or formula text).
+this table and fails for an entry without a finite-difference case or formula text).
 
 Conventions, the same for every entry:
 
@@ -9,30 +9,38 @@ Conventions, the same for every entry:
   node's options, and returns the output value.
 * ``local(args, out, opts)`` returns one *local gradient* per input, as the source document
   writes it: ``1`` for a sum, the other operand (transposed) for a matrix product, ``φ′(z)`` for an
-  activation, ``ŷ − y`` for the half squared error, ``λW`` for the ℓ2 term. These values are
-  recorded and shown; they are not hidden in closures.
+  activation, ``ŷ − y`` for the half squared error, ``λW`` for the ℓ2 term, the Jacobian
+  ``diag(s) − s·sᵀ`` for a softmax. These values are recorded and shown, not hidden in closures.
 * ``chain`` says how the upstream gradient ``∂J/∂out`` meets each local gradient to give the
-  gradient handed to that input. Elementwise ops multiply and then undo broadcasting in one place
+  gradient handed to that input. Elementwise ops multiply and undo broadcasting in one place
   (``fit_to_shape``); the matrix product multiplies by the transposed other operand on the left
-  or on the right.
-* ``shape(shapes)`` infers the output shape, or raises ``ValueError`` saying what was
+  or on the right; a Jacobian is applied along the op's axis.
+* ``shape(shapes, opts)`` infers the output shape, or raises ``ValueError`` saying what was
   expected, so that a config is checked before any math runs.
 * Formula text is a template: ``{out}`` is the node's name, ``{0}``, ``{1}`` its inputs,
-  ``{self}`` the input the local gradient belongs to, ``{n}`` the element count of the first input.
+  ``{self}`` the input the local gradient belongs to, ``{n}`` the element count of the first
+  input, and the node's options by name; or a function ``(out, args, shapes, opts, position)``.
+
+Where a function has no derivative (a kink), the rule used is written in ``kink``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Union
 
 import numpy as np
 
+from .options import Option
+
 Array = np.ndarray
+Shape = tuple[int, ...]
 
 ONE = np.float64(1.0)
 MINUS_ONE = np.float64(-1.0)
+GELU_C = math.sqrt(2.0 / math.pi)
+GELU_A = 0.044715
 
 
 # --------------------------------------------------------------------------------------------
@@ -40,7 +48,7 @@ MINUS_ONE = np.float64(-1.0)
 # --------------------------------------------------------------------------------------------
 
 
-def fit_to_shape(grad: Array, shape: tuple[int, ...]) -> Array:
+def fit_to_shape(grad: Array, shape: Shape) -> Array:
     """Bring a gradient to the shape of the tensor it belongs to.
 
     The one place where broadcasting is undone: a scalar local gradient is expanded over the
@@ -60,39 +68,64 @@ def fit_to_shape(grad: Array, shape: tuple[int, ...]) -> Array:
     return np.array(grad, dtype=np.float64)  # a fresh, writable array
 
 
-def shape_text(shape: tuple[int, ...]) -> str:
+def shape_text(shape: Shape) -> str:
     """``()`` -> ``scalar``, ``(3,)`` -> ``3``, ``(4, 3)`` -> ``4×3``."""
     return "×".join(str(n) for n in shape) if shape else "scalar"
 
 
-def _broadcast(shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+def _broadcast(shapes: list[Shape], opts: dict) -> Shape:
     try:
         return tuple(np.broadcast_shapes(*shapes))
     except ValueError:
         raise ValueError("shapes that broadcast against each other") from None
 
 
-def _same(shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
-    first = shapes[0]
-    if any(s != first for s in shapes[1:]):
+def _same(shapes: list[Shape]) -> Shape:
+    if any(s != shapes[0] for s in shapes[1:]):
         raise ValueError("the same shape on both sides")
-    return first
+    return shapes[0]
 
 
-def _same_to_scalar(shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+def _same_to_scalar(shapes: list[Shape], opts: dict) -> Shape:
     _same(shapes)
     return ()
 
 
-def _unary(shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+def _unary(shapes: list[Shape], opts: dict) -> Shape:
     return shapes[0]
 
 
-def _scalar(shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+def _scalar(shapes: list[Shape], opts: dict) -> Shape:
     return ()
 
 
-def _as_matrices(a_shape: tuple[int, ...], b_shape: tuple[int, ...]):
+def _axis(shape: Shape, axis: int | None) -> int | None:
+    """A valid non-negative axis of ``shape`` (or None for all elements)."""
+    if axis is None:
+        return None
+    if not shape:
+        raise ValueError("a tensor with axes (a scalar has none; leave out 'axis')")
+    if not -len(shape) <= axis < len(shape):
+        raise ValueError(f"an axis from {-len(shape)} to {len(shape) - 1} for a "
+                         f"{shape_text(shape)} input, but axis is {axis}")
+    return axis % len(shape)
+
+
+def _reduce_shape(shapes: list[Shape], opts: dict) -> Shape:
+    axis = _axis(shapes[0], opts.get("axis"))
+    if axis is None:
+        return ()
+    return shapes[0][:axis] + shapes[0][axis + 1:]
+
+
+def _along_axis_shape(shapes: list[Shape], opts: dict) -> Shape:
+    if not shapes[0]:
+        raise ValueError("a vector or a matrix (a softmax over one number is always 1)")
+    _axis(shapes[0], opts["axis"])
+    return shapes[0]
+
+
+def _as_matrices(a_shape: Shape, b_shape: Shape) -> tuple[Shape, Shape]:
     """numpy's rule for 1-D operands: a vector on the left is a row, on the right a column."""
     if len(a_shape) not in (1, 2) or len(b_shape) not in (1, 2):
         raise ValueError("vectors or matrices (use mul for scalars)")
@@ -101,17 +134,53 @@ def _as_matrices(a_shape: tuple[int, ...], b_shape: tuple[int, ...]):
     return a2, b2
 
 
-def _matmul_shape(shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+def _matmul_shape(shapes: list[Shape], opts: dict) -> Shape:
     a, b = shapes
     a2, b2 = _as_matrices(a, b)
     if a2[1] != b2[0]:
         raise ValueError("the columns of the left operand to match the rows of the right one")
-    out = []
-    if len(a) == 2:
-        out.append(a[0])
-    if len(b) == 2:
-        out.append(b[1])
-    return tuple(out)
+    return tuple([a[0]] if len(a) == 2 else []) + tuple([b[1]] if len(b) == 2 else [])
+
+
+def _transpose_shape(shapes: list[Shape], opts: dict) -> Shape:
+    if len(shapes[0]) > 2:
+        raise ValueError("a scalar, a vector or a matrix")
+    return shapes[0][::-1]
+
+
+def _reshape_shape(shapes: list[Shape], opts: dict) -> Shape:
+    size = math.prod(shapes[0])
+    target = list(opts["shape"])
+    known = math.prod(n for n in target if n != -1)
+    if -1 in target:
+        if known == 0 or size % known:
+            raise ValueError(f"a shape whose size divides {size}, found {target}")
+        target[target.index(-1)] = size // known
+    if math.prod(target) != size:
+        raise ValueError(f"a shape of {size} elements, but {target} has {math.prod(target)}")
+    return tuple(target)
+
+
+def _concat_shape(shapes: list[Shape], opts: dict) -> Shape:
+    first = shapes[0]
+    if not first or len(first) > 2:
+        raise ValueError("vectors or matrices")
+    axis = _axis(first, opts["axis"])
+    for s in shapes[1:]:
+        if len(s) != len(first) or any(s[i] != first[i] for i in range(len(s)) if i != axis):
+            raise ValueError(f"inputs that agree in every dimension but axis {axis}")
+    return first[:axis] + (sum(s[axis] for s in shapes),) + first[axis + 1:]
+
+
+def _cross_entropy_shape(shapes: list[Shape], opts: dict) -> Shape:
+    logits, targets = shapes
+    if not logits or len(logits) > 2:
+        raise ValueError("logits as a vector (one example) or a classes × examples matrix")
+    if targets != logits and targets != logits[1:]:
+        raise ValueError("targets as integer labels (one per example, shape "
+                         f"{shape_text(logits[1:])}) or one-hot/probabilities of the logits' "
+                         f"shape {shape_text(logits)}")
+    return ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,43 +190,74 @@ def _matmul_shape(shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class Chain:
-    """``apply(upstream, local, input_shape, options) -> global``, and its formula template."""
+    """``apply(upstream, local, input_shape, opts) -> global``, and its formula template
+    (``{g}`` the upstream gradient, ``{local}`` the local one, ``{shape}`` the input's shape)."""
 
-    apply: Callable[[Array, Array, tuple[int, ...], dict[str, Any]], Array]
+    apply: Callable[[Array, Array, Shape, dict], Array]
     text: str
+    elementwise: bool = False
 
 
-def _elementwise(g: Array, local: Array, shape: tuple[int, ...], opts: dict) -> Array:
+def _elementwise(g: Array, local: Array, shape: Shape, opts: dict) -> Array:
     return fit_to_shape(g * local, shape)
 
 
-def _matmul_left(g: Array, local: Array, shape: tuple[int, ...], opts: dict) -> Array:
+def _reduce(g: Array, local: Array, shape: Shape, opts: dict) -> Array:
+    # A reduction over an axis: put the reduced axis back, then broadcast over it.
+    axis = opts.get("axis")
+    if axis is not None:
+        g = np.expand_dims(g, axis % len(shape))
+    return fit_to_shape(g * local, shape)
+
+
+def _matmul_left(g: Array, local: Array, shape: Shape, opts: dict) -> Array:
     # z = A·B: ∂J/∂A = ∂J/∂z · Bᵀ, where local = Bᵀ (k×n) and ∂J/∂z is m×k.
     return (g.reshape(-1, local.shape[0]) @ local).reshape(shape)
 
 
-def _matmul_right(g: Array, local: Array, shape: tuple[int, ...], opts: dict) -> Array:
+def _matmul_right(g: Array, local: Array, shape: Shape, opts: dict) -> Array:
     # z = A·B: ∂J/∂B = Aᵀ · ∂J/∂z, where local = Aᵀ (n×m) and ∂J/∂z is m×k.
     return (local @ g.reshape(local.shape[1], -1)).reshape(shape)
 
 
-ELEMENTWISE = Chain(_elementwise, "{g} ⊙ {local}")
+def _jacobian(g: Array, local: Array, shape: Shape, opts: dict) -> Array:
+    # local holds one Jacobian per slice along the op's axis: (..., n, n), the axis moved last.
+    axis = opts["axis"] % len(shape)
+    moved = np.moveaxis(g, axis, -1)
+    out = np.einsum("...ji,...j->...i", local, moved)  # Jᵀ · g for every slice
+    return np.moveaxis(out, -1, axis)
+
+
+def _transpose_back(g: Array, local: Array, shape: Shape, opts: dict) -> Array:
+    return np.transpose(g).reshape(shape)
+
+
+def _reshape_back(g: Array, local: Array, shape: Shape, opts: dict) -> Array:
+    return np.reshape(g, shape)
+
+
+def _select(g: Array, local: Array, shape: Shape, opts: dict) -> Array:
+    # local is this input's selection matrix S (nᵢ × n) for axis 0, or Sᵀ for axis 1.
+    if len(shape) == 2 and opts["axis"] % 2 == 1:
+        return g @ local
+    return local @ g
+
+
+ELEMENTWISE = Chain(_elementwise, "{g} ⊙ {local}", elementwise=True)
+REDUCE = Chain(_reduce, "{g} ⊙ {local}", elementwise=True)
 MATMUL_LEFT = Chain(_matmul_left, "{g} · {local}")
 MATMUL_RIGHT = Chain(_matmul_right, "{local} · {g}")
+JACOBIAN = Chain(_jacobian, "{local}ᵀ · {g}")
+TRANSPOSE_BACK = Chain(_transpose_back, "({g})ᵀ")
+RESHAPE_BACK = Chain(_reshape_back, "reshape({g}, {shape})")
+SELECT = Chain(_select, "{local} · {g}")
 
 
 # --------------------------------------------------------------------------------------------
 # The table
 # --------------------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Option:
-    """An op option written beside ``name``/``op``/``args`` in the config."""
-
-    doc: str
-    default: Any = None  # None: required
-    minimum: float | None = None
+Text = Union[str, Callable[..., str]]
 
 
 @dataclass(frozen=True)
@@ -165,14 +265,15 @@ class Op:
     name: str
     summary: str
     arity: int | None  # None: one or more inputs
-    equation: str | Callable[..., str]
-    forward: Callable[..., Array]
-    local: Callable[..., list[Array]]
-    local_text: tuple[str, ...]  # one per input; a variadic op gives one, used for each
-    shape: Callable[[list[tuple[int, ...]]], tuple[int, ...]]
+    equation: Text
+    forward: Callable[[list[Array], dict], Array]
+    local: Callable[[list[Array], Array, dict], list[Array]]
+    local_text: tuple[Text, ...]  # one per input; a variadic op gives one, used for each
+    shape: Callable[[list[Shape], dict], Shape]
     chain: tuple[Chain, ...] = (ELEMENTWISE,)  # one per input, or one for all
     options: dict[str, Option] = field(default_factory=dict)
-    kink: str = ""  # what the local gradient does where the function has no derivative
+    kink: str = ""  # the rule used where the function has no derivative
+    loss: bool = False  # a loss or regulariser: reduces to a scalar, states its reduction
     # --explain: per input (or one for all), the kind of sentence that says what the edge does;
     # ``explain.edge.<kind>`` in every language of ``i18n``.
     explain: tuple[str, ...] = ()
@@ -180,7 +281,7 @@ class Op:
     def chain_for(self, position: int) -> Chain:
         return self.chain[position] if len(self.chain) > 1 else self.chain[0]
 
-    def local_text_for(self, position: int) -> str:
+    def local_text_for(self, position: int) -> Text:
         return self.local_text[position] if len(self.local_text) > 1 else self.local_text[0]
 
     def explain_for(self, position: int) -> str:
@@ -192,35 +293,215 @@ class Op:
         return "1 input" if self.arity == 1 else f"{self.arity} inputs"
 
 
+# ---- helpers for the entries -----------------------------------------------------------------
+
+
 def _stable_sigmoid(a: Array) -> Array:
     # 1 / (1 + e^(−a)) without overflow for large |a|.
     return np.exp(-np.logaddexp(0.0, -a))
 
 
-def _equation_mul(out: str, args: list[str], shapes: list[tuple[int, ...]], **_: Any) -> str:
+def _logsumexp(a: Array, axis: int) -> Array:
+    peak = np.max(a, axis=axis, keepdims=True)
+    return peak + np.log(np.sum(np.exp(a - peak), axis=axis, keepdims=True))
+
+
+def _softmax(a: Array, axis: int) -> Array:
+    e = np.exp(a - np.max(a, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _softmax_jacobian(s: Array, axis: int) -> Array:
+    """diag(s) − s·sᵀ for every slice along ``axis`` (the axis moved last)."""
+    m = np.moveaxis(s, axis, -1)
+    eye = np.eye(m.shape[-1])
+    return m[..., :, None] * eye - m[..., :, None] * m[..., None, :]
+
+
+def _log_softmax_jacobian(a: Array, axis: int) -> Array:
+    """I − 1·softmax(z)ᵀ for every slice along ``axis`` (the axis moved last)."""
+    m = np.moveaxis(_softmax(a, axis), axis, -1)
+    eye = np.eye(m.shape[-1])
+    return eye - m[..., None, :] * np.ones_like(m)[..., :, None]
+
+
+def _labels(targets: Array, logits: Array) -> Array:
+    """Integer labels as an index array, checked against the number of classes."""
+    labels = np.rint(targets).astype(np.int64)
+    classes = logits.shape[0]
+    if not np.array_equal(labels, targets) or labels.min() < 0 or labels.max() >= classes:
+        raise ValueError(f"integer labels from 0 to {classes - 1}")
+    return labels
+
+
+def _onehot(targets: Array, logits: Array) -> Array:
+    """Targets of the logits' shape, from integer labels where needed."""
+    if targets.shape == logits.shape:
+        return targets
+    labels = _labels(targets, logits)
+    return (np.arange(logits.shape[0]).reshape((-1,) + (1,) * labels.ndim) == labels) * 1.0
+
+
+def _examples(logits: Array, opts: dict) -> float:
+    """The divisor a mean reduction uses: the number of examples (columns)."""
+    if opts["reduction"] == "sum":
+        return 1.0
+    return float(math.prod(logits.shape[1:]))
+
+
+def _ce_forward(a: list[Array], o: dict) -> Array:
+    logits, targets = a
+    log_p = logits - _logsumexp(logits, 0)
+    return -np.sum(_onehot(targets, logits) * log_p) / _examples(logits, o)
+
+
+def _ce_local(a: list[Array], out: Array, o: dict) -> list[Array]:
+    logits, targets = a
+    n = _examples(logits, o)
+    onehot = _onehot(targets, logits)
+    d_logits = (_softmax(logits, 0) * onehot.sum(axis=0) - onehot) / n
+    if targets.shape == logits.shape:  # soft targets: the loss is linear in them
+        return [d_logits, -(logits - _logsumexp(logits, 0)) / n]
+    return [d_logits, np.zeros_like(targets)]  # integer labels carry no gradient
+
+
+def _bce_forward(a: list[Array], o: dict) -> Array:
+    z, y = a
+    # max(z, 0) − z·y + log(1 + e^(−|z|)): log σ and log(1 − σ) without overflow.
+    loss = np.maximum(z, 0.0) - z * y + np.log1p(np.exp(-np.abs(z)))
+    return np.sum(loss) / (1.0 if o["reduction"] == "sum" else z.size)
+
+
+def _bce_local(a: list[Array], out: Array, o: dict) -> list[Array]:
+    z, y = a
+    n = 1.0 if o["reduction"] == "sum" else z.size
+    return [(_stable_sigmoid(z) - y) / n, -z / n]
+
+
+def _max_local(a: list[Array], out: Array, o: dict) -> list[Array]:
+    x = a[0]
+    axis = o.get("axis")
+    peak = np.max(x, axis=axis, keepdims=True)
+    ties = (x == peak) * 1.0
+    return [ties / np.sum(ties, axis=axis, keepdims=True)]
+
+
+def _gelu(z: Array) -> Array:
+    return 0.5 * z * (1.0 + np.tanh(GELU_C * (z + GELU_A * z ** 3)))
+
+
+def _gelu_local(z: Array) -> Array:
+    t = np.tanh(GELU_C * (z + GELU_A * z ** 3))
+    return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * GELU_A * z * z)
+
+
+def _selection(shapes: list[Shape], axis: int) -> list[Array]:
+    """Each input's block of the identity: which rows (axis 0) or columns (axis 1) it fills."""
+    total = sum(s[axis] for s in shapes)
+    out, start = [], 0
+    for s in shapes:
+        block = np.zeros((s[axis], total))
+        block[:, start:start + s[axis]] = np.eye(s[axis])
+        out.append(block if axis == 0 else block.T)
+        start += s[axis]
+    return out
+
+
+def _axis_text(opts: dict, default: str = "") -> str:
+    axis = opts.get("axis")
+    return default if axis is None else f", axis={axis}"
+
+
+def _num(x: float) -> str:
+    return f"{x:g}".replace("-", "−")
+
+
+# ---- formula texts that need more than a template -------------------------------------------
+
+
+def _equation_mul(out: str, args: list[str], shapes: list[Shape], opts: dict) -> str:
     sign = "·" if any(s == () for s in shapes) else " ⊙ "
     return f"{out} = {args[0]}{sign}{args[1]}"
 
 
-def _equation_l2(out: str, args: list[str], shapes: list[tuple[int, ...]], **opts: Any) -> str:
-    norms = " + ".join(f"‖{a}‖²" for a in args)
-    lam = opts["lambda"]
-    return f"{out} = λ/2·({norms}), λ = {lam:g}"
+def _equation_norms(symbol: str, norm: str, option: str):
+    def text(out: str, args: list[str], shapes: list[Shape], opts: dict) -> str:
+        norms = " + ".join(norm.format(a) for a in args)
+        return f"{out} = {symbol}({norms}), {symbol[0]} = {opts[option]:g}"
+    return text
 
 
-def _matmul_local(args: list[Array]) -> list[Array]:
-    a, b = args
-    a_shape, b_shape = _as_matrices(a.shape, b.shape)
-    return [b.reshape(b_shape).T, a.reshape(a_shape).T]
+def _equation_reduce(name: str):
+    def text(out: str, args: list[str], shapes: list[Shape], opts: dict) -> str:
+        return f"{out} = {name}({args[0]}{_axis_text(opts)})"
+    return text
+
+
+def _equation_loss(body: str):
+    def text(out: str, args: list[str], shapes: list[Shape], opts: dict) -> str:
+        reduce = "mean" if opts["reduction"] == "mean" else "Σ"
+        return f"{out} = {reduce}[{body.format(*args)}]"
+    return text
+
+
+def _mean_local_text(out: str, args: list[str], shapes: list[Shape], opts: dict,
+                     position: int) -> str:
+    axis = opts.get("axis")
+    n = math.prod(shapes[0]) if axis is None else shapes[0][axis]
+    return f"1/{n}"
+
+
+def _pow_local_text(out: str, args: list[str], shapes: list[Shape], opts: dict,
+                    position: int) -> str:
+    p = opts["exponent"]
+    if p == 2:
+        return f"2{args[0]}"
+    return f"{_num(p)}·{args[0]}^{_num(p - 1)}"
+
+
+def _concat_local_text(out: str, args: list[str], shapes: list[Shape], opts: dict,
+                       position: int) -> str:
+    blocks = ["0"] * len(args)
+    blocks[position] = "I"
+    text = "[" + " ".join(blocks) + "]"
+    return text if opts["axis"] % len(shapes[0]) == 0 else text + "ᵀ"
+
+
+def _ce_local_text(out: str, args: list[str], shapes: list[Shape], opts: dict,
+                   position: int) -> str:
+    z, y = args
+    divide = "" if opts["reduction"] == "sum" else f"/{math.prod(shapes[0][1:])}"
+    if position == 0:
+        target = y if shapes[1] == shapes[0] else f"onehot({y})"
+        return f"(softmax({z}) − {target}){divide}" if divide else f"softmax({z}) − {target}"
+    if shapes[1] != shapes[0]:
+        return "0 (labels)"
+    return f"−log_softmax({z}){divide}"
+
+
+def _bce_local_text(out: str, args: list[str], shapes: list[Shape], opts: dict,
+                    position: int) -> str:
+    z, y = args
+    divide = "" if opts["reduction"] == "sum" else f"/{math.prod(shapes[0])}"
+    if position == 0:
+        return f"(σ({z}) − {y}){divide}" if divide else f"σ({z}) − {y}"
+    return f"−{z}{divide}"
+
+
+REDUCTION = Option("sum or mean over the examples", default="mean", kind="choice",
+                   choices=("mean", "sum"))
+AXIS_ALL = Option("the axis to reduce, or null for all elements", default=None, kind="axis")
+AXIS_ROWS = Option("the axis along which the values sum to 1 (0: down each column, one "
+                   "example per column)", default=0, kind="axis")
 
 
 OPS: dict[str, Op] = {
     op.name: op
     for op in [
-        # ---- arithmetic -------------------------------------------------------------------
+        # ---- arithmetic ---------------------------------------------------------------------
         Op(
             name="add",
-            summary="a + b, broadcasting (a bias vector or scalar is summed back)",
+            summary="a + b, broadcasting (a bias per row or per column is summed back)",
             arity=2,
             equation="{out} = {0} + {1}",
             forward=lambda a, o: a[0] + a[1],
@@ -241,6 +522,17 @@ OPS: dict[str, Op] = {
             explain=("pass", "negate"),
         ),
         Op(
+            name="neg",
+            summary="−a",
+            arity=1,
+            equation="{out} = −{0}",
+            forward=lambda a, o: -a[0],
+            local=lambda a, out, o: [MINUS_ONE],
+            local_text=("−1",),
+            shape=_unary,
+            explain=("negate",),
+        ),
+        Op(
             name="mul",
             summary="a ⊙ b, elementwise product (a scalar times a tensor too)",
             arity=2,
@@ -252,18 +544,79 @@ OPS: dict[str, Op] = {
             explain=("product",),
         ),
         Op(
+            name="div",
+            summary="a / b, elementwise, broadcasting",
+            arity=2,
+            equation="{out} = {0}/{1}",
+            forward=lambda a, o: a[0] / a[1],
+            local=lambda a, out, o: [1.0 / a[1], -a[0] / (a[1] * a[1])],
+            local_text=("1/{1}", "−{0}/{1}²"),
+            shape=_broadcast,
+            explain=("slope",),
+        ),
+        Op(
+            name="pow",
+            summary="a^p for a constant exponent p (option exponent)",
+            arity=1,
+            equation=lambda out, args, shapes, o: f"{out} = {args[0]}^{_num(o['exponent'])}",
+            forward=lambda a, o: np.power(a[0], o["exponent"]),
+            local=lambda a, out, o: [o["exponent"] * np.power(a[0], o["exponent"] - 1.0)],
+            local_text=(_pow_local_text,),
+            shape=_unary,
+            options={"exponent": Option("the constant exponent p")},
+            explain=("slope",),
+        ),
+        Op(
             name="matmul",
             summary="A·B, matrix product (a vector on the right is a column)",
             arity=2,
             equation="{out} = {0}·{1}",
             forward=lambda a, o: a[0] @ a[1],
-            local=lambda a, out, o: _matmul_local(a),
+            local=lambda a, out, o: [
+                a[1].reshape(_as_matrices(a[0].shape, a[1].shape)[1]).T,
+                a[0].reshape(_as_matrices(a[0].shape, a[1].shape)[0]).T,
+            ],
             local_text=("{1}ᵀ", "{0}ᵀ"),
             shape=_matmul_shape,
-            explain=("matmul",),
             chain=(MATMUL_LEFT, MATMUL_RIGHT),
+            explain=("matmul",),
         ),
-        # ---- activations ------------------------------------------------------------------
+        # ---- elementwise functions ---------------------------------------------------------
+        Op(
+            name="exp",
+            summary="e^a, elementwise",
+            arity=1,
+            equation="{out} = exp({0})",
+            forward=lambda a, o: np.exp(a[0]),
+            local=lambda a, out, o: [out],
+            local_text=("exp({0})",),
+            shape=_unary,
+            explain=("slope",),
+        ),
+        Op(
+            name="log",
+            summary="ln a, elementwise (a > 0)",
+            arity=1,
+            equation="{out} = log({0})",
+            forward=lambda a, o: np.log(a[0]),
+            local=lambda a, out, o: [1.0 / a[0]],
+            local_text=("1/{0}",),
+            shape=_unary,
+            explain=("slope",),
+        ),
+        Op(
+            name="abs",
+            summary="|a|, elementwise",
+            arity=1,
+            equation="{out} = |{0}|",
+            forward=lambda a, o: np.abs(a[0]),
+            local=lambda a, out, o: [np.sign(a[0])],
+            local_text=("sign({0})",),
+            shape=_unary,
+            kink="at a = 0 the local gradient is sign(0) = 0",
+            explain=("slope",),
+        ),
+        # ---- activations -------------------------------------------------------------------
         Op(
             name="relu",
             summary="max(z, 0), elementwise",
@@ -273,8 +626,36 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [(a[0] > 0).astype(np.float64)],
             local_text=("1[{0} > 0]",),
             shape=_unary,
-            explain=("relu",),
             kink="at z = 0 the local gradient is 0 (the subgradient PyTorch and JAX use too)",
+            explain=("relu",),
+        ),
+        Op(
+            name="leaky_relu",
+            summary="z for z > 0, α·z otherwise (option alpha, default 0.01)",
+            arity=1,
+            equation=lambda out, args, shapes, o:
+                f"{out} = leaky_relu({args[0]}), α = {o['alpha']:g}",
+            forward=lambda a, o: np.where(a[0] > 0, a[0], o["alpha"] * a[0]),
+            local=lambda a, out, o: [np.where(a[0] > 0, 1.0, o["alpha"])],
+            local_text=("1[{0} > 0] + α·1[{0} ≤ 0]",),
+            shape=_unary,
+            options={"alpha": Option("the slope α for z ≤ 0", default=0.01)},
+            kink="at z = 0 the local gradient is α",
+            explain=("slope",),
+        ),
+        Op(
+            name="elu",
+            summary="z for z > 0, α(e^z − 1) otherwise (option alpha, default 1)",
+            arity=1,
+            equation=lambda out, args, shapes, o: f"{out} = elu({args[0]}), α = {o['alpha']:g}",
+            forward=lambda a, o: np.where(a[0] > 0, a[0], o["alpha"] * np.expm1(
+                np.minimum(a[0], 0.0))),
+            local=lambda a, out, o: [np.where(a[0] > 0, 1.0, out + o["alpha"])],
+            local_text=("1[{0} > 0] + ({out} + α)·1[{0} ≤ 0]",),
+            shape=_unary,
+            options={"alpha": Option("the scale α of the negative part", default=1.0)},
+            kink="at z = 0 the local gradient is α (1 for the default α = 1: no kink)",
+            explain=("slope",),
         ),
         Op(
             name="sigmoid",
@@ -298,30 +679,143 @@ OPS: dict[str, Op] = {
             shape=_unary,
             explain=("slope",),
         ),
-        # ---- reductions -------------------------------------------------------------------
+        Op(
+            name="softplus",
+            summary="log(1 + e^z), elementwise, stable for large |z|",
+            arity=1,
+            equation="{out} = softplus({0})",
+            forward=lambda a, o: np.logaddexp(0.0, a[0]),
+            local=lambda a, out, o: [_stable_sigmoid(a[0])],
+            local_text=("σ({0})",),
+            shape=_unary,
+            explain=("slope",),
+        ),
+        Op(
+            name="gelu",
+            summary="½z(1 + tanh(√(2/π)(z + 0.044715z³))), the tanh form",
+            arity=1,
+            equation="{out} = gelu({0})",
+            forward=lambda a, o: _gelu(a[0]),
+            local=lambda a, out, o: [_gelu_local(a[0])],
+            local_text=("½(1 + t) + ½{0}(1 − t²)·√(2/π)(1 + 0.134145{0}²), "
+                        "t = tanh(√(2/π)({0} + 0.044715{0}³))",),
+            shape=_unary,
+            explain=("slope",),
+        ),
+        Op(
+            name="softmax",
+            summary="e^z / Σe^z along an axis (option axis, default 0: each column), "
+                    "computed with the max subtracted",
+            arity=1,
+            equation=lambda out, args, shapes, o: f"{out} = softmax({args[0]}, axis={o['axis']})",
+            forward=lambda a, o: _softmax(a[0], o["axis"]),
+            local=lambda a, out, o: [_softmax_jacobian(out, o["axis"])],
+            local_text=("diag({out}) − {out}·{out}ᵀ",),
+            shape=_along_axis_shape,
+            chain=(JACOBIAN,),
+            options={"axis": AXIS_ROWS},
+            explain=("jacobian",),
+        ),
+        Op(
+            name="log_softmax",
+            summary="z − log Σe^z along an axis (option axis, default 0), via log-sum-exp",
+            arity=1,
+            equation=lambda out, args, shapes, o:
+                f"{out} = log_softmax({args[0]}, axis={o['axis']})",
+            forward=lambda a, o: a[0] - _logsumexp(a[0], o["axis"]),
+            local=lambda a, out, o: [_log_softmax_jacobian(a[0], o["axis"])],
+            local_text=("I − 1·softmax({0})ᵀ",),
+            shape=_along_axis_shape,
+            chain=(JACOBIAN,),
+            options={"axis": AXIS_ROWS},
+            explain=("jacobian",),
+        ),
+        # ---- shape ------------------------------------------------------------------------
+        Op(
+            name="transpose",
+            summary="Aᵀ (a vector or scalar is unchanged)",
+            arity=1,
+            equation="{out} = {0}ᵀ",
+            forward=lambda a, o: np.transpose(a[0]),
+            local=lambda a, out, o: [ONE],
+            local_text=("transpose back",),
+            shape=_transpose_shape,
+            chain=(TRANSPOSE_BACK,),
+            explain=("rearrange",),
+        ),
+        Op(
+            name="reshape",
+            summary="the same elements in a new shape (option shape; one entry may be -1)",
+            arity=1,
+            equation=lambda out, args, shapes, o:
+                f"{out} = reshape({args[0]}, {shape_text(_reshape_shape(shapes, o))})",
+            forward=lambda a, o: np.reshape(a[0], o["shape"]),
+            local=lambda a, out, o: [ONE],
+            local_text=("reshape back",),
+            shape=_reshape_shape,
+            chain=(RESHAPE_BACK,),
+            options={"shape": Option("the new shape", kind="shape")},
+            explain=("rearrange",),
+        ),
+        Op(
+            name="concat",
+            summary="inputs joined along an axis (option axis, default 0: stack rows)",
+            arity=None,
+            equation=lambda out, args, shapes, o:
+                f"{out} = concat({', '.join(args)}, axis={o['axis']})",
+            forward=lambda a, o: np.concatenate(a, axis=o["axis"]),
+            local=lambda a, out, o: _selection([x.shape for x in a], o["axis"] % a[0].ndim),
+            local_text=(_concat_local_text,),
+            shape=_concat_shape,
+            chain=(SELECT,),
+            options={"axis": Option("the axis to join along", default=0, kind="axis")},
+            explain=("rearrange",),
+        ),
+        # ---- reductions --------------------------------------------------------------------
         Op(
             name="sum",
-            summary="Σ of all elements, a scalar",
+            summary="Σ of all elements, or along an axis (option axis)",
             arity=1,
-            equation="{out} = Σ {0}",
-            forward=lambda a, o: np.sum(a[0]),
+            equation=lambda out, args, shapes, o:
+                f"{out} = Σ {args[0]}" if o["axis"] is None else
+                f"{out} = Σ({args[0]}, axis={o['axis']})",
+            forward=lambda a, o: np.sum(a[0], axis=o["axis"]),
             local=lambda a, out, o: [ONE],
             local_text=("1",),
-            shape=_scalar,
+            shape=_reduce_shape,
+            chain=(REDUCE,),
+            options={"axis": AXIS_ALL},
             explain=("sum",),
         ),
         Op(
             name="mean",
-            summary="mean of all elements, a scalar",
+            summary="mean of all elements, or along an axis (option axis)",
             arity=1,
-            equation="{out} = mean({0})",
-            forward=lambda a, o: np.mean(a[0]),
-            local=lambda a, out, o: [np.float64(1.0 / a[0].size)],
-            local_text=("1/{n}",),
-            shape=_scalar,
+            equation=_equation_reduce("mean"),
+            forward=lambda a, o: np.mean(a[0], axis=o["axis"]),
+            local=lambda a, out, o: [np.float64(1.0 / (
+                a[0].size if o["axis"] is None else a[0].shape[o["axis"]]))],
+            local_text=(_mean_local_text,),
+            shape=_reduce_shape,
+            chain=(REDUCE,),
+            options={"axis": AXIS_ALL},
             explain=("mean",),
         ),
-        # ---- losses and regularisers ------------------------------------------------------
+        Op(
+            name="max",
+            summary="the largest element, or the largest along an axis (option axis)",
+            arity=1,
+            equation=_equation_reduce("max"),
+            forward=lambda a, o: np.max(a[0], axis=o["axis"]),
+            local=_max_local,
+            local_text=("1[{0} = max]/#ties",),
+            shape=_reduce_shape,
+            chain=(REDUCE,),
+            options={"axis": AXIS_ALL},
+            kink="ties share the gradient equally (as torch.amax does); one maximum takes it all",
+            explain=("max",),
+        ),
+        # ---- losses and regularisers -------------------------------------------------------
         Op(
             name="half_squared_error",
             summary="½·Σ(ŷ − y)², the document's loss (sum reduction)",
@@ -331,11 +825,12 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [a[0] - a[1], a[1] - a[0]],
             local_text=("{0} − {1}", "{1} − {0}"),
             shape=_same_to_scalar,
+            loss=True,
             explain=("error", "target"),
         ),
         Op(
             name="mse",
-            summary="mean of (ŷ − y)² (mean reduction)",
+            summary="mean of (ŷ − y)² over all elements (mean reduction)",
             arity=2,
             equation="{out} = mean(({0} − {1})²)",
             forward=lambda a, o: np.mean((a[0] - a[1]) ** 2),
@@ -345,19 +840,63 @@ OPS: dict[str, Op] = {
             ],
             local_text=("2({0} − {1})/{n}", "2({1} − {0})/{n}"),
             shape=_same_to_scalar,
+            loss=True,
             explain=("error", "target"),
+        ),
+        Op(
+            name="softmax_cross_entropy",
+            summary="−Σ onehot(y)·log_softmax(z) over classes (axis 0), averaged over examples "
+                    "(option reduction: mean or sum); y integer labels or one-hot/probabilities",
+            arity=2,
+            equation=_equation_loss("−Σ_classes {1}·log_softmax({0})"),
+            forward=_ce_forward,
+            local=_ce_local,
+            local_text=(_ce_local_text,),
+            shape=_cross_entropy_shape,
+            options={"reduction": REDUCTION},
+            loss=True,
+            explain=("cross_entropy", "target"),
+        ),
+        Op(
+            name="binary_cross_entropy",
+            summary="−[y·log σ(z) + (1 − y)·log(1 − σ(z))] from logits z, stable; averaged "
+                    "(option reduction: mean or sum)",
+            arity=2,
+            equation=_equation_loss("max({0}, 0) − {0}·{1} + log(1 + e^−|{0}|)"),
+            forward=_bce_forward,
+            local=_bce_local,
+            local_text=(_bce_local_text,),
+            shape=_same_to_scalar,
+            options={"reduction": REDUCTION},
+            loss=True,
+            explain=("cross_entropy", "target"),
         ),
         Op(
             name="l2",
             summary="λ/2·Σ‖Wᵢ‖²_F, ℓ2 regularisation of one or more tensors",
             arity=None,
-            equation=_equation_l2,
+            equation=_equation_norms("λ/2·", "‖{}‖²", "lambda"),
             forward=lambda a, o: 0.5 * o["lambda"] * sum(np.sum(w * w) for w in a),
             local=lambda a, out, o: [o["lambda"] * w for w in a],
             local_text=("λ{self}",),
             shape=_scalar,
+            options={"lambda": Option("the regularisation strength λ", minimum=0.0)},
+            loss=True,
             explain=("l2",),
-            options={"lambda": Option("the regularisation strength λ ≥ 0", minimum=0.0)},
+        ),
+        Op(
+            name="l1",
+            summary="λ·Σ|Wᵢ|, ℓ1 regularisation of one or more tensors",
+            arity=None,
+            equation=_equation_norms("λ·", "‖{}‖₁", "lambda"),
+            forward=lambda a, o: o["lambda"] * sum(np.sum(np.abs(w)) for w in a),
+            local=lambda a, out, o: [o["lambda"] * np.sign(w) for w in a],
+            local_text=("λ·sign({self})",),
+            shape=_scalar,
+            options={"lambda": Option("the regularisation strength λ", minimum=0.0)},
+            kink="at Wᵢ = 0 the local gradient is λ·sign(0) = 0",
+            loss=True,
+            explain=("l1",),
         ),
     ]
 }
@@ -371,14 +910,18 @@ def run_local(op: Op, args: list[Array], out: Array, options: dict[str, Any]) ->
     return [np.asarray(v, dtype=np.float64) for v in op.local(args, out, options)]
 
 
-def equation_text(op: Op, out: str, args: list[str], shapes: list[tuple[int, ...]],
+def equation_text(op: Op, out: str, args: list[str], shapes: list[Shape],
                   options: dict[str, Any]) -> str:
     if callable(op.equation):
-        return op.equation(out, args, shapes, **options)
-    return op.equation.format(*args, out=out, args=", ".join(args))
+        return op.equation(out, args, shapes, options)
+    return op.equation.format(*args, out=out, **options)
 
 
-def local_text(op: Op, position: int, out: str, args: list[str],
-               shapes: list[tuple[int, ...]]) -> str:
+def local_text(op: Op, position: int, out: str, args: list[str], shapes: list[Shape],
+               options: dict[str, Any] | None = None) -> str:
+    options = options or {}
+    template = op.local_text_for(position)
+    if callable(template):
+        return template(out, args, shapes, options, position)
     n = math.prod(shapes[0]) if shapes else 1
-    return op.local_text_for(position).format(*args, out=out, self=args[position], n=n)
+    return template.format(*args, out=out, self=args[position], n=n, **options)

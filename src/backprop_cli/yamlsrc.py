@@ -51,6 +51,7 @@ class Source:
     data: Any
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict)  # of values
     key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)  # of their keys
+    base_dir: str = "."  # where paths in the config are relative to
 
     def where(self, path: Path, key: bool = False) -> tuple[int | None, int | None]:
         """Line and column (1-based) of the value at ``path`` (or of its key), or of the

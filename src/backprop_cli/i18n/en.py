@@ -26,11 +26,12 @@ STRINGS = {
     "sums.title": "Gradients summed over several paths",
     "col.tensor": "Tensor",
     "col.sum": "Sum of terms",
-    "updates.title": "Parameter updates ({optimizer}, η = {lr})",
+    "updates.title": "Parameter updates ({optimizer})",
     "col.param": "Param",
     "col.rule": "Rule",
     "col.before": "Before",
     "col.gradient": "Gradient",
+    "col.state": "State after the step",
     "col.after": "After",
     "updates.frozen": "frozen (not updated): {names}",
     "updates.none": "no trainable params",
@@ -59,9 +60,17 @@ STRINGS = {
     "explain.edge.relu.scalar.open": "ReLU lets the gradient through: {open_condition}.",
     "explain.edge.relu.scalar.closed": "ReLU stops the gradient: {closed_condition}.",
     "explain.edge.slope": "Multiply elementwise by the slope of {function} at {input}: {local}.",
-    "explain.edge.sum": "A sum hands {upstream} to every element of {input}.",
-    "explain.edge.mean": "A mean hands {upstream} to every element of {input}, divided by "
-                         "the {n} elements.",
+    "explain.edge.sum": "A sum hands {upstream} back to every element of {input} it added up.",
+    "explain.edge.mean": "A mean hands {upstream} back to every element of {input} it "
+                         "averaged, times {local}.",
+    "explain.edge.max": "A max hands {upstream} back to the largest element of {input} only "
+                        "(ties share it): {local}.",
+    "explain.edge.jacobian": "{function} mixes the entries of {input}, so the upstream gradient "
+                             "meets its whole Jacobian {local}, not one slope per entry.",
+    "explain.edge.rearrange": "{function} only moves entries around: the gradient goes back "
+                              "unchanged, to the places they came from in {input}.",
+    "explain.edge.cross_entropy": "The cross-entropy's local gradient is the predicted minus "
+                                  "the true probabilities: {local}.",
     "explain.edge.error": "The loss's local gradient is the error {local}.",
     "explain.edge.error.low": "The loss's local gradient is the error {error}: negative, the "
                               "prediction is too low.",
@@ -73,14 +82,22 @@ STRINGS = {
                            "nothing is trained with it.",
     "explain.edge.l2": "At the {symbol} node the local gradient is {local}: the regulariser's "
                        "own pull on {input}, towards 0.",
+    "explain.edge.l1": "At the {symbol} node the local gradient is {local}: a pull of the same "
+                       "size on every nonzero entry of {input}, towards 0.",
     "explain.edge.terms": " This is term {term} of {terms} of {target}; the other paths add "
                           "to it.",
     "explain.update.grows": "The gradient is negative ({grad}), so {param} grows: {move}.",
     "explain.update.shrinks": "The gradient is positive ({grad}), so {param} shrinks: {move}.",
     "explain.update.stays": "{param} does not move: {move}.",
-    "explain.update.tensor": "{param} moves against its gradient: {grow} entries grow "
-                             "(negative gradient), {shrink} shrink (positive), {stay} do not "
-                             "move.",
+    "explain.update.grows_by_state": "{param} grows ({move}) although its gradient is "
+                                     "{grad}: the optimiser's state (momentum, running "
+                                     "averages) carries it.",
+    "explain.update.shrinks_by_state": "{param} shrinks ({move}) although its gradient is "
+                                       "{grad}: the optimiser's state (momentum, running "
+                                       "averages) carries it.",
+    "explain.update.tensor": "{param}: {grow} entries grow, {shrink} shrink, {stay} do not "
+                             "move; {against} of the {moved} that move go against their "
+                             "gradient.",
     # ---- compare -------------------------------------------------------------------------
     "compare.title": "Paths that differ",
     "compare.col.path": "Path",

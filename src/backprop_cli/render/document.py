@@ -19,6 +19,7 @@ from ..i18n import Catalogue
 from .explain import Typeset, edge_sentence, update_sentence
 from .latex_math import Untranslatable, name_to_latex, number_to_latex, to_latex
 from .summary import Summary
+from .table import STATE_NAMES
 from .view import View
 
 # ---- values and formulas as LaTeX math (shared) ----------------------------------------------
@@ -255,18 +256,22 @@ def step_text(step: Step, tracer: Tracer, f: _Format) -> str:
                            [[f.name(n), f.math(tracer.grad_formulas[n]),
                              f.inline(value_math(step.grads[n], view))] for n in names]))
     # updates
-    spec = tracer.graph.optimizer
-    out.append(f.heading(3, f.text("updates.title", optimizer=f.prose(spec.name),
-                                   lr=f.inline(_num(step.lr, 6)))))
-    rows = [[f.name(n), f.math(u.formula), f.inline(value_math(u.before, view)),
-             f.inline(value_math(u.grad, view)), f.inline(value_math(u.after, view))]
-            for n, u in step.updates.items()]
+    out.append(f.heading(3, f.text("updates.title", optimizer=f.math(step.optimizer))))
+    has_state = any(u.state for u in step.updates.values())
+    rows = []
+    for n, u in step.updates.items():
+        row = [f.name(n), f.math(u.formula), f.inline(value_math(u.before, view)),
+               f.inline(value_math(u.grad, view))]
+        if has_state:
+            row.append(", ".join(f.equation_value(STATE_NAMES.get(k, k), v)
+                                 for k, v in u.state.items()))
+        rows.append(row + [f.inline(value_math(u.after, view))])
+    columns = ["col.param", "col.rule", "col.before", "col.gradient"] + \
+        (["col.state"] if has_state else []) + ["col.after"]
     if not rows:
-        rows = [[f.text("updates.none"), "", "", "", ""]]
+        rows = [[f.text("updates.none")] + [""] * (len(columns) - 1)]
     notes = [update_sentence(u, t, f.ts, p) for u in step.updates.values()] if view.explain else []
-    out.append(f.table([f.text(k) for k in ("col.param", "col.rule", "col.before",
-                                            "col.gradient", "col.after")], rows,
-                       notes=notes))
+    out.append(f.table([f.text(k) for k in columns], rows, notes=notes))
     frozen = [x.name for x in tracer.graph.params if not x.trainable]
     if frozen:
         out.append(f.paragraph(f.text("updates.frozen",

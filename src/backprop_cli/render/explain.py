@@ -29,7 +29,7 @@ class Typeset:
 
 PLAIN = Typeset(math=lambda s: s, prose=lambda s: s)
 
-SYMBOLS = {"add": "+", "sub": "−", "matmul": "×", "l2": "ℓ₂"}
+SYMBOLS = {"add": "+", "sub": "−", "neg": "−", "matmul": "×", "l2": "ℓ₂", "l1": "ℓ₁"}
 
 
 def edge_sentence(edge: Edge, tracer: Tracer, t: Catalogue, ts: Typeset,
@@ -74,16 +74,22 @@ def edge_sentence(edge: Edge, tracer: Tracer, t: Catalogue, ts: Typeset,
 
 
 def update_sentence(update: Update, t: Catalogue, ts: Typeset, precision: int) -> str:
-    """Which way the param moved (from the recorded before and after) and why."""
+    """Which way the param moved (from the recorded before and after) and why: against its
+    gradient, or, under momentum or Adam, carried by the optimiser's state."""
     step = np.asarray(update.after) - np.asarray(update.before)
+    grad = np.asarray(update.grad)
     param = ts.math(update.name)
+    against = np.sign(step) == -np.sign(grad)
     if step.ndim == 0:
-        key = "grows" if step > 0 else "shrinks" if step < 0 else "stays"
+        direction = "grows" if step > 0 else "shrinks" if step < 0 else "stays"
+        key = direction if direction == "stays" or against else f"{direction}_by_state"
         move = f"{fmt.number(float(update.before), precision)} → " \
                f"{fmt.number(float(update.after), precision)}"
         return t.compose(f"explain.update.{key}", ts.prose, param=param, move=ts.math(move),
-                         grad=ts.math(fmt.number(float(update.grad), precision)))
+                         grad=ts.math(fmt.number(float(grad), precision)))
+    moved = step != 0
     return t.compose("explain.update.tensor", ts.prose, param=param,
                      grow=int(np.count_nonzero(step > 0)),
                      shrink=int(np.count_nonzero(step < 0)),
-                     stay=int(np.count_nonzero(step == 0)))
+                     stay=int(np.count_nonzero(~moved)), moved=int(np.count_nonzero(moved)),
+                     against=int(np.count_nonzero(against & moved)))

@@ -34,12 +34,22 @@ SYMBOLS = {
     "η": r"\eta", "φ": r"\varphi", "ϕ": r"\phi", "∂": r"\partial", "ᵀ": r"^\top",
     "²": "^2", "³": "^3", "′": "'", "≤": r"\le", "≥": r"\ge", "≠": r"\ne", "|": r"\vert",
     "{": r"\{", "}": r"\}", "%": r"\%", "&": r"\&", "#": r"\#", "∞": r"\infty",
-    "ℓ": r"\ell", "₂": "_2", "√": r"\sqrt",
+    "ℓ": r"\ell", "ᵗ": "^t", "ⁿ": "^n",
+    **{chr(0x2080 + i): f"_{i}" for i in range(10)},  # ₀ … ₉
 }
+GREEK = {
+    "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\varepsilon",
+    "ζ": r"\zeta", "θ": r"\theta", "κ": r"\kappa", "μ": r"\mu", "ν": r"\nu", "ξ": r"\xi",
+    "π": r"\pi", "ρ": r"\rho", "τ": r"\tau", "χ": r"\chi", "ψ": r"\psi", "ω": r"\omega",
+    "Γ": r"\Gamma", "Δ": r"\Delta", "Θ": r"\Theta", "Λ": r"\Lambda", "Π": r"\Pi",
+    "Φ": r"\Phi", "Ψ": r"\Psi", "Ω": r"\Omega",
+}
+SYMBOLS.update(GREEK)
 PLAIN = set("()[]+-=,<>/:;!'.*")
 FUNCTIONS = {"tanh": r"\tanh", "exp": r"\exp", "log": r"\log", "max": r"\max",
              "min": r"\min"}
-OPERATOR_NAMES = {"relu", "mean", "unbroadcast", "softmax"}
+OPERATOR_NAMES = {"relu", "mean", "unbroadcast", "softmax", "log_softmax", "sign", "diag",
+                  "elu", "gelu", "leaky_relu", "softplus", "onehot", "sigmoid"}
 ACCENT_SUFFIXES = {"hat": r"\hat", "bar": r"\bar", "tilde": r"\tilde"}
 COMBINING = {"\u0302": r"\hat", "\u0304": r"\bar", "\u0303": r"\tilde", "\u0307": r"\dot"}
 
@@ -49,12 +59,41 @@ _NAME_CHARS = re.compile(r"\w")
 
 
 def _is_name_char(ch: str) -> bool:
-    return ch not in SYMBOLS and bool(_NAME_CHARS.match(ch))
+    return ch not in SYMBOLS and (bool(_NAME_CHARS.match(ch)) or ch in COMBINING)
+
+
+def _group_end(text: str, i: int) -> int:
+    """The end of the operand starting at ``text[i]``: a parenthesised group, |…|, a signed
+    number or name, or one character."""
+    if i >= len(text):
+        raise Untranslatable(f"a missing operand at the end of {text!r}")
+    ch = text[i]
+    if ch in "−-+":
+        return _group_end(text, i + 1)
+    if ch in "([":
+        close, depth = {"(": ")", "[": "]"}[ch], 0
+        for j in range(i, len(text)):
+            depth += (text[j] == ch) - (text[j] == close)
+            if depth == 0:
+                return j + 1
+        raise Untranslatable(f"an unmatched {ch} in {text!r}")
+    if ch == "|":
+        j = text.find("|", i + 1)
+        if j < 0:
+            raise Untranslatable(f"an unmatched | in {text!r}")
+        return j + 1
+    m = _NUMBER.match(text, i)
+    if m:
+        return m.end()
+    j = i
+    while j < len(text) and _is_name_char(text[j]):
+        j += 1
+    return max(j, i + 1)
 
 
 def name_to_latex(name: str) -> str:
     """A graph name in math, by the rule in the module docstring."""
-    if len(name) == 1:
+    if len(name) == 1 or (len(name) == 2 and name[1] in COMBINING):
         return _letter(name)
     m = re.fullmatch(r"([A-Za-z])(\d+)", name)
     if m:
@@ -75,7 +114,7 @@ def _letter(ch: str) -> str:
         return ch
     if ch.isdigit() and ch.isascii():
         return ch
-    parts = unicodedata.normalize("NFD", ch)
+    parts = unicodedata.normalize("NFD", ch)  # ŷ or y + U+0302 -> y, U+0302
     if len(parts) == 2 and parts[0].isascii() and parts[0].isalpha() and parts[1] in COMBINING:
         return f"{COMBINING[parts[1]]}{{{parts[0]}}}"
     raise Untranslatable(f"the name {ch!r}")
@@ -116,8 +155,11 @@ def to_latex(text: str) -> str:
     out = _Out()
     norms = 0  # ‖ opens and closes in turn
     i = 0
+    words = False  # whether the last token was a word (a space after it may separate two)
     while i < len(text):
         ch = text[i]
+        if ch != " " and not _is_name_char(ch):
+            words = False
         frac = _FRAC.match(text, i)
         if frac:
             out.add(rf"\frac{{\partial {name_to_latex(frac[1])}}}"
@@ -141,6 +183,21 @@ def to_latex(text: str) -> str:
             while i < len(text) and text[i] == " ":
                 i += 1
             continue
+        if ch == "^" or ch == "√":  # a^−0.5, e^−|z|, √(2/π), √v̂: the operand in braces
+            end = _group_end(text, i + 1)
+            inner = text[i + 1:end]
+            if ch == "√" and inner[:1] == "(" and inner[-1:] == ")":
+                inner = inner[1:-1]
+            out.add(("^{" if ch == "^" else r"\sqrt{") + to_latex(inner) + "}")
+            i = end
+            continue
+        if ch in GREEK:  # β1 -> \beta_{1}
+            out.add(GREEK[ch])
+            m = re.match(r"\d+", text[i + 1:])
+            if m:
+                out.add(f"_{{{m[0]}}}")
+            i += 1 + (len(m[0]) if m else 0)
+            continue
         if ch in SYMBOLS:
             out.add(SYMBOLS[ch])
             i += 1
@@ -155,10 +212,15 @@ def to_latex(text: str) -> str:
             while j < len(text) and _is_name_char(text[j]):
                 j += 1
             word = text[i:j]
-            if word in FUNCTIONS:
+            if words and out.parts and out.parts[-1] == " ":
+                out.parts[-1] = r"\ "  # two words in a row: "transpose back"
+            words = True
+            if word.startswith("_") and len(word) > 1:  # Σ_classes
+                out.add(r"_{\mathrm{" + word[1:].replace("_", r"\_") + "}}")
+            elif word in FUNCTIONS:
                 out.add(FUNCTIONS[word])
             elif word in OPERATOR_NAMES:
-                out.add(rf"\operatorname{{{word}}}")
+                out.add(r"\operatorname{" + word.replace("_", r"\_") + "}")
             else:
                 out.add(name_to_latex(word))
             i = j

@@ -15,7 +15,7 @@ from .. import fmt
 from ..engine import Step, Tracer
 from ..graph import Graph
 from ..i18n import Catalogue
-from ..ops import shape_text
+from ..ops import OPS, local_text, shape_text
 from .explain import PLAIN, edge_sentence, update_sentence
 from .summary import Summary
 from .view import View
@@ -107,27 +107,37 @@ def sums_table(step: Step, tracer: Tracer, style: Style) -> Table | None:
 
 
 def updates_table(step: Step, tracer: Tracer, style: Style) -> Table:
-    spec = tracer.graph.optimizer
     t = Catalogue(style.lang)
-    table = Table(title=t("updates.title", optimizer=spec.name, lr=fmt.number(step.lr, 6)),
-                  title_justify="left", box=box.SIMPLE_HEAD,
-                  show_edge=False)
+    has_state = any(u.state for u in step.updates.values())
+    table = Table(title=t("updates.title", optimizer=step.optimizer), title_justify="left",
+                  box=box.SIMPLE_HEAD, show_edge=False, show_lines=has_state)
     table.add_column(t("col.param"), style="cyan", no_wrap=True)
     table.add_column(t("col.rule"))
     table.add_column(t("col.before"), overflow="fold")
     table.add_column(t("col.gradient"), overflow="fold")
+    if has_state:
+        table.add_column(t("col.state"), overflow="fold")
     table.add_column(t("col.after"), overflow="fold")
     p, full = style.precision, style.full
     for name, u in step.updates.items():
-        table.add_row(name, u.formula, fmt.tensor(u.before, p, full, t), fmt.tensor(u.grad, p, full, t),
-                      fmt.tensor(u.after, p, full, t))
+        cells = [name, u.formula.replace("; ", "\n"), fmt.tensor(u.before, p, full, t),
+                 fmt.tensor(u.grad, p, full, t)]
+        if has_state:
+            cells.append("\n".join(
+                f"{STATE_NAMES.get(k, k)} = " + fmt.tensor(v, p, full, t).replace("\n", "\n  ")
+                for k, v in u.state.items()))
+        cells.append(fmt.tensor(u.after, p, full, t))
+        table.add_row(*cells)
     frozen = [t.name for t in tracer.graph.params if not t.trainable]
     if frozen:
         table.caption = t("updates.frozen", names=", ".join(frozen))
         table.caption_justify = "left"
     if not step.updates:
-        table.add_row(Text(t("updates.none"), style="dim"), "", "", "", "")
+        table.add_row(Text(t("updates.none"), style="dim"), *[""] * (len(table.columns) - 1))
     return table
+
+
+STATE_NAMES = {"m_hat": "m̂", "v_hat": "v̂", "velocity": "v"}
 
 
 def heading(step: Step, tracer: Tracer, style: Style) -> str:
@@ -211,3 +221,36 @@ def graph_summary(graph: Graph) -> RenderableType:
     footer = Text(f"objective {graph.objective} · optimizer {opt.name}, η = "
                   f"{fmt.number(opt.lr, 6)} · {graph.steps} step{'s' * (graph.steps != 1)}")
     return Group(tensors, Text(""), nodes, Text(""), footer)
+
+
+def ops_table() -> Table:
+    """What ``backprop ops`` prints: the op table, as the user writes and reads it."""
+    table = Table(title="Ops", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                  show_lines=True)
+    table.add_column("Op", style="cyan", no_wrap=True)
+    table.add_column("Computes")
+    table.add_column("Options")
+    table.add_column("Local gradient")
+    for op in OPS.values():
+        count = 2 if op.arity is None else op.arity
+        names = ["a", "b"][:count] if op.arity != 1 else ["z"]
+        shapes = [(3,)] * count
+        # A required option needs a value to show a formula; 3 stands for it, and is named.
+        options = {k: (3.0 if o.required else o.default) for k, o in op.options.items()}
+        example = ", ".join(f"{k} = 3" for k, o in op.options.items() if o.required)
+        if "shape" in op.options:
+            options["shape"] = (3,)
+        locals_ = []
+        for pos in range(count):
+            try:
+                text = local_text(op, pos, "out", names, shapes, options)
+                if example and "3" in text:
+                    text += f" (with {example})"
+                locals_.append(f"∂/∂{names[pos]}: {text}")
+            except (KeyError, ValueError, IndexError):
+                locals_.append(f"∂/∂{names[pos]}: see the summary")
+        opts = ", ".join(f"{k}" + ("" if o.required else f" = {o.default}")
+                         for k, o in op.options.items())
+        summary = op.summary + (f"\nkink: {op.kink}" if op.kink else "")
+        table.add_row(op.name, summary, opts, "\n".join(locals_))
+    return table
