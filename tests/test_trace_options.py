@@ -51,11 +51,11 @@ def _outside_math(line: str) -> str:
     return re.sub(r"\$[^$]*\$", "", line)
 
 
-@pytest.mark.parametrize("config", [LINEAR, MLP])
+@pytest.mark.parametrize("config", sorted(p.name for p in CONFIGS.glob("*.yaml")))
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_latex_tables_are_well_formed(config: str, lang: str) -> None:
-    out = invoke("trace", config, "--format", "latex", "--lang", lang, "--explain",
-                 "-n", "2").stdout
+    out = invoke("trace", str(CONFIGS / config), "--format", "latex", "--lang", lang,
+                 "--explain", "-n", "2").stdout
     assert out.startswith("% backprop trace: needs \\usepackage{amsmath,booktabs}")
     assert out.count(r"\begin{tabular}") == out.count(r"\end{tabular}") > 0
     assert out.count(r"\toprule") == out.count(r"\midrule") == out.count(r"\bottomrule") \

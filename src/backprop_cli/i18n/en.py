@@ -84,6 +84,8 @@ STRINGS = {
                        "own pull on {input}, towards 0.",
     "explain.edge.l1": "At the {symbol} node the local gradient is {local}: a pull of the same "
                        "size on every nonzero entry of {input}, towards 0.",
+    "explain.edge.unbroadcast": " {input} was broadcast in the forward pass, so the "
+                                "gradient is summed back to its shape.",
     "explain.edge.terms": " This is term {term} of {terms} of {target}; the other paths add "
                           "to it.",
     "explain.update.grows": "The gradient is negative ({grad}), so {param} grows: {move}.",

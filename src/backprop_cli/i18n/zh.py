@@ -71,6 +71,7 @@ STRINGS = {
     "explain.edge.target": "{input} 是数据(真实标签):它的梯度只记录,不用于训练。",
     "explain.edge.l2": "{symbol} 节点:局部导数是 {local},立刻得到正则对 {input} 的梯度(把它拉向 0)。",
     "explain.edge.l1": "{symbol} 节点:局部导数是 {local},对 {input} 的每个非零元素施加同样大小、指向 0 的拉力。",
+    "explain.edge.unbroadcast": "前向传播时 {input} 被广播过,所以梯度要求和回它原来的形状。",
     "explain.edge.terms": "这是 {target} 的 {terms} 项中的第 {term} 项,其他路径的梯度会累加进来。",
     "explain.update.grows": "梯度为负({grad}),所以 {param} 应往大方向调(负号+学习率会变成加):{move}。",
     "explain.update.shrinks": "梯度为正({grad}),所以 {param} 应往小方向调:{move}。",

@@ -67,6 +67,8 @@ def edge_sentence(edge: Edge, tracer: Tracer, t: Catalogue, ts: Typeset,
         kind = "error.low" if value < 0 else "error.high" if value > 0 else "error.exact"
         values["error"] = m(f"{info.local} = {fmt.number(value, precision)}")
     sentence = t.compose(f"explain.edge.{kind}", ts.prose, **values)
+    if info.global_.startswith(("unbroadcast(", "Σ(")):  # the engine summed a broadcast back
+        sentence += t.compose("explain.edge.unbroadcast", ts.prose, input=m(info.input))
     if info.terms > 1:
         sentence += t.compose("explain.edge.terms", ts.prose, term=info.term, terms=info.terms,
                               target=m(info.target))
