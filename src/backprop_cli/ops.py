@@ -274,12 +274,18 @@ class Op:
     options: dict[str, Option] = field(default_factory=dict)
     kink: str = ""  # the rule used where the function has no derivative
     loss: bool = False  # a loss or regulariser: reduces to a scalar, states its reduction
+    # --explain: per input (or one for all), the kind of sentence that says what the edge does;
+    # ``explain.edge.<kind>`` in every language of ``i18n``.
+    explain: tuple[str, ...] = ()
 
     def chain_for(self, position: int) -> Chain:
         return self.chain[position] if len(self.chain) > 1 else self.chain[0]
 
     def local_text_for(self, position: int) -> Text:
         return self.local_text[position] if len(self.local_text) > 1 else self.local_text[0]
+
+    def explain_for(self, position: int) -> str:
+        return self.explain[position] if len(self.explain) > 1 else self.explain[0]
 
     def arity_text(self) -> str:
         if self.arity is None:
@@ -502,6 +508,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [ONE, ONE],
             local_text=("1", "1"),
             shape=_broadcast,
+            explain=("pass",),
         ),
         Op(
             name="sub",
@@ -512,6 +519,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [ONE, MINUS_ONE],
             local_text=("1", "−1"),
             shape=_broadcast,
+            explain=("pass", "negate"),
         ),
         Op(
             name="neg",
@@ -522,6 +530,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [MINUS_ONE],
             local_text=("−1",),
             shape=_unary,
+            explain=("negate",),
         ),
         Op(
             name="mul",
@@ -532,6 +541,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [a[1], a[0]],
             local_text=("{1}", "{0}"),
             shape=_broadcast,
+            explain=("product",),
         ),
         Op(
             name="div",
@@ -542,6 +552,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [1.0 / a[1], -a[0] / (a[1] * a[1])],
             local_text=("1/{1}", "−{0}/{1}²"),
             shape=_broadcast,
+            explain=("slope",),
         ),
         Op(
             name="pow",
@@ -553,6 +564,7 @@ OPS: dict[str, Op] = {
             local_text=(_pow_local_text,),
             shape=_unary,
             options={"exponent": Option("the constant exponent p")},
+            explain=("slope",),
         ),
         Op(
             name="matmul",
@@ -567,6 +579,7 @@ OPS: dict[str, Op] = {
             local_text=("{1}ᵀ", "{0}ᵀ"),
             shape=_matmul_shape,
             chain=(MATMUL_LEFT, MATMUL_RIGHT),
+            explain=("matmul",),
         ),
         # ---- elementwise functions ---------------------------------------------------------
         Op(
@@ -578,6 +591,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [out],
             local_text=("exp({0})",),
             shape=_unary,
+            explain=("slope",),
         ),
         Op(
             name="log",
@@ -588,6 +602,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [1.0 / a[0]],
             local_text=("1/{0}",),
             shape=_unary,
+            explain=("slope",),
         ),
         Op(
             name="abs",
@@ -599,6 +614,7 @@ OPS: dict[str, Op] = {
             local_text=("sign({0})",),
             shape=_unary,
             kink="at a = 0 the local gradient is sign(0) = 0",
+            explain=("slope",),
         ),
         # ---- activations -------------------------------------------------------------------
         Op(
@@ -611,6 +627,7 @@ OPS: dict[str, Op] = {
             local_text=("1[{0} > 0]",),
             shape=_unary,
             kink="at z = 0 the local gradient is 0 (the subgradient PyTorch and JAX use too)",
+            explain=("relu",),
         ),
         Op(
             name="leaky_relu",
@@ -624,6 +641,7 @@ OPS: dict[str, Op] = {
             shape=_unary,
             options={"alpha": Option("the slope α for z ≤ 0", default=0.01)},
             kink="at z = 0 the local gradient is α",
+            explain=("slope",),
         ),
         Op(
             name="elu",
@@ -637,6 +655,7 @@ OPS: dict[str, Op] = {
             shape=_unary,
             options={"alpha": Option("the scale α of the negative part", default=1.0)},
             kink="at z = 0 the local gradient is α (1 for the default α = 1: no kink)",
+            explain=("slope",),
         ),
         Op(
             name="sigmoid",
@@ -647,6 +666,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [out * (1.0 - out)],
             local_text=("σ({0})(1 − σ({0}))",),
             shape=_unary,
+            explain=("slope",),
         ),
         Op(
             name="tanh",
@@ -657,6 +677,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [1.0 - out * out],
             local_text=("1 − tanh²({0})",),
             shape=_unary,
+            explain=("slope",),
         ),
         Op(
             name="softplus",
@@ -667,6 +688,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [_stable_sigmoid(a[0])],
             local_text=("σ({0})",),
             shape=_unary,
+            explain=("slope",),
         ),
         Op(
             name="gelu",
@@ -678,6 +700,7 @@ OPS: dict[str, Op] = {
             local_text=("½(1 + t) + ½{0}(1 − t²)·√(2/π)(1 + 0.134145{0}²), "
                         "t = tanh(√(2/π)({0} + 0.044715{0}³))",),
             shape=_unary,
+            explain=("slope",),
         ),
         Op(
             name="softmax",
@@ -691,6 +714,7 @@ OPS: dict[str, Op] = {
             shape=_along_axis_shape,
             chain=(JACOBIAN,),
             options={"axis": AXIS_ROWS},
+            explain=("jacobian",),
         ),
         Op(
             name="log_softmax",
@@ -704,6 +728,7 @@ OPS: dict[str, Op] = {
             shape=_along_axis_shape,
             chain=(JACOBIAN,),
             options={"axis": AXIS_ROWS},
+            explain=("jacobian",),
         ),
         # ---- shape ------------------------------------------------------------------------
         Op(
@@ -716,6 +741,7 @@ OPS: dict[str, Op] = {
             local_text=("transpose back",),
             shape=_transpose_shape,
             chain=(TRANSPOSE_BACK,),
+            explain=("rearrange",),
         ),
         Op(
             name="reshape",
@@ -729,6 +755,7 @@ OPS: dict[str, Op] = {
             shape=_reshape_shape,
             chain=(RESHAPE_BACK,),
             options={"shape": Option("the new shape", kind="shape")},
+            explain=("rearrange",),
         ),
         Op(
             name="concat",
@@ -742,6 +769,7 @@ OPS: dict[str, Op] = {
             shape=_concat_shape,
             chain=(SELECT,),
             options={"axis": Option("the axis to join along", default=0, kind="axis")},
+            explain=("rearrange",),
         ),
         # ---- reductions --------------------------------------------------------------------
         Op(
@@ -757,6 +785,7 @@ OPS: dict[str, Op] = {
             shape=_reduce_shape,
             chain=(REDUCE,),
             options={"axis": AXIS_ALL},
+            explain=("sum",),
         ),
         Op(
             name="mean",
@@ -770,6 +799,7 @@ OPS: dict[str, Op] = {
             shape=_reduce_shape,
             chain=(REDUCE,),
             options={"axis": AXIS_ALL},
+            explain=("mean",),
         ),
         Op(
             name="max",
@@ -783,6 +813,7 @@ OPS: dict[str, Op] = {
             chain=(REDUCE,),
             options={"axis": AXIS_ALL},
             kink="ties share the gradient equally (as torch.amax does); one maximum takes it all",
+            explain=("max",),
         ),
         # ---- losses and regularisers -------------------------------------------------------
         Op(
@@ -795,6 +826,7 @@ OPS: dict[str, Op] = {
             local_text=("{0} − {1}", "{1} − {0}"),
             shape=_same_to_scalar,
             loss=True,
+            explain=("error", "target"),
         ),
         Op(
             name="mse",
@@ -809,6 +841,7 @@ OPS: dict[str, Op] = {
             local_text=("2({0} − {1})/{n}", "2({1} − {0})/{n}"),
             shape=_same_to_scalar,
             loss=True,
+            explain=("error", "target"),
         ),
         Op(
             name="softmax_cross_entropy",
@@ -822,6 +855,7 @@ OPS: dict[str, Op] = {
             shape=_cross_entropy_shape,
             options={"reduction": REDUCTION},
             loss=True,
+            explain=("cross_entropy", "target"),
         ),
         Op(
             name="binary_cross_entropy",
@@ -835,6 +869,7 @@ OPS: dict[str, Op] = {
             shape=_same_to_scalar,
             options={"reduction": REDUCTION},
             loss=True,
+            explain=("cross_entropy", "target"),
         ),
         Op(
             name="l2",
@@ -847,6 +882,7 @@ OPS: dict[str, Op] = {
             shape=_scalar,
             options={"lambda": Option("the regularisation strength λ", minimum=0.0)},
             loss=True,
+            explain=("l2",),
         ),
         Op(
             name="l1",
@@ -860,6 +896,7 @@ OPS: dict[str, Op] = {
             options={"lambda": Option("the regularisation strength λ", minimum=0.0)},
             kink="at Wᵢ = 0 the local gradient is λ·sign(0) = 0",
             loss=True,
+            explain=("l1",),
         ),
     ]
 }

@@ -96,10 +96,19 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, allow_nan=False)
 
 
-def write_document(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
+def document(steps: Iterable[Step], tracer: Tracer) -> dict[str, Any]:
+    """The whole trace as one JSON-ready document."""
     records = [step_record(s, tracer) for s in steps]
-    doc = {"schema_version": SCHEMA_VERSION, "graph": graph_record(tracer), "steps": records}
-    out.write(json.dumps(doc, ensure_ascii=False, allow_nan=False, indent=2) + "\n")
+    return {"schema_version": SCHEMA_VERSION, "graph": graph_record(tracer), "steps": records}
+
+
+def document_text(steps: Iterable[Step], tracer: Tracer) -> str:
+    return json.dumps(document(steps, tracer), ensure_ascii=False, allow_nan=False,
+                      indent=2) + "\n"
+
+
+def write_document(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
+    out.write(document_text(steps, tracer))
 
 
 def write_lines(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
