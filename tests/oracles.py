@@ -67,8 +67,9 @@ AUTOGRAD_OPS: dict[str, Callable[[list, dict], Any]] = {
     "abs": lambda a, o: anp.abs(a[0]),
     "relu": lambda a, o: anp.where(a[0] > 0, a[0], 0.0),
     "leaky_relu": lambda a, o: anp.where(a[0] > 0, a[0], o["alpha"] * a[0]),
+    # where(), not minimum(): autograd splits minimum's gradient at a tie (z = 0 exactly).
     "elu": lambda a, o: anp.where(a[0] > 0, a[0],
-                                  o["alpha"] * (anp.exp(anp.minimum(a[0], 0.0)) - 1.0)),
+                                  o["alpha"] * (anp.exp(anp.where(a[0] > 0, 0.0, a[0])) - 1.0)),
     "sigmoid": lambda a, o: 1.0 / (1.0 + anp.exp(-a[0])),
     "tanh": lambda a, o: anp.tanh(a[0]),
     "softplus": lambda a, o: anp.logaddexp(0.0, a[0]),

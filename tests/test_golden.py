@@ -1,4 +1,4 @@
-"""Golden files: the exact output of every shipped config in table and JSON form.
+"""Golden files: the exact output of every shipped config in every format and language.
 
 After an intended change of output, regenerate them with ``pytest --update-golden`` and review
 the diff like any other change.
@@ -10,17 +10,31 @@ import pytest
 
 from .conftest import CONFIGS, GOLDEN
 from .helpers import invoke
+from .test_graph_command import GRAPH_GOLDEN
 
 SHIPPED = sorted(p.stem for p in CONFIGS.glob("*.yaml"))
-FORMATS = {"table": "txt", "json": "json"}
+# golden file suffix -> the options of `backprop trace` that produce it
+VARIANTS = {
+    "txt": ("--format", "table"),
+    "json": ("--format", "json"),
+    "md": ("--format", "markdown"),
+    "tex": ("--format", "latex"),
+    "zh.txt": ("--format", "table", "--lang", "zh"),
+    "zh.md": ("--format", "markdown", "--lang", "zh"),
+    "zh.tex": ("--format", "latex", "--lang", "zh"),
+    "explain.txt": ("--format", "table", "--explain"),
+    "explain.md": ("--format", "markdown", "--explain"),
+    "explain.zh.md": ("--format", "markdown", "--explain", "--lang", "zh"),
+}
 
 
-@pytest.mark.parametrize("fmt", sorted(FORMATS))
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
 @pytest.mark.parametrize("config", SHIPPED)
-def test_golden(config: str, fmt: str, update_golden: bool) -> None:
-    result = invoke("trace", str(CONFIGS / f"{config}.yaml"), "--format", fmt, "--width", "100")
+def test_golden(config: str, variant: str, update_golden: bool) -> None:
+    result = invoke("trace", str(CONFIGS / f"{config}.yaml"), *VARIANTS[variant],
+                    "--width", "100")
     assert result.exit_code == 0, result.stderr
-    path = GOLDEN / f"{config}.{FORMATS[fmt]}"
+    path = GOLDEN / f"{config}.{variant}"
     if update_golden:
         path.write_text(result.stdout, encoding="utf-8")
     assert path.exists(), f"{path.name} is missing: run pytest --update-golden"
@@ -30,5 +44,6 @@ def test_golden(config: str, fmt: str, update_golden: bool) -> None:
 
 
 def test_no_stale_golden_files() -> None:
-    expected = {f"{c}.{ext}" for c in SHIPPED for ext in FORMATS.values()}
+    expected = {f"{c}.{ext}" for c in SHIPPED for ext in VARIANTS}
+    expected |= set(GRAPH_GOLDEN)
     assert {p.name for p in GOLDEN.iterdir()} == expected

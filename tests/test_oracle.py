@@ -117,3 +117,13 @@ def test_random_graphs_match_autograd(text: str) -> None:
     tracer = tracer_from_text(text)
     step = next(tracer.run())
     _assert_same(step, autograd_grads(tracer, step.values), f"autograd on\n{text}")
+
+
+def test_elu_at_exactly_zero_matches_the_oracle() -> None:
+    """sub(p, p) is exactly 0: the kink rule (local gradient α) and the oracle must agree."""
+    tracer = tracer_from_text("params: {p0: 0.7}\ngraph:\n  - {name: n0, op: sub, args: [p0, p0]}\n"
+                              "  - {name: n1, op: elu, args: [n0]}\n"
+                              "  - {name: J, op: sum, args: [n1]}\n")
+    step = next(tracer.run())
+    assert step.grads["n0"] == 1.0
+    _assert_same(step, autograd_grads(tracer, step.values), "autograd")

@@ -6,12 +6,14 @@ import functools
 import math
 import os
 import sys
+from collections import deque
 from enum import Enum
 from typing import Any, Callable, Optional
 
 import typer
 
 from . import __version__
+from .compare import ATOL, RTOL
 from .errors import (
     EXIT_BROKEN_PIPE,
     EXIT_CHECK_FAILED,
@@ -44,6 +46,11 @@ class Format(str, Enum):
     table = "table"
     json = "json"
     jsonl = "jsonl"
+    markdown = "markdown"
+    latex = "latex"
+
+
+HUMAN = (Format.table, Format.markdown, Format.latex)
 
 
 class CheckFormat(str, Enum):
@@ -102,14 +109,25 @@ def root(
     pass
 
 
+RTOL_OPTION = typer.Option(RTOL, "--rtol", help="Relative tolerance: numbers match when "
+                           "|actual − expected| ≤ atol + rtol·|expected|.")
+ATOL_OPTION = typer.Option(ATOL, "--atol", help="Absolute tolerance (see --rtol).")
+MAX_ROWS = typer.Option(20, "--max-rows", min=0,
+                        help="Differing paths listed (all are counted); 0 lists them all.")
+LANG = typer.Option("en", "--lang", help="Language of headings, columns and explanations in "
+                                         "table, markdown and latex output: en or zh (JSON keys "
+                                         "never change).")
+
+
 @app.command(epilog=EXIT_CODES_HELP)
 @user_errors
 def trace(
     config: str = typer.Argument(..., metavar="CONFIG",
                                  help="The YAML config (data, params, graph); - reads stdin."),
     format: Format = typer.Option(Format.table, "--format", "-f",
-                                  help="table (Rich), json (one document) or jsonl (one line "
-                                       "per step, as each finishes)."),
+                                  help="table (Rich), json (one document), jsonl (one line "
+                                       "per step, as each finishes), markdown or latex "
+                                       "(tables for documents)."),
     steps: Optional[int] = typer.Option(None, "--steps", "-n", min=1,
                                         help="Number of training steps (overrides 'steps:')."),
     lr: Optional[float] = typer.Option(None, "--lr",
@@ -120,29 +138,161 @@ def trace(
     width: Optional[int] = typer.Option(None, "--width", min=40,
                                         help="Table width; default: the terminal's, or 100 "
                                              "when stdout is not a terminal."),
+    lang: str = LANG,
+    explain: bool = typer.Option(False, "--explain",
+                                 help="A sentence under each backward row and each update."),
+    every: Optional[int] = typer.Option(None, "--every", min=1, metavar="K",
+                                        help="Full tables for steps 1, K+1, 2K+1, … and the "
+                                             "last; one line for the others."),
+    only_step: Optional[int] = typer.Option(None, "--only-step", min=1, metavar="K",
+                                            help="Only step K (in JSON too)."),
+    node: Optional[str] = typer.Option(None, "--node", metavar="NAME",
+                                       help="Backward rows touching this node only."),
+    save_svg: Optional[str] = typer.Option(None, "--save-svg", metavar="FILE",
+                                           help="Also write the terminal output as SVG."),
+    save_html: Optional[str] = typer.Option(None, "--save-html", metavar="FILE",
+                                            help="Also write the terminal output as HTML."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing --save-* files."),
+    expect: Optional[str] = typer.Option(None, "--expect", metavar="EXPECTED.json",
+                                         help="Compare the trace (as --format json would "
+                                              "print it) with this file; print only the "
+                                              "comparison; exit 0 if it matches, 1 if not."),
+    rtol: float = RTOL_OPTION,
+    atol: float = ATOL_OPTION,
+    max_rows: int = MAX_ROWS,
     allow_nonfinite: bool = typer.Option(False, "--allow-nonfinite",
                                          help="Trace on through NaN and ±Inf, marking them, "
                                               "instead of stopping at the first (exit 3)."),
 ) -> None:
     """Trace every training step: forward values, the backward table, the updates."""
+    from . import files
     from .config import load_config
     from .engine import Tracer
+    from .errors import suggest
+    from .i18n import Catalogue
+    from .render.view import View
 
     if lr is not None and not (math.isfinite(lr) and lr >= 0):
         raise UsageError(f"--lr: expected a finite learning rate ≥ 0, found {lr}")
+    Catalogue(lang)  # an unknown language is a usage error before any work
+    _check_trace_options(format, explain, every, node, save_svg, save_html, expect)
+    for path in (save_svg, save_html):
+        if path:
+            files.check_new_file(path, force)
     tracer = Tracer(load_config(config))
-    run = tracer.run(steps=steps, lr=lr, allow_nonfinite=allow_nonfinite)
+    total = steps or tracer.graph.steps
+    if only_step is not None and only_step > total:
+        raise UsageError(f"--only-step {only_step}: the run has {total} "
+                         f"step{'s' * (total != 1)}; trace more with --steps")
+    if node is not None and node not in tracer.shapes:
+        raise UsageError(f"--node: unknown node '{node}'{suggest(node, tracer.shapes)}; known "
+                         f"nodes: {', '.join(tracer.shapes)}")
+    run = tracer.run(steps=only_step or total, lr=lr, allow_nonfinite=allow_nonfinite)
+    if expect is not None:
+        selected = (s for s in run if only_step in (None, s.step))
+        _expect(selected, tracer, expect, f"trace of {config}", rtol, atol, max_rows, width,
+                lang)
+    view = View(precision=precision, full=full, lang=lang, explain=explain, node=node,
+                every=every, only_step=only_step, total=total)
     if format is Format.table:
         from .render import table
 
         console = make_console(width)
-        for renderable in table.render(run, tracer, table.Style(precision, full)):
+        recorder = make_recorder(console.width) if save_svg or save_html else None
+        for renderable in table.render(run, tracer, view):
             console.print(renderable)
+            if recorder is not None:
+                recorder.print(renderable)
+        if save_svg:
+            files.write_new_file(save_svg, recorder.export_svg(
+                title=f"backprop trace {config}", clear=False, unique_id="backprop"), force)
+        if save_html:
+            files.write_new_file(save_html, recorder.export_html(clear=False), force)
+    elif format in HUMAN:
+        from .render import document
+
+        for text in document.render(run, tracer, view, format.value):
+            sys.stdout.write(text)
+            sys.stdout.flush()
     else:
         from .render import jsonout
 
+        selected = (s for s in run if only_step in (None, s.step))
         writer = jsonout.write_document if format is Format.json else jsonout.write_lines
-        writer(run, tracer, sys.stdout)
+        writer(selected, tracer, sys.stdout)
+
+
+def _check_trace_options(format: Format, explain: bool, every: Optional[int],
+                         node: Optional[str], save_svg: Optional[str],
+                         save_html: Optional[str], expect: Optional[str]) -> None:
+    """Options that shape the human-readable output make no sense with JSON or --expect."""
+    shaping = [name for name, given in (("--explain", explain), ("--every", every),
+                                        ("--node", node)) if given]
+    saving = [name for name, given in (("--save-svg", save_svg), ("--save-html", save_html))
+              if given]
+    if expect is not None:
+        other = shaping + saving + (["--format"] if format is not Format.table else [])
+        if other:
+            raise UsageError(f"--expect prints only the comparison; it does not combine with "
+                             f"{', '.join(other)}")
+    if format not in HUMAN and shaping:
+        raise UsageError(f"{', '.join(shaping)}: shape{'s' * (len(shaping) == 1)} the table, "
+                         f"markdown and latex formats; JSON always holds every step and edge "
+                         f"(use --only-step to pick one step)")
+    if format is not Format.table and saving:
+        raise UsageError(f"{', '.join(saving)}: record the terminal tables; use with "
+                         f"--format table")
+
+
+def _expect(steps: Any, tracer: Any, expect: str, actual_name: str, rtol: float, atol: float,
+            max_rows: int, width: Optional[int], lang: str) -> None:
+    """Trace to JSON in memory, compare with EXPECTED, print the comparison, exit 0 or 1."""
+    import json
+
+    from . import compare
+    from .i18n import Catalogue
+    from .render import difftable, jsonout
+
+    compare.check_tolerances(rtol, atol)
+    expected, expected_name = compare.load_trace(expect)
+    actual = json.loads(jsonout.document_text(steps, tracer))
+    renderable, count = difftable.render(
+        compare.differences(expected, actual, rtol, atol), expected_name, actual_name, rtol,
+        atol, max_rows or sys.maxsize, Catalogue(lang))
+    make_console(width).print(renderable, soft_wrap=True)  # the verdict line unbroken
+    raise typer.Exit(1 if count else 0)
+
+
+@app.command("compare", epilog=EXIT_CODES_HELP)
+@user_errors
+def compare_command(
+    expected: str = typer.Argument(..., metavar="EXPECTED",
+                                   help="The pinned trace (--format json output); - is stdin."),
+    actual: str = typer.Argument(..., metavar="ACTUAL",
+                                 help="The trace to check; - is stdin."),
+    rtol: float = RTOL_OPTION,
+    atol: float = ATOL_OPTION,
+    max_rows: int = MAX_ROWS,
+    width: Optional[int] = typer.Option(None, "--width", min=40,
+                                        help="Table width (default as for trace)."),
+    lang: str = typer.Option("en", "--lang", help="Language of the table: en or zh."),
+) -> None:
+    """Compare two traces: list every differing path with both values; exit 0 when they
+    match within the tolerances, 1 when they differ, 2 when a file is not a trace."""
+    from . import compare
+    from .i18n import Catalogue
+    from .render import difftable
+
+    t = Catalogue(lang)
+    compare.check_paths(expected, actual)
+    compare.check_tolerances(rtol, atol)
+    expected_doc, expected_name = compare.load_trace(expected)
+    actual_doc, actual_name = compare.load_trace(actual)
+    renderable, count = difftable.render(
+        compare.differences(expected_doc, actual_doc, rtol, atol), expected_name, actual_name,
+        rtol, atol, max_rows or sys.maxsize, t)
+    make_console(width).print(renderable, soft_wrap=True)  # the verdict line unbroken
+    raise typer.Exit(1 if count else 0)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -226,6 +376,114 @@ def ops(
     from .render import table
 
     make_console(width).print(table.ops_table())
+
+
+class GraphFormat(str, Enum):
+    table = "table"
+    dot = "dot"
+    mermaid = "mermaid"
+    json = "json"
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@user_errors
+def graph(
+    config: str = typer.Argument(..., metavar="CONFIG",
+                                 help="The YAML config to draw; - reads stdin."),
+    format: GraphFormat = typer.Option(GraphFormat.table, "--format", "-f",
+                                       help="table (Rich tree and table), dot (Graphviz), "
+                                            "mermaid (flowchart) or json (nodes and edges)."),
+    step: Optional[int] = typer.Option(None, "--step", min=1, metavar="K",
+                                       help="Show values and gradients after the forward and "
+                                            "backward passes of step K."),
+    backward: bool = typer.Option(False, "--backward",
+                                  help="Draw the gradient flow: edges reversed, each labelled "
+                                       "with the gradient it carries."),
+    precision: int = typer.Option(4, "--precision", "-p", min=1, max=17,
+                                  help="Significant digits of values."),
+    width: Optional[int] = typer.Option(None, "--width", min=40,
+                                        help="Table width (default as for trace)."),
+) -> None:
+    """Draw the computational graph: tensors as boxes (params blue), ops as circles, arrows in
+    data-flow direction (`... --format dot | dot -Tsvg > graph.svg`)."""
+    from .config import load_config
+    from .engine import Tracer
+    from .render import graph as draw
+
+    tracer = Tracer(load_config(config))
+    traced = None
+    if step is not None or backward:  # the edges' gradient text comes from a backward pass
+        traced = deque(tracer.run(steps=step or 1), maxlen=1)[0]  # step K (or 1)
+    view = draw.build(tracer, traced if step is not None else None, backward)
+    if format is GraphFormat.table:
+        make_console(width).print(draw.rich_view(view, precision))
+    else:
+        render = {GraphFormat.dot: draw.to_dot, GraphFormat.mermaid: draw.to_mermaid}
+        text = draw.to_json(view) if format is GraphFormat.json else \
+            render[format](view, precision)
+        sys.stdout.write(text)
+
+
+class SchemaName(str, Enum):
+    config = "config"
+    trace = "trace"
+    graph = "graph"
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@user_errors
+def schema(
+    name: SchemaName = typer.Argument(..., metavar="SCHEMA",
+                                      help="config: the YAML config format; trace: the output "
+                                           "of trace --format json (and of each jsonl line); "
+                                           "graph: the output of graph --format json."),
+) -> None:
+    """Print a JSON Schema (draft 2020-12), for editors and validators."""
+    from . import schemas
+
+    sys.stdout.write(schemas.text(name.value))
+
+
+class StarterKind(str, Enum):
+    linear = "linear"
+    mlp = "mlp"
+    classifier = "classifier"
+    expression = "expression"
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@user_errors
+def init(
+    kind: StarterKind = typer.Argument(StarterKind.linear, metavar="KIND",
+                                       help="linear (the document's §4 line fit, the default), "
+                                            "mlp, classifier or expression."),
+    path: Optional[str] = typer.Argument(None, metavar="PATH",
+                                         help="The file to write; without it the config is "
+                                              "printed."),
+    force: bool = typer.Option(False, "--force", help="Replace PATH if it exists."),
+) -> None:
+    """Write a commented starter config that traces as written."""
+    from .files import write_new_file
+    from .starters import starter
+
+    text = starter(kind.value, path)
+    if path is None:
+        sys.stdout.write(text)
+        return
+    write_new_file(path, text, force)
+    sys.stdout.write(f"wrote {path}; trace it with: backprop trace {path}\n")
+
+
+def make_recorder(width: int) -> Any:
+    """A console that records what a colour terminal of this width shows, for --save-svg and
+    --save-html: the pictures carry the colours even when stdout is a pipe."""
+    import io
+
+    from rich.console import Console
+
+    return Console(file=io.StringIO(), record=True, width=width, force_terminal=True,
+                   color_system="truecolor", no_color=False, highlight=False, markup=False,
+                   emoji=False, soft_wrap=False, legacy_windows=False)
 
 
 def make_console(width: Optional[int]) -> Any:

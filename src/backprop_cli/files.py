@@ -9,19 +9,27 @@ import tempfile
 from .errors import UsageError
 
 
-def write_new_file(path: str, data: str | bytes, force: bool = False,
-                   option: str = "--force") -> None:
-    """Write ``data`` to ``path``. An existing file is kept unless ``force`` is true."""
+def check_new_file(path: str, force: bool = False, option: str = "--force") -> None:
+    """Refuse, before any work is done, a path ``write_new_file`` would refuse."""
     if os.path.isdir(path):
         raise UsageError(f"{path}: is a directory; expected a file name to write")
     if os.path.exists(path) and not force:
         raise UsageError(f"{path}: already exists; not overwritten (use {option} to replace it)")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         raise UsageError(f"{path}: the folder does not exist")
+
+
+def write_new_file(path: str, data: str | bytes, force: bool = False,
+                   option: str = "--force") -> None:
+    """Write ``data`` to ``path``. An existing file is kept unless ``force`` is true."""
+    check_new_file(path, force, option)
+    folder = os.path.dirname(os.path.abspath(path))
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=".backprop-", suffix=".tmp", dir=folder)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private (0600); ours is the user's
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
             fh.flush()

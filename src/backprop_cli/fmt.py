@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from .i18n import Catalogue
 from .ops import shape_text
 
 # Tensors up to this many elements (and this many rows or columns) are shown whole.
@@ -23,7 +24,8 @@ def number(x: float, precision: int) -> str:
     return "0" if text == "-0" else text
 
 
-def tensor(value: np.ndarray, precision: int, full: bool = False) -> str:
+def tensor(value: np.ndarray, precision: int, full: bool = False,
+           t: Catalogue | None = None) -> str:
     """A scalar as a number, a vector as ``[a, b]``, a matrix as aligned rows;
     a tensor too large to read as its shape and a few statistics (unless ``full``)."""
     a = np.asarray(value, dtype=np.float64)
@@ -31,7 +33,7 @@ def tensor(value: np.ndarray, precision: int, full: bool = False) -> str:
         return number(a, precision)
     too_large = a.size > SHOW_ELEMENTS or max(a.shape) > SHOW_SIDE or a.ndim > 2
     if too_large and not full:
-        return summary(a, precision)
+        return summary(a, precision, t)
     if a.ndim == 1:
         return "[" + ", ".join(number(x, precision) for x in a) + "]"
     if a.ndim == 2:
@@ -43,15 +45,19 @@ def tensor(value: np.ndarray, precision: int, full: bool = False) -> str:
                            max_line_width=10_000)
 
 
-def summary(a: np.ndarray, precision: int) -> str:
+def summary(a: np.ndarray, precision: int, t: Catalogue | None = None) -> str:
+    """``4×30 tensor`` and its mean, std, min and max (of the finite values), in ``t``'s
+    language (English by default)."""
+    t = t or Catalogue()
     finite = a[np.isfinite(a)]
-    head = f"{shape_text(a.shape)} tensor"
+    head = t("tensor.head", shape=shape_text(a.shape))
     if finite.size == 0:
-        return f"{head}, no finite values"
-    stats = (f"mean {number(finite.mean(), precision)}  std {number(finite.std(), precision)}\n"
-             f"min {number(finite.min(), precision)}  max {number(finite.max(), precision)}")
+        return head + t("tensor.no_finite")
+    stats = t("tensor.stats", mean=number(finite.mean(), precision),
+              std=number(finite.std(), precision), min=number(finite.min(), precision),
+              max=number(finite.max(), precision))
     bad = a.size - finite.size
-    return f"{head}\n{stats}" + (f"\n{bad} non-finite" if bad else "")
+    return f"{head}\n{stats}" + ("\n" + t("tensor.non_finite", count=bad) if bad else "")
 
 
 def circled(n: int) -> str:

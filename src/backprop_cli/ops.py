@@ -274,12 +274,18 @@ class Op:
     options: dict[str, Option] = field(default_factory=dict)
     kink: str = ""  # the rule used where the function has no derivative
     loss: bool = False  # a loss or regulariser: reduces to a scalar, states its reduction
+    # --explain: per input (or one for all), the kind of sentence that says what the edge does;
+    # ``explain.edge.<kind>`` in every language of ``i18n``.
+    explain: tuple[str, ...] = ()
 
     def chain_for(self, position: int) -> Chain:
         return self.chain[position] if len(self.chain) > 1 else self.chain[0]
 
     def local_text_for(self, position: int) -> Text:
         return self.local_text[position] if len(self.local_text) > 1 else self.local_text[0]
+
+    def explain_for(self, position: int) -> str:
+        return self.explain[position] if len(self.explain) > 1 else self.explain[0]
 
     def arity_text(self) -> str:
         if self.arity is None:
@@ -513,6 +519,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [ONE, ONE],
             local_text=("1", "1"),
             shape=_broadcast,
+            explain=("pass",),
         ),
         Op(
             name="sub",
@@ -523,6 +530,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [ONE, MINUS_ONE],
             local_text=("1", "−1"),
             shape=_broadcast,
+            explain=("pass", "negate"),
         ),
         Op(
             name="neg",
@@ -533,6 +541,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [MINUS_ONE],
             local_text=("−1",),
             shape=_unary,
+            explain=("negate",),
         ),
         Op(
             name="mul",
@@ -543,6 +552,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [a[1], a[0]],
             local_text=("{1}", "{0}"),
             shape=_broadcast,
+            explain=("product",),
         ),
         Op(
             name="div",
@@ -553,6 +563,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [1.0 / a[1], -a[0] / (a[1] * a[1])],
             local_text=("1/{1}", "−{0}/{1}²"),
             shape=_broadcast,
+            explain=("slope",),
         ),
         Op(
             name="pow",
@@ -564,6 +575,7 @@ OPS: dict[str, Op] = {
             local_text=(_pow_local_text,),
             shape=_unary,
             options={"exponent": Option("the constant exponent p")},
+            explain=("slope",),
         ),
         Op(
             name="matmul",
@@ -578,6 +590,7 @@ OPS: dict[str, Op] = {
             local_text=("{1}ᵀ", "{0}ᵀ"),
             shape=_matmul_shape,
             chain=(MATMUL_LEFT, MATMUL_RIGHT),
+            explain=("matmul",),
         ),
         # ---- elementwise functions ---------------------------------------------------------
         Op(
@@ -589,6 +602,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [out],
             local_text=("exp({0})",),
             shape=_unary,
+            explain=("slope",),
         ),
         Op(
             name="log",
@@ -599,6 +613,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [1.0 / a[0]],
             local_text=("1/{0}",),
             shape=_unary,
+            explain=("slope",),
         ),
         Op(
             name="abs",
@@ -610,6 +625,7 @@ OPS: dict[str, Op] = {
             local_text=("sign({0})",),
             shape=_unary,
             kink="at a = 0 the local gradient is sign(0) = 0",
+            explain=("slope",),
         ),
         # ---- activations -------------------------------------------------------------------
         Op(
@@ -622,6 +638,7 @@ OPS: dict[str, Op] = {
             local_text=("1[{0} > 0]",),
             shape=_unary,
             kink="at z = 0 the local gradient is 0 (the subgradient PyTorch and JAX use too)",
+            explain=("relu",),
         ),
         Op(
             name="leaky_relu",
@@ -635,6 +652,7 @@ OPS: dict[str, Op] = {
             shape=_unary,
             options={"alpha": Option("the slope α for z ≤ 0", default=0.01)},
             kink="at z = 0 the local gradient is α",
+            explain=("slope",),
         ),
         Op(
             name="elu",
@@ -648,6 +666,7 @@ OPS: dict[str, Op] = {
             shape=_unary,
             options={"alpha": Option("the scale α of the negative part", default=1.0)},
             kink="at z = 0 the local gradient is α (1 for the default α = 1: no kink)",
+            explain=("slope",),
         ),
         Op(
             name="sigmoid",
@@ -658,6 +677,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [out * (1.0 - out)],
             local_text=("σ({0})(1 − σ({0}))",),
             shape=_unary,
+            explain=("slope",),
         ),
         Op(
             name="tanh",
@@ -668,6 +688,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [1.0 - out * out],
             local_text=("1 − tanh²({0})",),
             shape=_unary,
+            explain=("slope",),
         ),
         Op(
             name="softplus",
@@ -678,6 +699,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [_stable_sigmoid(a[0])],
             local_text=("σ({0})",),
             shape=_unary,
+            explain=("slope",),
         ),
         Op(
             name="gelu",
@@ -689,6 +711,7 @@ OPS: dict[str, Op] = {
             local_text=("½(1 + t) + ½{0}(1 − t²)·√(2/π)(1 + 0.134145{0}²), "
                         "t = tanh(√(2/π)({0} + 0.044715{0}³))",),
             shape=_unary,
+            explain=("slope",),
         ),
         Op(
             name="softmax",
@@ -702,6 +725,7 @@ OPS: dict[str, Op] = {
             shape=_along_axis_shape,
             chain=(JACOBIAN,),
             options={"axis": AXIS_ROWS},
+            explain=("jacobian",),
         ),
         Op(
             name="log_softmax",
@@ -715,6 +739,7 @@ OPS: dict[str, Op] = {
             shape=_along_axis_shape,
             chain=(JACOBIAN,),
             options={"axis": AXIS_ROWS},
+            explain=("jacobian",),
         ),
         # ---- shape ------------------------------------------------------------------------
         Op(
@@ -727,6 +752,7 @@ OPS: dict[str, Op] = {
             local_text=("transpose back",),
             shape=_transpose_shape,
             chain=(TRANSPOSE_BACK,),
+            explain=("rearrange",),
         ),
         Op(
             name="reshape",
@@ -740,6 +766,7 @@ OPS: dict[str, Op] = {
             shape=_reshape_shape,
             chain=(RESHAPE_BACK,),
             options={"shape": Option("the new shape", kind="shape")},
+            explain=("rearrange",),
         ),
         Op(
             name="concat",
@@ -753,6 +780,7 @@ OPS: dict[str, Op] = {
             shape=_concat_shape,
             chain=(SELECT,),
             options={"axis": Option("the axis to join along", default=0, kind="axis")},
+            explain=("rearrange",),
         ),
         # ---- reductions --------------------------------------------------------------------
         Op(
@@ -768,6 +796,7 @@ OPS: dict[str, Op] = {
             shape=_reduce_shape,
             chain=(REDUCE,),
             options={"axis": AXIS_ALL},
+            explain=("sum",),
         ),
         Op(
             name="mean",
@@ -781,6 +810,7 @@ OPS: dict[str, Op] = {
             shape=_reduce_shape,
             chain=(REDUCE,),
             options={"axis": AXIS_ALL},
+            explain=("mean",),
         ),
         Op(
             name="max",
@@ -794,6 +824,7 @@ OPS: dict[str, Op] = {
             chain=(REDUCE,),
             options={"axis": AXIS_ALL},
             kink="ties share the gradient equally (as torch.amax does); one maximum takes it all",
+            explain=("max",),
         ),
         # ---- losses and regularisers -------------------------------------------------------
         Op(
@@ -807,6 +838,7 @@ OPS: dict[str, Op] = {
             local_text=("{0} − {1}", "{1} − {0}"),
             shape=_same_to_scalar,
             loss=True,
+            explain=("error", "target"),
         ),
         Op(
             name="mse",
@@ -821,6 +853,7 @@ OPS: dict[str, Op] = {
             local_text=("2({0} − {1})/{n}", "2({1} − {0})/{n}"),
             shape=_same_to_scalar,
             loss=True,
+            explain=("error", "target"),
         ),
         Op(
             name="softmax_cross_entropy",
@@ -834,6 +867,7 @@ OPS: dict[str, Op] = {
             shape=_cross_entropy_shape,
             options={"reduction": REDUCTION},
             loss=True,
+            explain=("cross_entropy", "target"),
         ),
         Op(
             name="binary_cross_entropy",
@@ -847,6 +881,7 @@ OPS: dict[str, Op] = {
             shape=_same_to_scalar,
             options={"reduction": REDUCTION},
             loss=True,
+            explain=("cross_entropy", "target"),
         ),
         Op(
             name="l2",
@@ -859,6 +894,7 @@ OPS: dict[str, Op] = {
             shape=_scalar,
             options={"lambda": Option("the regularisation strength λ", minimum=0.0)},
             loss=True,
+            explain=("l2",),
         ),
         Op(
             name="l1",
@@ -872,6 +908,7 @@ OPS: dict[str, Op] = {
             options={"lambda": Option("the regularisation strength λ", minimum=0.0)},
             kink="at Wᵢ = 0 the local gradient is λ·sign(0) = 0",
             loss=True,
+            explain=("l1",),
         ),
     ]
 }

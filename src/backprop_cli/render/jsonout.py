@@ -130,6 +130,17 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, allow_nan=False)
 
 
+def document(steps: Iterable[Step], tracer: Tracer) -> dict[str, Any]:
+    """The whole trace as one JSON-ready document."""
+    records = [step_record(s, tracer) for s in steps]
+    return {"schema_version": SCHEMA_VERSION, "graph": graph_record(tracer), "steps": records}
+
+
+def document_text(steps: Iterable[Step], tracer: Tracer) -> str:
+    return json.dumps(document(steps, tracer), ensure_ascii=False, allow_nan=False,
+                      indent=2) + "\n"
+
+
 def write_document(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
     records: list[dict[str, Any]] = []
     doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "graph": graph_record(tracer),

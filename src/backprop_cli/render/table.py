@@ -7,7 +7,6 @@ by a numerical anomaly ends with a report of where it happened.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -21,30 +20,38 @@ from .. import fmt
 from ..engine import Anomaly, Step, Tracer
 from ..errors import NumericalAnomaly
 from ..graph import Graph
+from ..i18n import Catalogue
 from ..ops import OPS, local_text, shape_text
+from .explain import PLAIN, edge_sentence, update_sentence
+from .summary import Summary
+from .view import View
+
+Style = View  # the name the table renderer's options had before View was shared
 
 
-@dataclass(frozen=True)
-class Style:
-    precision: int = 4
-    full: bool = False
+def _shape(shape: tuple[int, ...], t: Catalogue) -> str:
+    return shape_text(shape) if shape else t("shape.scalar")
+
+
+def _kind(kind: str, trainable: bool, t: Catalogue) -> str:
+    return t("kind.data") if kind == "data" else t("kind.param" if trainable else "kind.frozen")
 
 
 WARNING = " ⚠"
 WARNING_STYLE = "bold red"
 
 
-def _value(value: np.ndarray, style: Style) -> str | Text:
+def _value(value: np.ndarray, style: Style, t: Catalogue | None = None) -> str | Text:
     """A tensor's text; marked when it holds NaN or ±Inf."""
-    text = fmt.tensor(value, style.precision, style.full)
+    text = fmt.tensor(value, style.precision, style.full, t)
     if np.isfinite(value).all():
         return text
     return Text(text + WARNING, style=WARNING_STYLE)
 
 
-def _cell(formula: str, value: np.ndarray, style: Style) -> Text:
+def _cell(formula: str, value: np.ndarray, style: Style, t: Catalogue | None = None) -> Text:
     text = Text(formula, style="bold")
-    value_text = fmt.tensor(value, style.precision, style.full)
+    value_text = fmt.tensor(value, style.precision, style.full, t)
     if np.isfinite(value).all():
         text.append("\n= " + value_text.replace("\n", "\n  "), style="")
     else:
@@ -53,33 +60,40 @@ def _cell(formula: str, value: np.ndarray, style: Style) -> Text:
 
 
 def forward_table(step: Step, tracer: Tracer, style: Style) -> Table:
-    table = Table(title="Forward pass", title_justify="left", box=box.SIMPLE_HEAD,
+    t = Catalogue(style.lang)
+    table = Table(title=t("forward.title"), title_justify="left", box=box.SIMPLE_HEAD,
                   show_edge=False)
-    table.add_column("Node", style="cyan", no_wrap=True)
-    table.add_column("Equation")
-    table.add_column("Shape", no_wrap=True)
-    table.add_column("Value", overflow="fold")
+    table.add_column(t("col.node"), style="cyan", no_wrap=True)
+    table.add_column(t("col.equation"))
+    table.add_column(t("col.shape"), no_wrap=True)
+    table.add_column(t("col.value"), overflow="fold")
     graph = tracer.graph
-    for name, t in graph.tensors.items():
-        kind = t.kind if t.trainable or t.kind == "data" else "param (frozen)"
-        table.add_row(name, Text(kind, style="dim"), shape_text(t.value.shape),
-                      _value(step.values[name], style))
+    for name, tensor in graph.tensors.items():
+        table.add_row(name, Text(_kind(tensor.kind, tensor.trainable, t), style="dim"),
+                      _shape(tensor.value.shape, t), _value(step.values[name], style, t))
     for node in graph.nodes:
         eq = Text(node.equation, style="bold" if node.name == graph.objective else "")
-        table.add_row(node.name, eq, shape_text(node.shape), _value(step.values[node.name], style))
+        table.add_row(node.name, eq, _shape(node.shape, t),
+                      _value(step.values[node.name], style, t))
     return table
 
 
 def backward_table(step: Step, style: Style) -> Table:
-    table = Table(title="Backward pass: upstream × local = global", title_justify="left",
+    t = Catalogue(style.lang)
+    table = Table(title=t("backward.title"), title_justify="left",
                   box=box.SIMPLE_HEAD, show_edge=False, show_lines=True)
-    table.add_column("Step", no_wrap=True, justify="center")
-    table.add_column("Target")
-    table.add_column("Upstream", overflow="fold")
-    table.add_column("Local", overflow="fold")
-    table.add_column("Global", overflow="fold")
+    table.add_column(t("col.step"), no_wrap=True, justify="center")
+    table.add_column(t("col.target"))
+    table.add_column(t("col.upstream"), overflow="fold")
+    table.add_column(t("col.local"), overflow="fold")
+    table.add_column(t("col.global"), overflow="fold")
+    if style.node is not None:
+        table.caption = t("backward.only_node", node=style.node)
+        table.caption_justify = "left"
     for e in step.edges:
         info = e.info
+        if not style.touches(info.node, info.input):
+            continue
         target = Text(info.equation)
         target.append(f"\n→ {info.input}", style="cyan")
         sign = "=" if info.terms == 1 else "+="
@@ -87,100 +101,134 @@ def backward_table(step: Step, style: Style) -> Table:
         table.add_row(
             fmt.circled(info.index),
             target,
-            _cell(info.upstream, e.upstream, style),
-            _cell(info.local, e.local, style),
-            _cell(glob, e.global_, style),
+            _cell(info.upstream, e.upstream, style, t),
+            _cell(info.local, e.local, style, t),
+            _cell(glob, e.global_, style, t),
         )
     return table
 
 
 def sums_table(step: Step, tracer: Tracer, style: Style) -> Table | None:
     """Gradients that gather terms from several paths (W1 into both × and ℓ2)."""
-    names = [name for name, terms in tracer.consumers.items() if len(terms) > 1]
+    names = [name for name, terms in tracer.consumers.items() if len(terms) > 1
+             and style.node in (None, name)]
     if not names:
         return None
-    table = Table(title="Gradients summed over several paths", title_justify="left",
+    t = Catalogue(style.lang)
+    table = Table(title=t("sums.title"), title_justify="left",
                   box=box.SIMPLE_HEAD, show_edge=False)
-    table.add_column("Tensor", style="cyan", no_wrap=True)
-    table.add_column("Sum of terms")
-    table.add_column("Value", overflow="fold")
+    table.add_column(t("col.tensor"), style="cyan", no_wrap=True)
+    table.add_column(t("col.sum"))
+    table.add_column(t("col.value"), overflow="fold")
     for name in names:
-        table.add_row(name, tracer.grad_formulas[name], _value(step.grads[name], style))
+        table.add_row(name, tracer.grad_formulas[name], _value(step.grads[name], style, t))
     return table
 
 
 def updates_table(step: Step, tracer: Tracer, style: Style) -> Table:
-    table = Table(title=f"Parameter updates ({step.optimizer})", title_justify="left",
-                  box=box.SIMPLE_HEAD, show_edge=False, show_lines=bool(step.updates) and any(
-                      u.state for u in step.updates.values()))
-    table.add_column("Param", style="cyan", no_wrap=True)
-    table.add_column("Rule")
-    table.add_column("Before", overflow="fold")
-    table.add_column("Gradient", overflow="fold")
+    t = Catalogue(style.lang)
     has_state = any(u.state for u in step.updates.values())
+    table = Table(title=t("updates.title", optimizer=step.optimizer), title_justify="left",
+                  box=box.SIMPLE_HEAD, show_edge=False, show_lines=has_state)
+    table.add_column(t("col.param"), style="cyan", no_wrap=True)
+    table.add_column(t("col.rule"))
+    table.add_column(t("col.before"), overflow="fold")
+    table.add_column(t("col.gradient"), overflow="fold")
     if has_state:
-        table.add_column("State after the step", overflow="fold")
-    table.add_column("After", overflow="fold")
+        table.add_column(t("col.state"), overflow="fold")
+    table.add_column(t("col.after"), overflow="fold")
     p, full = style.precision, style.full
     for name, u in step.updates.items():
-        cells = [name, u.formula.replace("; ", "\n"), _value(u.before, style),
-                 _value(u.grad, style)]
+        cells = [name, u.formula.replace("; ", "\n"), _value(u.before, style, t),
+                 _value(u.grad, style, t)]
         if has_state:
             state = "\n".join(
-                f"{STATE_NAMES.get(k, k)} = " + fmt.tensor(v, p, full).replace("\n", "\n  ")
+                f"{STATE_NAMES.get(k, k)} = " + fmt.tensor(v, p, full, t).replace("\n", "\n  ")
                 for k, v in u.state.items())
             finite = all(np.isfinite(v).all() for v in u.state.values())
             cells.append(state if finite else Text(state + WARNING, style=WARNING_STYLE))
-        cells.append(_value(u.after, style))
+        cells.append(_value(u.after, style, t))
         table.add_row(*cells)
     frozen = [t.name for t in tracer.graph.params if not t.trainable]
     if frozen:
-        table.caption = "frozen (not updated): " + ", ".join(frozen)
+        table.caption = t("updates.frozen", names=", ".join(frozen))
         table.caption_justify = "left"
     if not step.updates:
-        table.add_row(Text("no trainable params", style="dim"), *[""] * (len(table.columns) - 1))
+        table.add_row(Text(t("updates.none"), style="dim"), *[""] * (len(table.columns) - 1))
     return table
 
 
 STATE_NAMES = {"m_hat": "m̂", "v_hat": "v̂", "velocity": "v"}
 
 
+def heading(step: Step, tracer: Tracer, style: Style) -> str:
+    return Catalogue(style.lang)("step.heading", step=step.step, objective=tracer.objective,
+                                 value=fmt.number(step.objective, style.precision))
+
+
+def _notes(lines: list[str]) -> Text:
+    return Text("\n".join(lines), style="italic")
+
+
 def render_step(step: Step, tracer: Tracer, style: Style) -> RenderableType:
-    J = tracer.objective
-    heading = Text(f"Step {step.step} · {J} = {fmt.number(step.objective, style.precision)}",
-                   style="bold")
+    title = Text(heading(step, tracer, style), style="bold")
     if not np.isfinite(step.objective):
-        heading.append(WARNING, style=WARNING_STYLE)
+        title.append(WARNING, style=WARNING_STYLE)
     parts: list[RenderableType] = [
-        Rule(heading, align="left"),
+        Rule(title, align="left"),
         forward_table(step, tracer, style),
         backward_table(step, style),
     ]
+    t = Catalogue(style.lang)
+    if style.explain:
+        parts.append(_notes([
+            f"{fmt.circled(e.info.index)} {edge_sentence(e, tracer, t, PLAIN, style.precision)}"
+            for e in step.edges if style.touches(e.info.node, e.info.input)]))
     sums = sums_table(step, tracer, style)
     if sums is not None:
         parts.append(sums)
     parts.append(updates_table(step, tracer, style))
+    if style.explain and step.updates:
+        parts.append(_notes([update_sentence(u, t, PLAIN, style.precision) for u in step.updates.values()]))
     spaced: list[RenderableType] = []
     for part in parts:
         spaced += [part, Text("")]
     return Group(*spaced)
 
 
+def summary_block(summary: Summary, tracer: Tracer, style: Style) -> RenderableType:
+    t = Catalogue(style.lang)
+    J, p = tracer.objective, style.precision
+    table = Table(title=t("summary.title", objective=J, steps=summary.total),
+                  title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column(t("col.which"))
+    table.add_column(t("col.step"), justify="right")
+    table.add_column(J, justify="right")
+    for key, point in summary.rows():
+        table.add_row(t(key), str(point.step), fmt.number(point.value, p))
+    line = Text(t("summary.sparkline", objective=J, sparkline=summary.sparkline()))
+    if summary.steps_per_mark > 1:
+        line.append(t("summary.per_mark", steps=summary.steps_per_mark))
+    return Group(Rule(style="dim"), table, Text(""), line)
+
+
 def render(steps: Iterable[Step], tracer: Tracer, style: Style) -> Iterator[RenderableType]:
-    """One renderable per step as it is traced, then a line on the objective over the run.
-    A numerical anomaly is reported after the steps before it, then raised again."""
-    objectives = []
+    """One renderable per step as it is traced (full tables, or one line under ``--every``),
+    then, for a run of several steps, the summary of the objective. A numerical anomaly is
+    reported after the steps before it, then raised again."""
+    summary = Summary(style.total)
     try:
         for step in steps:
-            objectives.append(step.objective)
-            yield render_step(step, tracer, style)
+            summary.add(step)
+            if style.shows_full(step.step):
+                yield render_step(step, tracer, style)
+            elif style.shows(step.step):
+                yield Text(heading(step, tracer, style))
     except NumericalAnomaly as exc:
         yield anomaly_report(exc.anomaly, style)
         raise
-    if len(objectives) > 1:
-        J, p = tracer.objective, style.precision
-        yield Text(f"{J}: {fmt.number(objectives[0], p)} at step 1 → "
-                   f"{fmt.number(objectives[-1], p)} at step {len(objectives)}")
+    if style.summarises and summary.seen > 1:
+        yield summary_block(summary, tracer, style)
 
 
 def anomaly_report(anomaly: Anomaly, style: Style) -> RenderableType:

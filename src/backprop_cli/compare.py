@@ -1,0 +1,140 @@
+"""Comparing two traces (``--format json`` documents): every differing path, in a fixed order.
+
+Numbers are equal when ``|actual − expected| ≤ atol + rtol·|expected|`` (numpy's ``isclose``
+with the expected value as reference); strings, booleans, keys and list lengths must match
+exactly. The walk follows the expected document's key order, then keys only the actual one
+has, so the same two files always give the same list.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from .errors import BackpropError, UsageError
+
+RTOL = 1e-9
+ATOL = 1e-12
+MISSING = object()
+
+
+class TraceInputError(BackpropError):
+    """A file given to compare that is not a readable trace document (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Difference:
+    path: str  # steps[0].grads.W1[2][1]
+    expected: Any  # MISSING when only the actual trace has it
+    actual: Any  # MISSING when only the expected trace has it
+
+
+def load_trace(path: str, stdin_text: str | None = None) -> tuple[Any, str]:
+    """The parsed document and the name messages use for it; ``-`` reads standard input."""
+    name = "<stdin>" if path == "-" else path
+    try:
+        if path == "-":
+            text = sys.stdin.read() if stdin_text is None else stdin_text
+        else:
+            with open(path, "rb") as fh:
+                text = fh.read().decode("utf-8")
+    except FileNotFoundError:
+        raise TraceInputError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise TraceInputError(f"{name}: is a directory; expected a trace JSON file") from None
+    except UnicodeDecodeError:
+        raise TraceInputError(f"{name}: is not UTF-8 text; expected a trace JSON file") from None
+    except OSError as exc:
+        raise TraceInputError(f"{name}: cannot be read: {exc.strerror or exc}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TraceInputError(f"{name}:{exc.lineno}:{exc.colno}: not JSON ({exc.msg}); expected "
+                              f"the output of 'backprop trace --format json'") from None
+    if not isinstance(doc, dict) or "schema_version" not in doc or "steps" not in doc:
+        raise TraceInputError(f"{name}: not a trace; expected the output of "
+                              f"'backprop trace --format json'")
+    return doc, name
+
+
+def check_paths(expected: str, actual: str) -> None:
+    if expected == "-" and actual == "-":
+        raise UsageError("only one of EXPECTED and ACTUAL can be - (standard input)")
+
+
+def check_tolerances(rtol: float, atol: float) -> None:
+    for option, value in (("--rtol", rtol), ("--atol", atol)):
+        if not (math.isfinite(value) and value >= 0):
+            raise UsageError(f"{option}: expected a finite tolerance ≥ 0, found {value}")
+
+
+def _key(path: str, key: str) -> str:
+    if re.fullmatch(r"\w+", key):
+        return f"{path}.{key}" if path else key
+    return f"{path}[{json.dumps(key, ensure_ascii=False)}]"
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def close(expected: float, actual: float, rtol: float, atol: float) -> bool:
+    return abs(actual - expected) <= atol + rtol * abs(expected)
+
+
+def differences(expected: Any, actual: Any, rtol: float = RTOL, atol: float = ATOL,
+                path: str = "") -> Iterator[Difference]:
+    """Every path where the two documents differ, depth first, in the expected's order."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        for key, value in expected.items():
+            sub = _key(path, key)
+            if key in actual:
+                yield from differences(value, actual[key], rtol, atol, sub)
+            else:
+                yield Difference(sub, value, MISSING)
+        for key, value in actual.items():
+            if key not in expected:
+                yield Difference(_key(path, key), MISSING, value)
+    elif isinstance(expected, list) and isinstance(actual, list):
+        records = all(isinstance(x, dict) for x in expected + actual)
+        if len(expected) != len(actual) and not records:
+            yield Difference(path, expected, actual)  # a tensor of another shape: one row
+            return
+        for i, (e, a) in enumerate(zip(expected, actual)):
+            yield from differences(e, a, rtol, atol, f"{path}[{i}]")
+        for i in range(len(actual), len(expected)):  # records (steps, edges) one by one
+            yield Difference(f"{path}[{i}]", expected[i], MISSING)
+        for i in range(len(expected), len(actual)):
+            yield Difference(f"{path}[{i}]", MISSING, actual[i])
+    elif _is_number(expected) and _is_number(actual):
+        if not close(float(expected), float(actual), rtol, atol):
+            yield Difference(path, expected, actual)
+    elif type(expected) is not type(actual) or expected != actual:
+        yield Difference(path, expected, actual)
+
+
+def show(value: Any, limit: int = 48) -> str:
+    """A value for the differences table: numbers at full precision, containers shortened."""
+    if value is MISSING:
+        return "(missing)"
+    if isinstance(value, list):
+        shape = []
+        v: Any = value
+        while isinstance(v, list):
+            shape.append(len(v))
+            v = v[0] if v else None
+        text = json.dumps(value, ensure_ascii=False)
+        if len(text) <= limit:
+            return text
+        return "list of " + "×".join(str(n) for n in shape)
+    text = json.dumps(value, ensure_ascii=False)
+    if len(text) <= limit:
+        return text
+    if isinstance(value, dict):
+        keys = list(value)
+        return "{" + ", ".join(keys[:3]) + (", …" if len(keys) > 3 else "") + "}"
+    return text[:limit - 1] + "…"

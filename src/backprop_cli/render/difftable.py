@@ -1,0 +1,42 @@
+"""The result of ``backprop compare`` (and ``trace --expect``): a table of differing paths."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ..compare import Difference, show
+from ..i18n import Catalogue
+
+
+def render(diffs: Iterable[Difference], expected: str, actual: str, rtol: float, atol: float,
+           max_rows: int, t: Catalogue) -> tuple[RenderableType, int]:
+    """The renderable and the number of differences (all of them are counted)."""
+    table = Table(title=t("compare.title", expected=expected, actual=actual),
+                  title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column(t("compare.col.path"), no_wrap=True)
+    table.add_column(t("compare.col.expected", expected=expected), overflow="fold")
+    table.add_column(t("compare.col.actual", actual=actual), overflow="fold")
+    count = 0
+    for diff in diffs:
+        count += 1
+        if count <= max_rows:
+            table.add_row(diff.path, show(diff.expected), show(diff.actual))
+    tolerance = t("compare.tolerance", rtol=f"{rtol:g}", atol=f"{atol:g}")
+    if count == 0:
+        return _line(t("compare.same", expected=expected, actual=actual, tolerance=tolerance)), 0
+    parts: list[RenderableType] = [table]
+    if count > max_rows:
+        parts.append(Text(t("compare.more", more=count - max_rows)))
+    parts.append(_line(t("compare.differ", count=count, expected=expected, actual=actual,
+                        tolerance=tolerance)))
+    return Group(*parts), count
+
+
+def _line(text: str) -> Text:
+    """One line, never wrapped: CI logs and grep see it whole."""
+    return Text(text, no_wrap=True, overflow="ignore")

@@ -1,0 +1,127 @@
+"""``backprop init``: starter configs that trace as written; shell completion through typer."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from backprop_cli.starters import STARTERS, starter
+
+from .conftest import ROOT
+from .helpers import invoke, trace_json
+
+KINDS = ["linear", "mlp", "classifier", "expression"]
+
+
+def test_the_four_starters() -> None:
+    assert sorted(STARTERS) == sorted(KINDS)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_starter_traces_as_written(kind: str, tmp_path) -> None:
+    path = tmp_path / f"{kind}.yaml"
+    result = invoke("init", kind, str(path))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"wrote {path}; trace it with: backprop trace {path}\n"
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith(f"# A {kind} starter written by `backprop init {kind}`.")
+    assert sum(line.lstrip().startswith("#") or " # " in line
+               for line in text.splitlines()) >= 10  # commented
+    doc = trace_json(path)
+    objectives = [s["objective"] for s in doc["steps"]]
+    assert objectives == sorted(objectives, reverse=True)  # training lowers the objective
+    table = invoke("trace", str(path))
+    assert table.exit_code == 0 and "Backward pass" in table.stdout
+    assert invoke("validate", str(path)).exit_code == 0
+
+
+def test_linear_starter_gives_the_documents_numbers(tmp_path) -> None:
+    path = tmp_path / "line.yaml"
+    invoke("init", "linear", str(path))
+    step = trace_json(path)["steps"][0]
+    assert step["objective"] == pytest.approx(1.805, abs=1e-12)
+    assert step["grads"]["w"] == pytest.approx(-3.8, abs=1e-12)
+    assert step["updates"]["b"]["after"] == pytest.approx(0.29, abs=1e-12)
+
+
+def test_expression_starter_sums_two_paths(tmp_path) -> None:
+    path = tmp_path / "e.yaml"
+    invoke("init", "expression", str(path))
+    step = trace_json(path)["steps"][0]
+    assert step["grad_formulas"]["a"] == "∂L/∂a = ∂L/∂ax · x + ∂L/∂f · t"
+    terms = [e["global"] for e in step["backward"] if e["input"] == "a"]
+    assert len(terms) == 2 and step["grads"]["a"] == pytest.approx(sum(terms), abs=1e-15)
+
+
+def test_classifier_starter_is_a_batch(tmp_path) -> None:
+    path = tmp_path / "c.yaml"
+    invoke("init", "classifier", str(path))
+    doc = trace_json(path)
+    assert {n["name"]: n["shape"] for n in doc["graph"]["nodes"]}["logits"] == [2, 4]
+    assert doc["graph"]["nodes"][-1]["op"] == "softmax_cross_entropy"
+
+
+def test_without_path_the_starter_is_printed() -> None:
+    result = invoke("init")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("# A linear starter written by `backprop init linear`.")
+    assert "  backprop trace linear.yaml\n" in result.stdout
+    piped = invoke("trace", "-", "--format", "json", input=invoke("init", "mlp").stdout)
+    assert json.loads(piped.stdout)["graph"]["objective"] == "J"
+
+
+def test_an_existing_file_is_kept_without_force(tmp_path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("keep me\n")
+    result = invoke("init", "mlp", str(path))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (f"backprop: error: {path}: already exists; not overwritten "
+                             f"(use --force to replace it)\n")
+    assert path.read_text() == "keep me\n"
+    assert invoke("init", "mlp", str(path), "--force").exit_code == 0
+    assert path.read_text(encoding="utf-8") == starter("mlp", str(path))
+
+
+def test_unknown_kind_is_a_usage_error() -> None:
+    result = invoke("init", "cnn")
+    assert result.exit_code == 2 and result.stdout == ""
+
+
+# ---- shell completion --------------------------------------------------------------------
+
+
+def _run(*argv: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("_BACKPROP")}
+    return subprocess.run([sys.executable, "-m", "backprop_cli", *argv], capture_output=True,
+                          text=True, cwd=ROOT, env={**base, **(env or {})}, timeout=60)
+
+
+@pytest.mark.parametrize("shell, marker", [
+    ("bash", "complete -o default -F _backprop_completion backprop"),
+    ("zsh", "#compdef backprop"),
+    ("fish", "complete --command backprop"),
+    ("powershell", "Register-ArgumentCompleter -Native -CommandName backprop"),
+])
+def test_show_completion_prints_a_script_for_backprop(shell: str, marker: str) -> None:
+    # typer's own testing switch: name the shell instead of detecting the parent process's.
+    proc = _run("--show-completion", shell,
+                env={"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert "_BACKPROP_COMPLETE" in proc.stdout
+    assert marker in proc.stdout
+
+
+def test_completion_completes_commands_and_choices() -> None:
+    def complete(words: str) -> list[str]:
+        proc = _run(env={"_BACKPROP_COMPLETE": "complete_bash", "COMP_WORDS": words,
+                         "COMP_CWORD": str(len(words.split()) - (not words.endswith(" ")))})
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.split()
+
+    assert {"trace", "graph", "schema", "init", "validate"} <= set(complete("backprop "))
+    assert complete("backprop graph x.yaml --format m") == ["mermaid"]
+    assert set(complete("backprop init ")) >= set(KINDS)
