@@ -257,3 +257,15 @@ def test_sigmoid_config_with_large_logits_traces() -> None:
 def test_the_readme_shows_the_real_report_line() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"\n{OVERFLOW_MESSAGE}" in readme
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "latex"])
+def test_documents_report_the_anomaly_after_the_steps_before_it(fmt: str) -> None:
+    result = invoke("trace", OVERFLOW, "--format", fmt)
+    assert result.exit_code == 3
+    assert result.stderr == OVERFLOW_MESSAGE
+    out = result.stdout
+    assert out.index("Step 1") < out.index("numerical anomaly in the forward pass")
+    assert out.count("numerical anomaly") == 1
+    assert "Node & \\texttt{logits}" in out if fmt == "latex" else "| Node | `logits` |" in out
+    assert out.rstrip().endswith("The trace stops here (exit code 3); --allow-nonfinite traces on.")

@@ -77,6 +77,7 @@ COMMANDS = st.sampled_from([
     ("trace", "--steps", "2", "--format", "jsonl"),
     ("trace", "--steps", "1"),
     ("trace", "--steps", "2", "--allow-nonfinite", "--format", "json"),
+    ("trace", "--steps", "2", "--format", "markdown"),
 ])
 
 

@@ -14,7 +14,8 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from .. import fmt
-from ..engine import Step, Tracer
+from ..engine import Anomaly, Step, Tracer
+from ..errors import NumericalAnomaly
 from ..i18n import Catalogue
 from .explain import Typeset, edge_sentence, update_sentence
 from .latex_math import Untranslatable, name_to_latex, number_to_latex, to_latex
@@ -293,6 +294,28 @@ def summary_text(summary: Summary, tracer: Tracer, f: _Format) -> str:
     return "".join(out)
 
 
+def anomaly_text(anomaly: Anomaly, f: _Format) -> str:
+    """Where the first non-finite value appeared (the terminal's anomaly report)."""
+    value = np.asarray(anomaly.value)
+    edge = f" → {anomaly.input}" if anomaly.input else ""
+    rows = [[f.prose("Node"), f.verbatim(anomaly.node + edge)],
+            [f.prose("Equation"), f.math(anomaly.equation)],
+            [f.prose("Not finite"), f.verbatim(anomaly.quantity)]]
+    if value.ndim:
+        listed = ", ".join(f"[{', '.join(map(str, i))}] {v}" for i, v in anomaly.elements())
+        bad = sum(anomaly.counts.values())
+        more = ", …" if bad > len(anomaly.elements()) else ""
+        rows.append([f.prose("Elements"), f.prose(f"{bad} of {value.size}: {listed}{more}")])
+    rows.append([f.prose("Value"), f.inline(value_math(value, f.view))])
+    for label, v in anomaly.inputs:
+        rows.append([f.prose("Input ") + f.verbatim(label),
+                     f.inline(value_math(np.asarray(v), f.view))])
+    heading = f"Step {anomaly.step} · numerical anomaly in the {anomaly.pass_} pass"
+    return (f.heading(2, f.prose(heading)) + f.table([f.prose(""), f.prose("")], rows, "ll")
+            + f.paragraph(f.prose("The trace stops here (exit code 3); --allow-nonfinite "
+                                  "traces on.")))
+
+
 def render(steps: Iterable[Step], tracer: Tracer, view: View, kind: str) -> Iterator[str]:
     """The document in pieces, one per step as it is traced, then the summary."""
     f: _Format = Markdown(view) if kind == "markdown" else Latex(view)
@@ -300,15 +323,22 @@ def render(steps: Iterable[Step], tracer: Tracer, view: View, kind: str) -> Iter
     if begin:
         yield begin
     summary = Summary(view.total)
-    for step in steps:
-        summary.add(step)
-        if view.shows_full(step.step):
-            yield step_text(step, tracer, f)
-        elif view.shows(step.step):
-            p = view.precision
-            yield f.paragraph(f.text("step.heading", step=str(step.step),
-                                     objective=f.name(tracer.objective),
-                                     value=f.inline(_num(step.objective, p))))
+    try:
+        for step in steps:
+            summary.add(step)
+            if view.shows_full(step.step):
+                yield step_text(step, tracer, f)
+            elif view.shows(step.step):
+                p = view.precision
+                yield f.paragraph(f.text("step.heading", step=str(step.step),
+                                         objective=f.name(tracer.objective),
+                                         value=f.inline(_num(step.objective, p))))
+    except NumericalAnomaly as exc:  # the steps before it are out; report it, then stop
+        yield anomaly_text(exc.anomaly, f)
+        end = f.end()
+        if end:
+            yield end
+        raise
     if view.summarises and summary.seen > 1:
         yield summary_text(summary, tracer, f)
     end = f.end()
