@@ -269,3 +269,13 @@ def test_documents_report_the_anomaly_after_the_steps_before_it(fmt: str) -> Non
     assert out.count("numerical anomaly") == 1
     assert "Node & \\texttt{logits}" in out if fmt == "latex" else "| Node | `logits` |" in out
     assert out.rstrip().endswith("The trace stops here (exit code 3); --allow-nonfinite traces on.")
+
+
+def test_a_saved_picture_keeps_the_report(tmp_path) -> None:
+    svg = tmp_path / "trace.svg"
+    result = invoke("trace", OVERFLOW, "--save-svg", str(svg))
+    assert result.exit_code == 3
+    assert result.stderr == OVERFLOW_MESSAGE
+    picture = svg.read_text(encoding="utf-8")
+    assert "numerical" in picture and "anomaly" in picture
+    assert [p.name for p in tmp_path.iterdir()] == ["trace.svg"]

@@ -22,6 +22,7 @@ from .errors import (
     EXIT_USAGE,
     BackpropError,
     ConfigError,
+    NumericalAnomaly,
     UsageError,
     one_line,
 )
@@ -199,15 +200,21 @@ def trace(
 
         console = make_console(width)
         recorder = make_recorder(console.width) if save_svg or save_html else None
-        for renderable in table.render(run, tracer, view):
-            console.print(renderable)
-            if recorder is not None:
-                recorder.print(renderable)
+        stopped: Optional[NumericalAnomaly] = None
+        try:
+            for renderable in table.render(run, tracer, view):
+                console.print(renderable)
+                if recorder is not None:
+                    recorder.print(renderable)
+        except NumericalAnomaly as exc:  # the picture keeps what was shown, report included
+            stopped = exc
         if save_svg:
             files.write_new_file(save_svg, recorder.export_svg(
                 title=f"backprop trace {config}", clear=False, unique_id="backprop"), force)
         if save_html:
             files.write_new_file(save_html, recorder.export_html(clear=False), force)
+        if stopped is not None:
+            raise stopped
     elif format in HUMAN:
         from .render import document
 
