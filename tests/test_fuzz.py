@@ -78,6 +78,7 @@ COMMANDS = st.sampled_from([
     ("trace", "--steps", "1"),
     ("trace", "--steps", "2", "--allow-nonfinite", "--format", "json"),
     ("trace", "--steps", "2", "--format", "markdown"),
+    ("graph", "--backward", "--step", "2"),
 ])
 
 
