@@ -221,20 +221,20 @@ class Tracer:
                     kind = self.graph.tensors[name].kind
                     raise NumericalAnomaly(Anomaly(check, "forward", name, kind, name, value,
                                                    []))
-        for node in self.graph.nodes:
-            if override and node.name in override:
-                values[node.name] = override[node.name]
-                continue
-            args = [values[a] for a in node.args]
-            try:
-                with np.errstate(all="ignore"):  # non-finite values are found, not warned about
+        with np.errstate(all="ignore"):  # non-finite values are found, not warned about
+            for node in self.graph.nodes:
+                if override and node.name in override:
+                    values[node.name] = override[node.name]
+                    continue
+                args = [values[a] for a in node.args]
+                try:
                     values[node.name] = out = run_forward(node.op, args, node.options)
-            except ValueError as exc:
-                raise NodeError(f"{self.graph.source}: node '{node.name}' ({node.equation}): "
-                                f"{node.op.name} expects {exc}") from None
-            if check is not None and not _finite(out):
-                raise NumericalAnomaly(Anomaly(check, "forward", node.name, node.equation,
-                                               node.name, out, list(zip(node.args, args))))
+                except ValueError as exc:
+                    raise NodeError(f"{self.graph.source}: node '{node.name}' "
+                                    f"({node.equation}): {node.op.name} expects {exc}") from None
+                if check is not None and not _finite(out):
+                    raise NumericalAnomaly(Anomaly(check, "forward", node.name, node.equation,
+                                                   node.name, out, list(zip(node.args, args))))
         return values
 
     def objective_value(self, values: dict[str, np.ndarray]) -> float:
@@ -245,26 +245,32 @@ class Tracer:
         """Every edge's upstream, local and global gradient, and the accumulated gradient of
         every name. With ``check`` (the step number), the first non-finite local gradient,
         edge term or accumulated gradient raises ``NumericalAnomaly``."""
-        grads = {name: np.zeros(shape) for name, shape in self.shapes.items()}
-        grads[self.objective] = np.ones(self.shapes[self.objective])
+        # Gradients are filled in as their terms arrive (no zero array per name); arrays are
+        # never changed in place, so a term recorded on an edge stays as it was.
+        grads: dict[str, np.ndarray] = {self.objective: np.ones(self.shapes[self.objective])}
         recorded: list[tuple[Node, int, np.ndarray, np.ndarray, np.ndarray]] = []
         locals_by_node: dict[str, list[np.ndarray]] = {}
-        for node in reversed(self.active):
-            g = grads[node.name]
-            args = [values[a] for a in node.args]
-            with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # non-finite values are found, not warned about
+            for node in reversed(self.active):
+                g = grads[node.name]
+                args = [values[a] for a in node.args]
                 locals_ = run_local(node.op, args, values[node.name], node.options)
-            locals_by_node[node.name] = locals_
-            for pos, arg in enumerate(node.args):
-                with np.errstate(all="ignore"):
+                locals_by_node[node.name] = locals_
+                for pos, arg in enumerate(node.args):
                     contribution = node.op.chain_for(pos).apply(g, locals_[pos],
                                                                 self.shapes[arg], node.options)
-                before = grads[arg]
-                grads[arg] = before + contribution
-                if check is not None:
-                    self._check_edge(check, node, pos, g, locals_[pos], contribution, before,
-                                     grads[arg], values)
-                recorded.append((node, pos, g, locals_[pos], contribution))
+                    before = grads.get(arg)
+                    # A first term is kept as 0 + term: −0.0 becomes 0.0, as in any sum.
+                    grads[arg] = total = contribution + 0.0 if before is None else \
+                        before + contribution
+                    if check is not None:
+                        self._check_edge(check, node, pos, g, locals_[pos], contribution,
+                                         before, total, values)
+                    recorded.append((node, pos, g, locals_[pos], contribution))
+        # Every name, in the order of the graph (data, params, nodes); 0 where J does not
+        # depend on it.
+        grads = {name: grads[name] if name in grads else np.zeros(shape)
+                 for name, shape in self.shapes.items()}
         if self.edge_info is None:
             self._describe_edges(locals_by_node)
         edges = [Edge(info, up, loc, glob)
@@ -272,7 +278,7 @@ class Tracer:
         return edges, grads
 
     def _check_edge(self, step: int, node: Node, pos: int, upstream: np.ndarray,
-                    local: np.ndarray, contribution: np.ndarray, before: np.ndarray,
+                    local: np.ndarray, contribution: np.ndarray, before: np.ndarray | None,
                     total: np.ndarray, values: dict[str, np.ndarray]) -> None:
         """The edge's local gradient, its term, and the gradient it was added to are finite."""
         # ``before`` was checked as the total of the previous term (or is 0), so a non-finite
@@ -295,8 +301,9 @@ class Tracer:
                                                           (local_name, local)], arg))
         if not _finite(total):
             quantity = f"{d(J, arg)}, summed over its paths"
+            so_far = np.zeros(self.shapes[arg]) if before is None else before
             raise NumericalAnomaly(Anomaly(step, "backward", node.name, node.equation, quantity,
-                                           total, [(f"{d(J, arg)} so far", before),
+                                           total, [(f"{d(J, arg)} so far", so_far),
                                                    (term, contribution)], arg))
 
     def run(self, steps: int | None = None, lr: float | None = None,
