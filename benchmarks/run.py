@@ -21,10 +21,16 @@ Workloads:
 
 from __future__ import annotations
 
+import os
+
+# One thread for every library: on a 2-core machine BLAS threads contend with each other and the
+# timings swing by 2×; single-threaded, the same math costs the same every time, and the ratios
+# compare like with like (numpy, autograd and torch all get one thread).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 import argparse
 import contextlib
-import io
-import os
 import platform
 import shutil
 import statistics
@@ -50,6 +56,8 @@ except ImportError:  # pragma: no cover - the test extra installs it
     autograd = None
 try:
     import torch
+
+    torch.set_num_threads(1)
 except ImportError:
     torch = None
 
@@ -57,14 +65,24 @@ QUICK = False
 
 
 def median_time(fn: Callable[[], object], repeats: int | None = None) -> float:
-    repeats = repeats or (3 if QUICK else 7)
-    fn()  # warm-up: imports, caches, first-touch of memory
-    times = []
+    return interleaved({"fn": fn}, repeats)["fn"]
+
+
+def interleaved(fns: dict[str, Callable[[], object] | None],
+                repeats: int | None = None) -> dict[str, float | None]:
+    """Median time of each function, run in turn within every repeat so that a slow moment of
+    the machine falls on all of them alike."""
+    repeats = repeats or (3 if QUICK else 9)
+    live = {k: f for k, f in fns.items() if f is not None}
+    for fn in live.values():
+        fn()  # warm-up: imports, caches, first-touch of memory
+    times: dict[str, list[float]] = {k: [] for k in live}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for key, fn in live.items():
+            start = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - start)
+    return {k: statistics.median(times[k]) if k in times else None for k in fns}
 
 
 # ---- workloads ---------------------------------------------------------------------------
@@ -318,11 +336,10 @@ def main() -> None:
     ]
     engine_times = {}
     for name, graph, floor, steps in workloads:
-        e = median_time(engine_run(graph, steps))
-        f = median_time(floor(graph, steps))
-        ag_fn, th_fn = autograd_run(graph, steps), torch_run(graph, steps)
-        ag = median_time(ag_fn) if ag_fn else None
-        th = median_time(th_fn) if th_fn else None
+        t = interleaved({"engine": engine_run(graph, steps), "floor": floor(graph, steps),
+                         "autograd": autograd_run(graph, steps),
+                         "torch": torch_run(graph, steps)})
+        e, f, ag, th = t["engine"], t["floor"], t["autograd"], t["torch"]
         engine_times[name] = e
         print(f"| {name} | {steps} | {fmt_s(e)} | {fmt_s(f)} | {fmt_s(ag)} | {fmt_s(th)} "
               f"| {ratio(e, f)} | {ratio(e, th)} |")

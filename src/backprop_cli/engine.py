@@ -215,7 +215,9 @@ class Tracer:
         (finite differences with respect to an intermediate node use it). With ``check`` (the
         step number), the first non-finite value raises ``NumericalAnomaly``."""
         values = dict(leaves)
-        if check is not None:
+        # Leaves are checked when the trace starts: after that, data never change and every
+        # param was checked as it left the optimiser.
+        if check == 1:
             for name, value in leaves.items():
                 if not _finite(value):
                     kind = self.graph.tensors[name].kind
@@ -260,8 +262,7 @@ class Tracer:
                     contribution = node.op.chain_for(pos).apply(g, locals_[pos],
                                                                 self.shapes[arg], node.options)
                     before = grads.get(arg)
-                    # A first term is kept as 0 + term: −0.0 becomes 0.0, as in any sum.
-                    grads[arg] = total = contribution + 0.0 if before is None else \
+                    grads[arg] = total = contribution if before is None else \
                         before + contribution
                     if check is not None:
                         self._check_edge(check, node, pos, g, locals_[pos], contribution,
@@ -282,8 +283,10 @@ class Tracer:
                     total: np.ndarray, values: dict[str, np.ndarray]) -> None:
         """The edge's local gradient, its term, and the gradient it was added to are finite."""
         # ``before`` was checked as the total of the previous term (or is 0), so a non-finite
-        # term shows up in the total: two checks find all three kinds of anomaly.
-        if _finite(total) and _finite(local):
+        # term shows up in the total; and a non-finite local gradient always makes the term
+        # non-finite (x·inf and x·nan are never finite, nor is a sum or product holding one).
+        # One check finds all three; which of them it was is worked out below.
+        if _finite(total):
             return
         arg = node.args[pos]
         J = self.objective

@@ -199,6 +199,8 @@ class Chain:
 
 
 def _elementwise(g: Array, local: Array, shape: Shape, opts: dict) -> Array:
+    if local.ndim == 0 and local == 1.0 and g.shape == shape:
+        return g  # × 1: the upstream gradient itself (arrays are never changed in place)
     return fit_to_shape(g * local, shape)
 
 

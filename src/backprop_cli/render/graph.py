@@ -29,6 +29,7 @@ from rich.tree import Tree
 from .. import fmt
 from ..engine import EdgeInfo, Step, Tracer
 from ..ops import OPS, shape_text
+from .jsonout import gradient as json_gradient
 from .jsonout import value as json_value
 
 GRAPH_SCHEMA_VERSION = 1
@@ -433,7 +434,7 @@ def to_dict(view: View) -> dict[str, Any]:
                           equation=v.equation, active=v.active)
         if step is not None:
             record["value"] = json_value(step.values[v.name])
-            record["grad"] = json_value(step.grads[v.name])
+            record["grad"] = json_gradient(step.grads[v.name])
         nodes.append(record)
     edges = []
     for f in view.flows:

@@ -31,6 +31,11 @@ def value(a: Any) -> Any:
     return _nonfinite(arr.tolist())
 
 
+def gradient(a: Any) -> Any:
+    """A gradient is a sum of terms, written as 0 + its terms: −0.0 reads 0.0."""
+    return value(np.asarray(a, dtype=np.float64) + 0.0)
+
+
 def _nonfinite(x: Any) -> Any:
     if isinstance(x, list):
         return [_nonfinite(v) for v in x]
@@ -70,9 +75,9 @@ def step_record(step: Step, tracer: Tracer) -> dict[str, Any]:
                 "node": e.info.node,
                 "op": e.info.op,
                 "input": e.info.input,
-                "upstream": value(e.upstream),
+                "upstream": gradient(e.upstream),
                 "local": value(e.local),
-                "global": value(e.global_),
+                "global": gradient(e.global_),
                 "formula": {
                     "equation": e.info.equation,
                     "upstream": e.info.upstream,
@@ -85,12 +90,12 @@ def step_record(step: Step, tracer: Tracer) -> dict[str, Any]:
             }
             for e in step.edges
         ],
-        "grads": {name: value(g) for name, g in step.grads.items()},
+        "grads": {name: gradient(g) for name, g in step.grads.items()},
         "grad_formulas": dict(tracer.grad_formulas),
         "updates": {
             name: {
                 "before": value(u.before),
-                "grad": value(u.grad),
+                "grad": gradient(u.grad),
                 "after": value(u.after),
                 "formula": u.formula,
                 "state": {k: value(v) for k, v in u.state.items()},
