@@ -202,3 +202,16 @@ def test_help_of_every_command_lists_the_exit_codes() -> None:
     for command in [[], *commands]:
         text = " ".join(invoke(*command, "--help").stdout.split())
         assert expected in text, command
+
+
+@pytest.mark.parametrize("config", SHIPPED)
+def test_streamed_json_document_equals_the_whole_document(config: str) -> None:
+    """--format json is written step by step; the text is that of the document dumped whole."""
+    from backprop_cli.config import load_config
+    from backprop_cli.engine import Tracer
+    from backprop_cli.render import jsonout
+
+    streamed = invoke("trace", str(CONFIGS / config), "-f", "json", "-n", "3").stdout
+    tracer = Tracer(load_config(str(CONFIGS / config)))
+    assert streamed == jsonout.document_text(tracer.run(steps=3), tracer)
+    assert json.loads(streamed)["steps"][2]["step"] == 3

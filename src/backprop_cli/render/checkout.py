@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable
 
 from rich import box
@@ -13,7 +12,7 @@ from rich.text import Text
 from .. import fmt
 from ..check import CheckStep, TensorCheck
 from ..notation import d
-from .jsonout import SCHEMA_VERSION, value
+from .jsonout import SCHEMA_VERSION, dumps, value
 
 
 def _index(index: tuple[int, ...]) -> str:
@@ -84,4 +83,4 @@ def document(steps: Iterable[CheckStep], objective: str, eps: float, rtol: float
         })
     doc = {"schema_version": SCHEMA_VERSION, "objective": objective, "eps": eps, "rtol": rtol,
            "atol": atol, "passed": passed, "steps": records}
-    return json.dumps(doc, ensure_ascii=False, allow_nan=False, indent=2) + "\n"
+    return dumps(doc, indent=True) + "\n"

@@ -14,7 +14,6 @@ gradient: values and gradients are the engine's records of the step.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from rich.tree import Tree
 from .. import fmt
 from ..engine import EdgeInfo, Step, Tracer
 from ..ops import OPS, shape_text
+from .jsonout import dumps as json_dumps
 from .jsonout import gradient as json_gradient
 from .jsonout import value as json_value
 
@@ -460,4 +460,4 @@ def to_dict(view: View) -> dict[str, Any]:
 
 
 def to_json(view: View) -> str:
-    return json.dumps(to_dict(view), ensure_ascii=False, allow_nan=False, indent=2) + "\n"
+    return json_dumps(to_dict(view), indent=True) + "\n"
