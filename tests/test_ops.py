@@ -246,9 +246,9 @@ def test_labels_out_of_range_are_a_clear_error() -> None:
     result = invoke("trace", "-", input="data: {z: [[1.0, 2.0], [0.5, 0.1]], y: [0, 2]}\n"
                     "graph:\n  - {name: L, op: softmax_cross_entropy, args: [z, y]}\n")
     assert result.exit_code == 2
-    assert result.stderr == ("backprop: error: <stdin>: node 'L' (L = mean[−Σ_classes "
-                             "y·log_softmax(z)]): softmax_cross_entropy expects integer labels "
-                             "from 0 to 1\n")
+    assert result.stderr == ("backprop: error: <stdin>:3:5: graph[0]: node 'L' (L = "
+                             "mean[−Σ_classes y·log_softmax(z)]): softmax_cross_entropy expects "
+                             "integer labels from 0 to 1 (one per example), found 2 at [1]\n")
 
 
 def test_ops_command_lists_every_op() -> None:

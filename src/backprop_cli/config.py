@@ -389,8 +389,9 @@ class _Compiler:
         equation = equation_text(op, name, args, in_shapes, options)
         shapes[name] = shape
         defined[name] = path
+        where = self.src.problem(path, "").render(self.src.name).rstrip(": ")
         return Node(name=name, op=op, args=tuple(args), options=options, shape=shape,
-                    equation=equation)
+                    equation=equation, where=where)
 
     @staticmethod
     def cycle(name: str, arg: str, entries: list) -> list[str]:

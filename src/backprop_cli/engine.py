@@ -232,8 +232,9 @@ class Tracer:
                 try:
                     values[node.name] = out = run_forward(node.op, args, node.options)
                 except ValueError as exc:
-                    raise NodeError(f"{self.graph.source}: node '{node.name}' "
-                                    f"({node.equation}): {node.op.name} expects {exc}") from None
+                    where = node.where or self.graph.source
+                    raise NodeError(f"{where}: node '{node.name}' ({node.equation}): "
+                                    f"{node.op.name} expects {exc}") from None
                 if check is not None and not _finite(out):
                     raise NumericalAnomaly(Anomaly(check, "forward", node.name, node.equation,
                                                    node.name, out, list(zip(node.args, args))))

@@ -30,6 +30,7 @@ class Node:
     options: dict[str, Any]
     shape: tuple[int, ...]
     equation: str
+    where: str = ""  # "config.yaml:3:5: graph[0]", for errors found when the op runs
 
 
 @dataclass

@@ -342,8 +342,12 @@ def _labels(targets: Array, logits: Array) -> Array:
     """Integer labels as an index array, checked against the number of classes."""
     labels = np.rint(targets).astype(np.int64)
     classes = logits.shape[0]
-    if not np.array_equal(labels, targets) or labels.min() < 0 or labels.max() >= classes:
-        raise ValueError(f"integer labels from 0 to {classes - 1}")
+    bad = (labels != targets) | (labels < 0) | (labels >= classes)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0]) if bad.ndim else ()
+        at = f" at [{', '.join(map(str, index))}]" if index else ""
+        raise ValueError(f"integer labels from 0 to {classes - 1} (one per example), found "
+                         f"{float(targets[index]):g}{at}")
     return labels
 
 
