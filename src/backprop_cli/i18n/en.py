@@ -109,4 +109,16 @@ STRINGS = {
     "compare.same": "{actual} matches {expected} ({tolerance})",
     "compare.more": "… and {more} more (show them with --max-rows)",
     "compare.differ": "{actual} differs from {expected} at {count} path(s) ({tolerance})",
+    # ---- a trace stopped by a numerical anomaly ---------------------------------------------
+    "anomaly.heading": "Step {step} · numerical anomaly in the {pass_name} pass",
+    "anomaly.pass.forward": "forward",
+    "anomaly.pass.backward": "backward",
+    "anomaly.pass.update": "update",
+    "anomaly.not_finite": "Not finite",
+    "anomaly.elements": "Elements",
+    "anomaly.count": "{bad} of {size} ({counts}): {elements}",
+    "anomaly.input": "Input {name}",
+    "anomaly.note": "The trace stops here (exit code 3); --allow-nonfinite traces on and marks "
+                    "non-finite values with ⚠.",
+    "anomaly.note.document": "The trace stops here (exit code 3); --allow-nonfinite traces on.",
 }

@@ -91,4 +91,15 @@ STRINGS = {
     "compare.same": "{actual} 与 {expected} 一致({tolerance})",
     "compare.more": "……另有 {more} 处不同(用 --max-rows 显示)",
     "compare.differ": "{actual} 与 {expected} 有 {count} 处不同({tolerance})",
+    # ---- a trace stopped by a numerical anomaly ---------------------------------------------
+    "anomaly.heading": "第 {step} 步 · {pass_name}中出现数值异常",
+    "anomaly.pass.forward": "前向传播",
+    "anomaly.pass.backward": "反向传播",
+    "anomaly.pass.update": "参数更新",
+    "anomaly.not_finite": "非有限值",
+    "anomaly.elements": "元素",
+    "anomaly.count": "{size} 个中有 {bad} 个({counts}):{elements}",
+    "anomaly.input": "输入 {name}",
+    "anomaly.note": "追踪到此停止(退出码 3);--allow-nonfinite 会继续追踪,并用 ⚠ 标出非有限值。",
+    "anomaly.note.document": "追踪到此停止(退出码 3);--allow-nonfinite 会继续追踪。",
 }

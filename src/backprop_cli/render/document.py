@@ -20,7 +20,7 @@ from ..i18n import Catalogue
 from .explain import Typeset, edge_sentence, update_sentence
 from .latex_math import Untranslatable, name_to_latex, number_to_latex, to_latex
 from .summary import Summary
-from .table import STATE_NAMES
+from .table import STATE_NAMES, anomaly_elements
 from .view import View
 
 # ---- values and formulas as LaTeX math (shared) ----------------------------------------------
@@ -298,22 +298,19 @@ def anomaly_text(anomaly: Anomaly, f: _Format) -> str:
     """Where the first non-finite value appeared (the terminal's anomaly report)."""
     value = np.asarray(anomaly.value)
     edge = f" → {anomaly.input}" if anomaly.input else ""
-    rows = [[f.prose("Node"), f.verbatim(anomaly.node + edge)],
-            [f.prose("Equation"), f.math(anomaly.equation)],
-            [f.prose("Not finite"), f.verbatim(anomaly.quantity)]]
+    rows = [[f.text("col.node"), f.verbatim(anomaly.node + edge)],
+            [f.text("col.equation"), f.math(anomaly.equation)],
+            [f.text("anomaly.not_finite"), f.verbatim(anomaly.quantity)]]
     if value.ndim:
-        listed = ", ".join(f"[{', '.join(map(str, i))}] {v}" for i, v in anomaly.elements())
-        bad = sum(anomaly.counts.values())
-        more = ", …" if bad > len(anomaly.elements()) else ""
-        rows.append([f.prose("Elements"), f.prose(f"{bad} of {value.size}: {listed}{more}")])
-    rows.append([f.prose("Value"), f.inline(value_math(value, f.view))])
+        rows.append([f.text("anomaly.elements"), f.prose(anomaly_elements(anomaly, f.t))])
+    rows.append([f.text("col.value"), f.inline(value_math(value, f.view))])
     for label, v in anomaly.inputs:
-        rows.append([f.prose("Input ") + f.verbatim(label),
+        rows.append([f.text("anomaly.input", name=f.verbatim(label)),
                      f.inline(value_math(np.asarray(v), f.view))])
-    heading = f"Step {anomaly.step} · numerical anomaly in the {anomaly.pass_} pass"
-    return (f.heading(2, f.prose(heading)) + f.table([f.prose(""), f.prose("")], rows, "ll")
-            + f.paragraph(f.prose("The trace stops here (exit code 3); --allow-nonfinite "
-                                  "traces on.")))
+    heading = f.text("anomaly.heading", step=str(anomaly.step),
+                     pass_name=f.text(f"anomaly.pass.{anomaly.pass_}"))
+    return (f.heading(2, heading) + f.table([f.prose(""), f.prose("")], rows, "ll")
+            + f.paragraph(f.text("anomaly.note.document")))
 
 
 def render(steps: Iterable[Step], tracer: Tracer, view: View, kind: str) -> Iterator[str]:

@@ -233,28 +233,35 @@ def render(steps: Iterable[Step], tracer: Tracer, style: Style) -> Iterator[Rend
 
 def anomaly_report(anomaly: Anomaly, style: Style) -> RenderableType:
     """Where the first non-finite value appeared, which elements, and what went into it."""
-    heading = Text(f"Step {anomaly.step} · numerical anomaly in the {anomaly.pass_} pass",
-                   style=WARNING_STYLE)
+    t = Catalogue(style.lang)
+    heading = Text(t("anomaly.heading", step=anomaly.step,
+                     pass_name=t(f"anomaly.pass.{anomaly.pass_}")), style=WARNING_STYLE)
     table = Table(box=box.SIMPLE_HEAD, show_header=False, show_edge=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     edge = f" → {anomaly.input}" if anomaly.input else ""
-    table.add_row("Node", f"{anomaly.node}{edge}")
-    table.add_row("Equation", anomaly.equation)
-    table.add_row("Not finite", anomaly.quantity)
+    table.add_row(t("col.node"), f"{anomaly.node}{edge}")
+    table.add_row(t("col.equation"), anomaly.equation)
+    table.add_row(t("anomaly.not_finite"), anomaly.quantity)
     value = np.asarray(anomaly.value)
-    counts = ", ".join(f"{n} {kind}" for kind, n in anomaly.counts.items() if n)
-    elements = ", ".join(f"[{', '.join(map(str, i))}] {v}" for i, v in anomaly.elements())
-    bad = sum(anomaly.counts.values())
     if value.ndim:
-        more = ", …" if bad > len(anomaly.elements()) else ""
-        table.add_row("Elements", f"{bad} of {value.size} ({counts}): {elements}{more}")
-    table.add_row("Value", _value(value, style))
+        table.add_row(t("anomaly.elements"), anomaly_elements(anomaly, t))
+    table.add_row(t("col.value"), _value(value, style, t))
     for label, v in anomaly.inputs:
-        table.add_row(f"Input {STATE_NAMES.get(label, label)}", _value(np.asarray(v), style))
-    note = Text("The trace stops here (exit code 3); --allow-nonfinite traces on and marks "
-                "non-finite values with ⚠.", style="dim")
+        table.add_row(t("anomaly.input", name=STATE_NAMES.get(label, label)),
+                      _value(np.asarray(v), style, t))
+    note = Text(t("anomaly.note"), style="dim")
     return Group(Rule(heading, align="left"), table, Text(""), note)
+
+
+def anomaly_elements(anomaly: Anomaly, t: Catalogue) -> str:
+    """``1 of 2 (1 inf): [0] inf``: how many elements are not finite, and the first ones."""
+    counts = ", ".join(f"{n} {kind}" for kind, n in anomaly.counts.items() if n)
+    listed = ", ".join(f"[{', '.join(map(str, i))}] {v}" for i, v in anomaly.elements())
+    bad = sum(anomaly.counts.values())
+    more = ", …" if bad > len(anomaly.elements()) else ""
+    return t("anomaly.count", bad=bad, size=np.asarray(anomaly.value).size, counts=counts,
+             elements=listed + more)
 
 
 def graph_summary(graph: Graph) -> RenderableType:
