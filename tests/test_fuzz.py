@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import subprocess
 import sys
 import time
@@ -215,7 +216,8 @@ def check_loader(text: str) -> None:
     except NumericalAnomaly as exc:
         assert str(exc).startswith("numerical anomaly in step ")
     except NodeError as exc:  # values an op cannot take (labels out of range): exit 2
-        assert str(exc).startswith("fuzz.yaml: node ") and "\n" not in str(exc)
+        assert re.match(r"fuzz\.yaml:\d+:\d+: [^\n]*: node '", str(exc)), str(exc)
+        assert "\n" not in str(exc)
 
 
 @fuzz_settings(200)

@@ -258,3 +258,15 @@ def test_ops_command_lists_every_op() -> None:
     for name, op in OPS.items():
         assert f" {name} " in out, name
     assert "∂/∂z: 1[z > 0]" in out and "kink: at z = 0" in out
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "markdown", "latex"])
+def test_an_op_error_in_the_first_step_prints_nothing_on_stdout(fmt: str) -> None:
+    """Exit 2 means nothing on stdout: no JSON head or LaTeX preamble before the failing step."""
+    from .helpers import invoke
+
+    result = invoke("trace", "-", "-f", fmt, input="data: {z: [[1.0, 2.0], [0.5, 0.1]], "
+                    "y: [0, 2]}\ngraph:\n  - {name: L, op: softmax_cross_entropy, args: [z, y]}\n")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "found 2 at [1]" in result.stderr

@@ -314,30 +314,30 @@ def anomaly_text(anomaly: Anomaly, f: _Format) -> str:
 
 
 def render(steps: Iterable[Step], tracer: Tracer, view: View, kind: str) -> Iterator[str]:
-    """The document in pieces, one per step as it is traced, then the summary."""
+    """The document in pieces, one per step as it is traced, then the summary. The preamble
+    goes out with the first piece: an error before any step (exit 2) leaves stdout empty."""
     f: _Format = Markdown(view) if kind == "markdown" else Latex(view)
-    begin = f.begin(tracer)
-    if begin:
-        yield begin
+    pending = [f.begin(tracer) or ""]
+
+    def piece(text: str) -> str:
+        head, pending[0] = pending[0], ""
+        return head + text
+
     summary = Summary(view.total)
     try:
         for step in steps:
             summary.add(step)
             if view.shows_full(step.step):
-                yield step_text(step, tracer, f)
+                yield piece(step_text(step, tracer, f))
             elif view.shows(step.step):
                 p = view.precision
-                yield f.paragraph(f.text("step.heading", step=str(step.step),
-                                         objective=f.name(tracer.objective),
-                                         value=f.inline(_num(step.objective, p))))
+                yield piece(f.paragraph(f.text("step.heading", step=str(step.step),
+                                               objective=f.name(tracer.objective),
+                                               value=f.inline(_num(step.objective, p)))))
     except NumericalAnomaly as exc:  # the steps before it are out; report it, then stop
-        yield anomaly_text(exc.anomaly, f)
-        end = f.end()
-        if end:
-            yield end
+        yield piece(anomaly_text(exc.anomaly, f) + (f.end() or ""))
         raise
-    if view.summarises and summary.seen > 1:
-        yield summary_text(summary, tracer, f)
-    end = f.end()
-    if end:
-        yield end
+    tail = summary_text(summary, tracer, f) if view.summarises and summary.seen > 1 else ""
+    text = piece(tail + (f.end() or ""))
+    if text:
+        yield text

@@ -181,19 +181,20 @@ def write_document(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
     """One JSON document, the same text ``dumps(document(...), indent=True)`` gives, written
     as each step finishes: only one step's record is held at a time."""
     head = dumps_bytes({"schema_version": SCHEMA_VERSION, "graph": graph_record(tracer)},
-                       indent=True)
-    _write(out, head[:-2] + b',\n  "steps": [')
+                       indent=True)[:-2] + b',\n  "steps": ['
+    # The head goes out with the first step: an error before it (exit 2) leaves stdout empty.
     count = 0
     try:
         for s in steps:
-            _write(out, (b"," if count else b"") + b"\n" + _nested(step_record(s, tracer)))
+            record = _nested(step_record(s, tracer))
+            _write(out, (b"," if count else head) + b"\n" + record)
             count += 1
     except NumericalAnomaly as exc:
-        _write(out, (b"\n  ]" if count else b"]") + b',\n  "anomaly": ' +
+        _write(out, (b"\n  ]" if count else head + b"]") + b',\n  "anomaly": ' +
                _nested(anomaly_record(exc.anomaly))[4:] + b"\n}\n")
         out.flush()
         raise
-    _write(out, (b"\n  ]" if count else b"]") + b"\n}\n")
+    _write(out, (b"\n  ]" if count else head + b"]") + b"\n}\n")
     out.flush()
 
 
