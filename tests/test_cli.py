@@ -215,3 +215,36 @@ def test_streamed_json_document_equals_the_whole_document(config: str) -> None:
     tracer = Tracer(load_config(str(CONFIGS / config)))
     assert streamed == jsonout.document_text(tracer.run(steps=3), tracer)
     assert json.loads(streamed)["steps"][2]["step"] == 3
+
+
+def _run_in_terminal(env_extra: dict) -> str:
+    """The CLI with stdout on a real pseudo-terminal; what the terminal received."""
+    import pty
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    env.update({"COLUMNS": "120", "TERM": "xterm-256color", **env_extra})
+    proc = subprocess.Popen([sys.executable, "-m", "backprop_cli", "trace",
+                             "configs/seed_linear.yaml"], stdout=slave, stderr=slave,
+                            cwd=ROOT, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the terminal closed: the process is done writing
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    return b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+
+
+def test_terminal_gets_colour_and_no_color_gets_the_plain_tables() -> None:
+    coloured = _run_in_terminal({})
+    assert "\x1b[" in coloured
+    plain = _run_in_terminal({"NO_COLOR": "1"})
+    assert "\x1b[" not in plain
+    assert plain == invoke("trace", LINEAR).stdout  # what a pipe gets, at width 100

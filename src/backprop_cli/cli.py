@@ -500,7 +500,9 @@ def make_console(width: Optional[int]) -> Any:
         def on_broken_pipe(self) -> None:  # Rich would exit with 1 ("a check failed")
             raise BrokenPipeError
 
-    terminal = sys.stdout.isatty()
+    # NO_COLOR (https://no-color.org) or a pipe: the plain tables, byte for byte what a script
+    # gets, at a fixed width.
+    terminal = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     return PipeConsole(
         file=sys.stdout,
         width=width or (None if terminal else 100),
