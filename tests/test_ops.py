@@ -255,7 +255,7 @@ def test_ops_command_lists_every_op() -> None:
     from .helpers import invoke
 
     out = invoke("ops", "--width", "200").stdout
-    for name, op in OPS.items():
+    for name in OPS:
         assert f" {name} " in out, name
     assert "∂/∂z: 1[z > 0]" in out and "kink: at z = 0" in out
 

@@ -17,7 +17,7 @@ from backprop_cli.render.summary import Summary
 from backprop_cli.render.view import View
 
 from .conftest import CONFIGS
-from .helpers import invoke, tracer_from_file, tracer_from_text
+from .helpers import invoke, tracer_from_file
 from .op_tracers import all_cases, op_tracer
 
 LINEAR = str(CONFIGS / "seed_linear.yaml")
