@@ -270,3 +270,42 @@ def test_an_op_error_in_the_first_step_prints_nothing_on_stdout(fmt: str) -> Non
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "found 2 at [1]" in result.stderr
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ("data: {x: [1.0, 2.0]}\ngraph:\n  - {name: s, op: sum, args: [x], axis: 1}\n",
+     ":3:30: graph[0].args: node 's' (s = Σ(x, axis=1)): x has shape 2; sum expects an axis "
+     "from -1 to 0 for an input of shape 2, but axis is 1"),
+    ("data: {x: 3.0}\ngraph:\n  - {name: s, op: sum, args: [x], axis: 0}\n",
+     ":3:30: graph[0].args: node 's' (s = Σ(x, axis=0)): x is a scalar; sum expects a tensor "
+     "with axes (a scalar has none; leave out 'axis')"),
+    ("data: {x: 3.0}\ngraph:\n  - {name: s, op: softmax, args: [x]}\n",
+     ":3:34: graph[0].args: node 's' (s = softmax(x, axis=0)): x is a scalar; softmax expects "
+     "a vector or a matrix (a softmax over one number is always 1)"),
+    ("data: {x: [[1.0, 2.0], [3.0, 4.0]]}\ngraph:\n"
+     "  - {name: r, op: reshape, args: [x], shape: [3, -1]}\n",
+     ":3:34: graph[0].args: node 'r' (r = reshape(x)): x has shape 2×2; reshape expects a "
+     "shape whose size divides 4, found [3, -1]"),
+    ("data: {x: [[1.0, 2.0], [3.0, 4.0]]}\ngraph:\n"
+     "  - {name: r, op: reshape, args: [x], shape: [3, 2]}\n",
+     ":3:34: graph[0].args: node 'r' (r = reshape(x)): x has shape 2×2; reshape expects a "
+     "shape of 4 elements, but [3, 2] has 6"),
+    ("data: {x: [[1.0, 2.0]], y: [[1.0, 2.0, 3.0]]}\ngraph:\n"
+     "  - {name: c, op: concat, args: [x, y]}\n",
+     ":3:33: graph[0].args: node 'c' (c = concat(x, y, axis=0)): x has shape 1×2, y has shape "
+     "1×3; concat expects inputs that agree in every dimension but axis 0"),
+    ("data: {z: [[1.0, 2.0]], y: [0, 1, 1]}\ngraph:\n"
+     "  - {name: L, op: softmax_cross_entropy, args: [z, y]}\n",
+     ":3:48: graph[0].args: node 'L' (L = mean[−Σ_classes y·log_softmax(z)]): z has shape 1×2, "
+     "y has shape 3; softmax_cross_entropy expects targets as integer labels (one per example, "
+     "shape 2) or one-hot/probabilities of the logits' shape 1×2"),
+    ("data: {x: [[[1.0]]]}\ngraph:\n  - {name: t, op: transpose, args: [x]}\n",
+     ":3:36: graph[0].args: node 't' (t = xᵀ): x has shape 1×1×1; transpose expects a scalar, "
+     "a vector or a matrix"),
+])
+def test_shape_rules_say_what_they_expect(config: str, message: str) -> None:
+    from .helpers import invoke
+
+    result = invoke("validate", "-", input=config)
+    assert result.exit_code == 2
+    assert result.stderr == f"backprop: error: <stdin>{message}\n"

@@ -106,8 +106,8 @@ def _axis(shape: Shape, axis: int | None) -> int | None:
     if not shape:
         raise ValueError("a tensor with axes (a scalar has none; leave out 'axis')")
     if not -len(shape) <= axis < len(shape):
-        raise ValueError(f"an axis from {-len(shape)} to {len(shape) - 1} for a "
-                         f"{shape_text(shape)} input, but axis is {axis}")
+        raise ValueError(f"an axis from {-len(shape)} to {len(shape) - 1} for an input of "
+                         f"shape {shape_text(shape)}, but axis is {axis}")
     return axis % len(shape)
 
 
