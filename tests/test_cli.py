@@ -248,3 +248,23 @@ def test_terminal_gets_colour_and_no_color_gets_the_plain_tables() -> None:
     plain = _run_in_terminal({"NO_COLOR": "1"})
     assert "\x1b[" not in plain
     assert plain == invoke("trace", LINEAR).stdout  # what a pipe gets, at width 100
+
+
+def test_a_bug_is_one_line_and_exit_70_unless_debugging(monkeypatch, capsys) -> None:
+    """An unexpected exception (a bug, not bad input) never shows a traceback to a user."""
+    from backprop_cli import cli, engine
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("something impossible")
+
+    monkeypatch.setattr(engine.Tracer, "run", broken)
+    monkeypatch.setattr(sys, "argv", ["backprop", "trace", LINEAR])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 70
+    err = capsys.readouterr().err
+    assert err == ("backprop: internal error: RuntimeError: something impossible (set "
+                   "BACKPROP_DEBUG=1 for the traceback, and please report it)\n")
+    monkeypatch.setenv("BACKPROP_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="something impossible"):
+        cli.main()
