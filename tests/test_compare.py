@@ -113,6 +113,21 @@ def test_stdin_for_one_side(golden) -> None:
                                                "found -1.0"),
 ])
 def test_unusable_input_exits_2(golden, args, text, message) -> None:
+    _unusable(golden, args, text, message)
+
+
+@pytest.mark.parametrize("name, make, message", [
+    ("folder", lambda p: p.mkdir(), "is a directory; expected a trace JSON file"),
+    ("latin1.json", lambda p: p.write_bytes(b"\xff\xfe{}"),
+     "is not UTF-8 text; expected a trace JSON file"),
+])
+def test_unreadable_trace_files_exit_2(golden, tmp_path, name, make, message) -> None:
+    path = tmp_path / name
+    make(path)
+    _unusable(golden, (str(path), "GOLDEN"), "", f"{path}: {message}")
+
+
+def _unusable(golden, args, text, message) -> None:
     args = [str(golden) if a == "GOLDEN" else a for a in args]
     result = invoke("compare", *args, input=text)
     assert result.exit_code == 2
