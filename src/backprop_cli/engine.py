@@ -62,7 +62,6 @@ class Step:
     edges: list[Edge]  # backward order
     grads: dict[str, np.ndarray]  # every name: its accumulated ∂J/∂name
     updates: dict[str, optim.Update]  # trainable params
-    lr: float  # the learning rate this step used
     optimizer: str  # the optimiser and its settings: "adam, η = 0.001, β1 = 0.9, …"
 
 
@@ -338,4 +337,4 @@ class Tracer:
                         updates[t.name] = u
                         leaves[t.name] = u.after
             yield Step(step, values, self.objective_value(values), edges, grads, updates,
-                       spec.lr, optimizer.describe())
+                       optimizer.describe())

@@ -89,8 +89,8 @@ class _Builder:
             given = self.given[name]
             if given.value.shape != shape:
                 raise self.src.error(("params", name), f"the model needs '{name}' of shape "
-                                     f"{'×'.join(map(str, shape)) or 'scalar'}, found "
-                                     f"{'×'.join(map(str, given.value.shape)) or 'scalar'}")
+                                     f"{shape_text(shape)}, found "
+                                     f"{shape_text(given.value.shape)}")
             self.params[name] = given
         else:
             if math.prod(shape) > arrays.MAX_ELEMENTS:
