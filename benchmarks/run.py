@@ -38,16 +38,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from backprop_cli.config import load_config  # noqa: E402
-from backprop_cli.engine import Tracer  # noqa: E402
+from backprop_cli.config import load_config
+from backprop_cli.engine import Tracer
 
 try:
     import autograd
@@ -68,8 +68,9 @@ def median_time(fn: Callable[[], object], repeats: int | None = None) -> float:
     return interleaved({"fn": fn}, repeats)["fn"]
 
 
-def interleaved(fns: dict[str, Callable[[], object] | None],
-                repeats: int | None = None) -> dict[str, float | None]:
+def interleaved(
+    fns: dict[str, Callable[[], object] | None], repeats: int | None = None
+) -> dict[str, float | None]:
     """Median time of each function, run in turn within every repeat so that a slow moment of
     the machine falls on all of them alike."""
     repeats = repeats or (3 if QUICK else 9)
@@ -122,6 +123,7 @@ def engine_run(graph, steps: int) -> Callable[[], None]:
     def run() -> None:
         for _ in Tracer(graph).run(steps=steps):
             pass
+
     return run
 
 
@@ -149,6 +151,7 @@ def numpy_mlp(graph, steps: int) -> Callable[[], None]:
             dz = dh * (z > 0)
             dW1, db1, _dx = dz @ x.T, dz.sum(axis=1, keepdims=True), W1.T @ dz
             W1, b1, W2, b2 = W1 - 0.1 * dW1, b1 - 0.1 * db1, W2 - 0.1 * dW2, b2 - 0.1 * db2
+
     return run
 
 
@@ -171,6 +174,7 @@ def numpy_chain(graph, steps: int, lr: float = 0.01) -> Callable[[], None]:
                 da += gs * us[i]
                 g = gs * a
             a, b = a - lr * da, b - lr * db
+
     return run
 
 
@@ -186,7 +190,7 @@ def numpy_seed(graph, steps: int) -> Callable[[], None]:
                 z = W1 @ x
                 h = np.maximum(z, 0.0)
                 o = W2 @ h
-                _ = 0.5 * np.sum((o - y) ** 2) + 0.005 * (np.sum(W1 ** 2) + np.sum(W2 ** 2))
+                _ = 0.5 * np.sum((o - y) ** 2) + 0.005 * (np.sum(W1**2) + np.sum(W2**2))
                 do = o - y
                 dh = W2.T @ do
                 dz = dh * (z > 0)
@@ -194,6 +198,7 @@ def numpy_seed(graph, steps: int) -> Callable[[], None]:
                 gW1 = np.outer(dz, x) + 0.01 * W1
                 _dx, _dy = W1.T @ dz, -do
                 W1, W2 = W1 - 0.1 * gW1, W2 - 0.1 * gW2
+
         return run
     x, y = float(t["x"].value), float(t["y"].value)
 
@@ -205,6 +210,7 @@ def numpy_seed(graph, steps: int) -> Callable[[], None]:
             d = y_hat - y
             gw, gb, _gx = d * x, d, d * w
             w, b = w - 0.1 * gw, b - 0.1 * gb
+
     return run_linear
 
 
@@ -223,8 +229,9 @@ def autograd_run(graph, steps: int) -> Callable[[], None] | None:
     def objective(params, data):
         values = {**data, **params}
         for node in graph.nodes:
-            values[node.name] = AUTOGRAD_OPS[node.op.name]([values[a] for a in node.args],
-                                                           node.options)
+            values[node.name] = AUTOGRAD_OPS[node.op.name](
+                [values[a] for a in node.args], node.options
+            )
         return anp.sum(values[graph.objective])
 
     grad = autograd.grad(objective)
@@ -235,6 +242,7 @@ def autograd_run(graph, steps: int) -> Callable[[], None] | None:
         for _ in range(steps):
             g = grad(params, data)
             params = {n: params[n] - lr * g[n] for n in names}
+
     return run
 
 
@@ -254,6 +262,7 @@ def torch_run(graph, steps: int) -> Callable[[], None] | None:
             for p in graph.params:
                 if p.trainable:
                     values[p.name] = values[p.name] - lr * grads[p.name]
+
     return run
 
 
@@ -266,11 +275,13 @@ def cli_inprocess(config: Path, steps: int, *extra: str) -> Callable[[], None]:
     args = ["trace", str(config), "--steps", str(steps), *extra]
 
     def run() -> None:
-        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-            try:
-                app(args, standalone_mode=False)
-            except SystemExit:
-                pass
+        with (
+            open(os.devnull, "w") as sink,
+            contextlib.redirect_stdout(sink),
+            contextlib.suppress(SystemExit),
+        ):
+            app(args, standalone_mode=False)
+
     return run
 
 
@@ -280,24 +291,31 @@ def backprop_exe() -> list[str]:
 
 
 def subprocess_time(argv: list[str], repeats: int | None = None) -> float:
-    return median_time(lambda: subprocess.run(argv, stdout=subprocess.DEVNULL,
-                                              stderr=subprocess.DEVNULL, check=False),
-                       repeats or (5 if QUICK else 15))
+    return median_time(
+        lambda: subprocess.run(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+        ),
+        repeats or (5 if QUICK else 15),
+    )
 
 
 def peak_memory_kib(argv: list[str]) -> int:
-    code = ("import resource, subprocess, sys; "
-            "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    code = (
+        "import resource, subprocess, sys; "
+        "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
     out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
     return int(out.stdout.strip())
 
 
 def memory_row(label: str, argv: list[str], large_steps: str) -> str:
-    small = peak_memory_kib(argv + ["--steps", "10"])
-    large = peak_memory_kib(argv + ["--steps", large_steps])
-    return (f"| {label} | {small / 1024:.1f} MiB | {large / 1024:.1f} MiB ({large_steps} steps) "
-            f"| {large / small:.2f}× |")
+    small = peak_memory_kib([*argv, "--steps", "10"])
+    large = peak_memory_kib([*argv, "--steps", large_steps])
+    return (
+        f"| {label} | {small / 1024:.1f} MiB | {large / 1024:.1f} MiB ({large_steps} steps) "
+        f"| {large / small:.2f}× |"
+    )
 
 
 # ---- the report ---------------------------------------------------------------------------
@@ -320,13 +338,17 @@ def main() -> None:
     QUICK = parser.parse_args().quick
 
     tmp = Path(tempfile.mkdtemp(prefix="backprop-bench-"))
-    print(f"python {platform.python_version()}, numpy {np.__version__}, "
-          f"torch {torch.__version__ if torch else 'not installed'}, "
-          f"{os.cpu_count()} cores, {platform.machine()}\n")
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, "
+        f"torch {torch.__version__ if torch else 'not installed'}, "
+        f"{os.cpu_count()} cores, {platform.machine()}\n"
+    )
 
     print("## Engine vs the floor (median per whole run)\n")
-    print("| workload | steps | tracer engine | numpy floor | autograd | torch+retain_grad "
-          "| engine/floor | engine/torch |")
+    print(
+        "| workload | steps | tracer engine | numpy floor | autograd | torch+retain_grad "
+        "| engine/floor | engine/torch |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     workloads = [
         ("seed_linear", load_config(str(ROOT / "configs/seed_linear.yaml")), numpy_seed, 50),
@@ -336,42 +358,52 @@ def main() -> None:
     ]
     engine_times = {}
     for name, graph, floor, steps in workloads:
-        t = interleaved({"engine": engine_run(graph, steps), "floor": floor(graph, steps),
-                         "autograd": autograd_run(graph, steps),
-                         "torch": torch_run(graph, steps)})
+        t = interleaved(
+            {
+                "engine": engine_run(graph, steps),
+                "floor": floor(graph, steps),
+                "autograd": autograd_run(graph, steps),
+                "torch": torch_run(graph, steps),
+            }
+        )
         e, f, ag, th = t["engine"], t["floor"], t["autograd"], t["torch"]
         engine_times[name] = e
-        print(f"| {name} | {steps} | {fmt_s(e)} | {fmt_s(f)} | {fmt_s(ag)} | {fmt_s(th)} "
-              f"| {ratio(e, f)} | {ratio(e, th)} |")
+        print(
+            f"| {name} | {steps} | {fmt_s(e)} | {fmt_s(f)} | {fmt_s(ag)} | {fmt_s(th)} "
+            f"| {ratio(e, f)} | {ratio(e, th)} |"
+        )
 
     print("\n## The whole CLI vs the engine alone (784-256-10 MLP, 50 steps, in-process)\n")
     mlp = tmp / "mlp_784_256_10.yaml"
     e = engine_times["784-256-10 MLP, batch 64"]
     print("| run | time | / engine |")
     print("|---|---|---|")
-    for label, extra in (("trace --format jsonl > /dev/null", ("--format", "jsonl")),
-                         ("trace --format json > /dev/null", ("--format", "json"))):
+    for label, extra in (
+        ("trace --format jsonl > /dev/null", ("--format", "jsonl")),
+        ("trace --format json > /dev/null", ("--format", "json")),
+    ):
         t = median_time(cli_inprocess(mlp, 50, *extra), 3)
         print(f"| {label} | {fmt_s(t)} | {ratio(t, e)} |")
 
     print("\n## Cold start (subprocess, median)\n")
     floor = subprocess_time([sys.executable, "-c", "import numpy, rich, typer, yaml"])
-    seed = subprocess_time(backprop_exe() + ["trace", str(ROOT / "configs/seed_linear.yaml")])
+    seed = subprocess_time([*backprop_exe(), "trace", str(ROOT / "configs/seed_linear.yaml")])
     print("| command | time | / import floor |")
     print("|---|---|---|")
-    print(f"| python -c \"import numpy, rich, typer, yaml\" | {fmt_s(floor)} | 1.00× |")
+    print(f'| python -c "import numpy, rich, typer, yaml" | {fmt_s(floor)} | 1.00× |')
     print(f"| backprop trace configs/seed_linear.yaml | {fmt_s(seed)} | {ratio(seed, floor)} |")
 
     print("\n## Peak memory (max RSS of the process)\n")
     print("| run | 10 steps | 1,000 steps | ratio |")
     print("|---|---|---|---|")
     chain = write_chain(tmp, 30)
-    for label, extra in (("jsonl, 784-256-10 MLP", (str(mlp), "--format", "jsonl")),
-                         ("jsonl, 30-node chain", (str(chain), "--format", "jsonl")),
-                         ("table --every 100, 30-node chain",
-                          (str(chain), "--format", "table", "--every", "100"))):
+    for label, extra in (
+        ("jsonl, 784-256-10 MLP", (str(mlp), "--format", "jsonl")),
+        ("jsonl, 30-node chain", (str(chain), "--format", "jsonl")),
+        ("table --every 100, 30-node chain", (str(chain), "--format", "table", "--every", "100")),
+    ):
         large_steps = "200" if QUICK and "MLP" in label else "1000"
-        print(memory_row(label, backprop_exe() + ["trace", *extra], large_steps))
+        print(memory_row(label, [*backprop_exe(), "trace", *extra], large_steps))
 
     print("\n## Linear growth (engine, median)\n")
     print("| graph | steps | time | per node-step |")

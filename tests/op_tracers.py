@@ -21,10 +21,12 @@ def op_tracer(name: str, case: int) -> Tracer:
         (data if name in LABELS and pos == 1 else params)[f"a{pos}"] = value.tolist()
     opts = "".join(f", {k}: {json.dumps(v)}" for k, v in options.items())
     args = ", ".join(f"a{i}" for i in range(len(values)))
-    text = (f"data: {json.dumps(data)}\nparams: {json.dumps(params)}\ngraph:\n"
-            f"  - {{name: out, op: {name}, args: [{args}]{opts}}}\n"
-            f"  - {{name: J, op: sum, args: [out]}}\n"
-            f"optimizer: {{name: adam, lr: 0.01}}\n")
+    text = (
+        f"data: {json.dumps(data)}\nparams: {json.dumps(params)}\ngraph:\n"
+        f"  - {{name: out, op: {name}, args: [{args}]{opts}}}\n"
+        f"  - {{name: J, op: sum, args: [out]}}\n"
+        f"optimizer: {{name: adam, lr: 0.01}}\n"
+    )
     return tracer_from_text(text)
 
 

@@ -9,12 +9,12 @@ recorded gradient is compared.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
-
-import numpy as np
+from collections.abc import Callable
+from typing import Any
 
 import autograd
 import autograd.numpy as anp
+import numpy as np
 
 from backprop_cli.engine import Tracer
 
@@ -51,7 +51,7 @@ def _ag_softmax(a, axis):
 
 
 def _ag_gelu(z):
-    return 0.5 * z * (1.0 + anp.tanh(np.sqrt(2.0 / np.pi) * (z + 0.044715 * z ** 3)))
+    return 0.5 * z * (1.0 + anp.tanh(np.sqrt(2.0 / np.pi) * (z + 0.044715 * z**3)))
 
 
 AUTOGRAD_OPS: dict[str, Callable[[list, dict], Any]] = {
@@ -68,8 +68,9 @@ AUTOGRAD_OPS: dict[str, Callable[[list, dict], Any]] = {
     "relu": lambda a, o: anp.where(a[0] > 0, a[0], 0.0),
     "leaky_relu": lambda a, o: anp.where(a[0] > 0, a[0], o["alpha"] * a[0]),
     # where(), not minimum(): autograd splits minimum's gradient at a tie (z = 0 exactly).
-    "elu": lambda a, o: anp.where(a[0] > 0, a[0],
-                                  o["alpha"] * (anp.exp(anp.where(a[0] > 0, 0.0, a[0])) - 1.0)),
+    "elu": lambda a, o: anp.where(
+        a[0] > 0, a[0], o["alpha"] * (anp.exp(anp.where(a[0] > 0, 0.0, a[0])) - 1.0)
+    ),
     "sigmoid": lambda a, o: 1.0 / (1.0 + anp.exp(-a[0])),
     "tanh": lambda a, o: anp.tanh(a[0]),
     "softplus": lambda a, o: anp.logaddexp(0.0, a[0]),
@@ -86,7 +87,7 @@ AUTOGRAD_OPS: dict[str, Callable[[list, dict], Any]] = {
     "mse": lambda a, o: anp.mean((a[0] - a[1]) ** 2),
     "softmax_cross_entropy": _ag_ce,
     "binary_cross_entropy": _ag_bce,
-    "l2": lambda a, o: 0.5 * o["lambda"] * sum(anp.sum(w ** 2) for w in a),
+    "l2": lambda a, o: 0.5 * o["lambda"] * sum(anp.sum(w**2) for w in a),
     "l1": lambda a, o: o["lambda"] * sum(anp.sum(anp.abs(w)) for w in a),
 }
 
@@ -97,8 +98,7 @@ def _evaluate(tracer: Tracer, table: dict, leaves: dict, override: dict | None =
         if override and node.name in override:
             values[node.name] = override[node.name]
         else:
-            values[node.name] = table[node.op.name]([values[a] for a in node.args],
-                                                    node.options)
+            values[node.name] = table[node.op.name]([values[a] for a in node.args], node.options)
     return values
 
 
@@ -112,6 +112,7 @@ def autograd_grads(tracer: Tracer, values: dict[str, np.ndarray]) -> dict[str, n
 
     grads = dict(autograd.grad(objective_of_leaves)(leaves))
     for node in tracer.graph.nodes:
+
         def objective_of_node(v, name=node.name):
             return anp.sum(_evaluate(tracer, AUTOGRAD_OPS, leaves, {name: v})[J])
 
@@ -138,7 +139,7 @@ def torch_grads(tracer: Tracer, values: dict[str, np.ndarray]) -> dict[str, np.n
         if y.shape == z.shape:
             yy = y.T if y.dim() == 2 else y[None]
         else:
-            yy = (y.long() if y.dim() else y.long()[None])
+            yy = y.long() if y.dim() else y.long()[None]
         return F.cross_entropy(zz, yy, reduction=o["reduction"])
 
     def amax(x, axis):
@@ -177,12 +178,15 @@ def torch_grads(tracer: Tracer, values: dict[str, np.ndarray]) -> dict[str, np.n
         "mse": lambda a, o: F.mse_loss(a[0], a[1]),
         "softmax_cross_entropy": ce,
         "binary_cross_entropy": lambda a, o: F.binary_cross_entropy_with_logits(
-            a[0], a[1], reduction=o["reduction"]),
-        "l2": lambda a, o: 0.5 * o["lambda"] * sum(torch.sum(w ** 2) for w in a),
+            a[0], a[1], reduction=o["reduction"]
+        ),
+        "l2": lambda a, o: 0.5 * o["lambda"] * sum(torch.sum(w**2) for w in a),
         "l1": lambda a, o: o["lambda"] * sum(torch.sum(torch.abs(w)) for w in a),
     }
-    tensors = {n: torch.tensor(values[n], dtype=torch.float64, requires_grad=True)
-               for n in tracer.graph.tensors}
+    tensors = {
+        n: torch.tensor(values[n], dtype=torch.float64, requires_grad=True)
+        for n in tracer.graph.tensors
+    }
     computed = _evaluate(tracer, table, tensors)
     for node in tracer.graph.nodes:
         if computed[node.name].requires_grad:
@@ -191,6 +195,9 @@ def torch_grads(tracer: Tracer, values: dict[str, np.ndarray]) -> dict[str, np.n
     out = {}
     for name, t in computed.items():
         grad = t.grad
-        out[name] = np.zeros(np.shape(values[name])) if grad is None else \
-            grad.detach().numpy().astype(np.float64)
+        out[name] = (
+            np.zeros(np.shape(values[name]))
+            if grad is None
+            else grad.detach().numpy().astype(np.float64)
+        )
     return out

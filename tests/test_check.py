@@ -21,8 +21,7 @@ MLP = str(CONFIGS / "seed_mlp_l2.yaml")
 def test_check_passes_on_every_shipped_config(config: str) -> None:
     result = invoke("check", str(CONFIGS / config), "--nodes", "--steps", "2", "-f", "json")
     doc = json.loads(result.stdout)
-    assert result.exit_code == 0, [t for s in doc["steps"] for t in s["tensors"]
-                                   if not t["passed"]]
+    assert result.exit_code == 0, [t for s in doc["steps"] for t in s["tensors"] if not t["passed"]]
     assert doc["passed"] is True
     assert all(t["max_rel_error"] < 1e-5 for s in doc["steps"] for t in s["tensors"])
 
@@ -66,8 +65,7 @@ def test_check_reports_errors_as_percentages_of_tolerance() -> None:
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
     assert not doc["passed"]
-    assert all(t["max_abs_error"] > 1e-14 for t in doc["steps"][0]["tensors"]
-               if not t["passed"])
+    assert all(t["max_abs_error"] > 1e-14 for t in doc["steps"][0]["tensors"] if not t["passed"])
 
 
 @pytest.mark.parametrize("option", ["--eps=0", "--rtol=-1", "--atol=nan"])

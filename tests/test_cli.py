@@ -74,8 +74,9 @@ def test_jsonl_is_one_line_per_step() -> None:
     assert [r["step"] for r in records] == [1, 2, 3, 4]
     assert all(r["schema_version"] == 1 for r in records)
     document = json.loads(invoke("trace", LINEAR, "-f", "json", "-n", "4").stdout)
-    assert [{k: v for k, v in r.items() if k != "schema_version"} for r in records] \
-        == document["steps"]
+    assert [{k: v for k, v in r.items() if k != "schema_version"} for r in records] == document[
+        "steps"
+    ]
 
 
 def test_json_values_round_trip_at_full_precision() -> None:
@@ -96,7 +97,8 @@ def test_output_is_byte_identical_across_runs(config: str, fmt: str) -> None:
 def test_config_from_stdin() -> None:
     text = (CONFIGS / "seed_linear.yaml").read_text()
     assert json.loads(invoke("trace", "-", "-f", "json", input=text).stdout)["steps"][0][
-        "objective"] == pytest.approx(1.805, abs=1e-12)
+        "objective"
+    ] == pytest.approx(1.805, abs=1e-12)
 
 
 def test_missing_file_is_one_line_and_exit_2() -> None:
@@ -118,8 +120,9 @@ def test_bad_lr_is_a_usage_error(value: str) -> None:
 
 def _run(*argv: str, **kw) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
-    return subprocess.run(list(argv), capture_output=True, text=True, cwd=ROOT, env=env,
-                          timeout=60, **kw)
+    return subprocess.run(
+        list(argv), capture_output=True, text=True, cwd=ROOT, env=env, timeout=60, **kw
+    )
 
 
 def test_installed_console_script() -> None:
@@ -146,8 +149,12 @@ def test_broken_config_from_a_pipe_gives_no_traceback() -> None:
 
 
 def test_closed_pipe_ends_quietly() -> None:
-    proc = _run("sh", "-c", f"'{sys.executable}' -m backprop_cli trace configs/seed_linear.yaml "
-                            f"-f jsonl -n 2000 | head -n 1")
+    proc = _run(
+        "sh",
+        "-c",
+        f"'{sys.executable}' -m backprop_cli trace configs/seed_linear.yaml "
+        f"-f jsonl -n 2000 | head -n 1",
+    )
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["step"] == 1
     assert proc.stderr == ""
@@ -161,9 +168,21 @@ def _default_sigint() -> None:
 @pytest.mark.parametrize("fmt", ["jsonl", "table"])
 def test_ctrl_c_ends_with_130_and_one_line(fmt: str) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "backprop_cli", "trace", "configs/seed_mlp_l2.yaml", "-f", fmt,
-         "-n", "1000000"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "backprop_cli",
+            "trace",
+            "configs/seed_mlp_l2.yaml",
+            "-f",
+            fmt,
+            "-n",
+            "1000000",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
         preexec_fn=_default_sigint,
     )
     try:
@@ -182,7 +201,9 @@ def test_reader_gone_before_any_read_is_quiet(fmt: str) -> None:
     """The reader exits at once: the first write (or the flush at exit) meets a closed pipe."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "backprop_cli", "trace", "configs/seed_mlp_l2.yaml", "-f", fmt],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
     )
     proc.stdout.close()
     err = proc.stderr.read()
@@ -193,8 +214,9 @@ def test_reader_gone_before_any_read_is_quiet(fmt: str) -> None:
 
 
 def test_help_of_every_command_lists_the_exit_codes() -> None:
-    expected = ("0 success; 1 a check or comparison failed; 2 usage or config error; 3 numerical "
-                "anomaly")
+    expected = (
+        "0 success; 1 a check or comparison failed; 2 usage or config error; 3 numerical anomaly"
+    )
     from backprop_cli.cli import app
 
     commands = [[c.name or c.callback.__name__] for c in app.registered_commands]
@@ -224,9 +246,13 @@ def _run_in_terminal(env_extra: dict) -> str:
     master, slave = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
     env.update({"COLUMNS": "120", "TERM": "xterm-256color", **env_extra})
-    proc = subprocess.Popen([sys.executable, "-m", "backprop_cli", "trace",
-                             "configs/seed_linear.yaml"], stdout=slave, stderr=slave,
-                            cwd=ROOT, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "backprop_cli", "trace", "configs/seed_linear.yaml"],
+        stdout=slave,
+        stderr=slave,
+        cwd=ROOT,
+        env=env,
+    )
     os.close(slave)
     chunks = []
     while True:
@@ -263,8 +289,10 @@ def test_a_bug_is_one_line_and_exit_70_unless_debugging(monkeypatch, capsys) -> 
         cli.main()
     assert exit_info.value.code == 70
     err = capsys.readouterr().err
-    assert err == ("backprop: internal error: RuntimeError: something impossible (set "
-                   "BACKPROP_DEBUG=1 for the traceback, and please report it)\n")
+    assert err == (
+        "backprop: internal error: RuntimeError: something impossible (set "
+        "BACKPROP_DEBUG=1 for the traceback, and please report it)\n"
+    )
     monkeypatch.setenv("BACKPROP_DEBUG", "1")
     with pytest.raises(RuntimeError, match="something impossible"):
         cli.main()

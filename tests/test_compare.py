@@ -37,8 +37,10 @@ def test_walk_order_and_paths() -> None:
     expected = {"a": 1.0, "b": [[1.0, 2.0], [3.0, 4.0]], "c": "x", "gone": 1}
     actual = {"a": 1.0, "b": [[1.0, 2.5], [3.0, 4.0]], "c": "y", "new": 2}
     assert list(differences(expected, actual)) == [
-        Difference("b[0][1]", 2.0, 2.5), Difference("c", "x", "y"),
-        Difference("gone", 1, MISSING), Difference("new", MISSING, 2),
+        Difference("b[0][1]", 2.0, 2.5),
+        Difference("c", "x", "y"),
+        Difference("gone", 1, MISSING),
+        Difference("new", MISSING, 2),
     ]
 
 
@@ -53,9 +55,12 @@ def test_numbers_use_rtol_and_atol_against_the_expected_value() -> None:
 
 def test_types_lengths_and_nonfinite_strings_compare_exactly() -> None:
     assert list(differences({"v": [1.0, 2.0]}, {"v": [1.0]})) == [
-        Difference("v", [1.0, 2.0], [1.0])]
+        Difference("v", [1.0, 2.0], [1.0])
+    ]
     assert list(differences({"s": [{"a": 1}]}, {"s": [{"a": 2}, {"a": 3}]})) == [
-        Difference("s[0].a", 1, 2), Difference("s[1]", MISSING, {"a": 3})]
+        Difference("s[0].a", 1, 2),
+        Difference("s[1]", MISSING, {"a": 3}),
+    ]
     assert list(differences({"v": "nan"}, {"v": 1.0})) == [Difference("v", "nan", 1.0)]
     assert not list(differences({"v": "nan"}, {"v": "nan"}))
     assert list(differences({"v": True}, {"v": 1}))
@@ -92,8 +97,12 @@ def test_rows_are_capped_but_all_counted(golden, tmp_path) -> None:
     assert out.count("steps[0].forward.W1[") == 5
     assert "… and 7 more (show them with --max-rows)" in out
     assert "at 12 path(s)" in out
-    assert invoke("compare", str(golden), str(other), "--max-rows", "0").stdout.count(
-        "steps[0].forward.W1[") == 12
+    assert (
+        invoke("compare", str(golden), str(other), "--max-rows", "0").stdout.count(
+            "steps[0].forward.W1["
+        )
+        == 12
+    )
 
 
 def test_stdin_for_one_side(golden) -> None:
@@ -102,25 +111,44 @@ def test_stdin_for_one_side(golden) -> None:
     assert result.stdout.startswith(f"{golden} matches <stdin>")
 
 
-@pytest.mark.parametrize("args, text, message", [
-    (("-", "-"), "", "only one of EXPECTED and ACTUAL can be - (standard input)"),
-    (("missing.json", "-"), "{}", "missing.json: no such file"),
-    (("-", "GOLDEN"), "{", "<stdin>:1:2: not JSON (Expecting property name enclosed in double "
-                           "quotes); expected the output of 'backprop trace --format json'"),
-    (("-", "GOLDEN"), "[1]", "<stdin>: not a trace; expected the output of 'backprop trace "
-                             "--format json'"),
-    (("GOLDEN", "GOLDEN", "--rtol", "-1"), "", "--rtol: expected a finite tolerance ≥ 0, "
-                                               "found -1.0"),
-])
+@pytest.mark.parametrize(
+    "args, text, message",
+    [
+        (("-", "-"), "", "only one of EXPECTED and ACTUAL can be - (standard input)"),
+        (("missing.json", "-"), "{}", "missing.json: no such file"),
+        (
+            ("-", "GOLDEN"),
+            "{",
+            "<stdin>:1:2: not JSON (Expecting property name enclosed in double "
+            "quotes); expected the output of 'backprop trace --format json'",
+        ),
+        (
+            ("-", "GOLDEN"),
+            "[1]",
+            "<stdin>: not a trace; expected the output of 'backprop trace --format json'",
+        ),
+        (
+            ("GOLDEN", "GOLDEN", "--rtol", "-1"),
+            "",
+            "--rtol: expected a finite tolerance ≥ 0, found -1.0",
+        ),
+    ],
+)
 def test_unusable_input_exits_2(golden, args, text, message) -> None:
     _unusable(golden, args, text, message)
 
 
-@pytest.mark.parametrize("name, make, message", [
-    ("folder", lambda p: p.mkdir(), "is a directory; expected a trace JSON file"),
-    ("latin1.json", lambda p: p.write_bytes(b"\xff\xfe{}"),
-     "is not UTF-8 text; expected a trace JSON file"),
-])
+@pytest.mark.parametrize(
+    "name, make, message",
+    [
+        ("folder", lambda p: p.mkdir(), "is a directory; expected a trace JSON file"),
+        (
+            "latin1.json",
+            lambda p: p.write_bytes(b"\xff\xfe{}"),
+            "is not UTF-8 text; expected a trace JSON file",
+        ),
+    ],
+)
 def test_unreadable_trace_files_exit_2(golden, tmp_path, name, make, message) -> None:
     path = tmp_path / name
     make(path)
@@ -155,8 +183,9 @@ def test_expect_uses_the_same_options_as_the_json_it_compares_with(golden, tmp_p
     three.write_text(invoke("trace", MLP, "-f", "json", "-n", "3").stdout)
     assert invoke("trace", MLP, "-n", "3", "--expect", str(three)).exit_code == 0
     assert invoke("trace", MLP, "--expect", str(three)).exit_code == 1
-    assert invoke("trace", MLP, "-n", "3", "--only-step", "1",
-                  "--expect", str(golden)).exit_code == 0
+    assert (
+        invoke("trace", MLP, "-n", "3", "--only-step", "1", "--expect", str(golden)).exit_code == 0
+    )
 
 
 @pytest.mark.parametrize("extra", [("--format", "json"), ("--explain",), ("--every", "2")])

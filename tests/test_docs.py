@@ -40,8 +40,9 @@ def _block(after: str) -> str:
 
 def test_readme_markdown_excerpt_is_real_output() -> None:
     excerpt = _block("```markdown\n")
-    actual = invoke("trace", str(CONFIGS / "seed_linear.yaml"), "--format", "markdown",
-                    "--lang", "zh").stdout.splitlines()
+    actual = invoke(
+        "trace", str(CONFIGS / "seed_linear.yaml"), "--format", "markdown", "--lang", "zh"
+    ).stdout.splitlines()
     for line in excerpt.splitlines():
         assert not line or line in actual, f"README's markdown excerpt drifted: {line}"
 
@@ -56,12 +57,19 @@ def test_readme_shell_regression_test_works(tmp_path) -> None:
     script = "#!/bin/sh\n" + _block("```sh\n#!/bin/sh\n")
     (tmp_path / "pin-trace.sh").write_text(script, encoding="utf-8")
     shutil.copytree(CONFIGS, tmp_path / "configs")
-    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep
-               + os.environ.get("PATH", ""))
+    env = dict(
+        os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+    )
 
     def run() -> subprocess.CompletedProcess:
-        return subprocess.run(["sh", "pin-trace.sh"], cwd=tmp_path, env=env, text=True,
-                              capture_output=True, timeout=60)
+        return subprocess.run(
+            ["sh", "pin-trace.sh"],
+            cwd=tmp_path,
+            env=env,
+            text=True,
+            capture_output=True,
+            timeout=60,
+        )
 
     first = run()
     assert first.returncode == 0, first.stderr
@@ -76,17 +84,18 @@ def test_readme_shell_regression_test_works(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("config", ["seed_linear", "seed_mlp_l2"])
-def test_docs_pictures_are_real_output(config: str, tmp_path, monkeypatch,
-                                       update_golden: bool) -> None:
+def test_docs_pictures_are_real_output(
+    config: str, tmp_path, monkeypatch, update_golden: bool
+) -> None:
     """docs/*.svg are what `backprop trace configs/X.yaml --save-svg` writes today."""
     monkeypatch.chdir(ROOT)
     picture = ROOT / "docs" / f"{config}.svg"
     fresh = tmp_path / "fresh.svg"
-    result = invoke("trace", f"configs/{config}.yaml", "--width", "100", "--save-svg",
-                    str(fresh))
+    result = invoke("trace", f"configs/{config}.yaml", "--width", "100", "--save-svg", str(fresh))
     assert result.exit_code == 0, result.stderr
     if update_golden:
         picture.write_bytes(fresh.read_bytes())
-    assert picture.read_bytes() == fresh.read_bytes(), \
+    assert picture.read_bytes() == fresh.read_bytes(), (
         f"docs/{config}.svg drifted: run pytest --update-golden"
+    )
     assert f"]({'docs/' + config}.svg)" in README

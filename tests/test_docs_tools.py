@@ -26,10 +26,12 @@ def test_every_command_is_documented_and_lists_exit_codes(command: str) -> None:
 
 def test_readme_mermaid_block_is_real_output() -> None:
     block = README.split("```mermaid\n", 1)[1].split("```", 1)[0]
-    assert block == invoke("graph", str(CONFIGS / "seed_mlp_l2.yaml"), "--format",
-                           "mermaid").stdout, (
+    assert (
+        block == invoke("graph", str(CONFIGS / "seed_mlp_l2.yaml"), "--format", "mermaid").stdout
+    ), (
         "README's mermaid block drifted: paste 'backprop graph configs/seed_mlp_l2.yaml "
-        "--format mermaid'")
+        "--format mermaid'"
+    )
 
 
 @pytest.mark.parametrize("svg", ["seed_mlp_l2.graph.svg", "seed_mlp_l2.backward.svg"])
@@ -42,19 +44,22 @@ def test_readme_pictures_exist_and_show_the_documents_graph(svg: str) -> None:
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
-@pytest.mark.parametrize("svg, extra", [("seed_mlp_l2.graph.svg", ()),
-                                        ("seed_mlp_l2.backward.svg", ("--backward", "--step",
-                                                                      "1"))])
+@pytest.mark.parametrize(
+    "svg, extra",
+    [("seed_mlp_l2.graph.svg", ()), ("seed_mlp_l2.backward.svg", ("--backward", "--step", "1"))],
+)
 def test_readme_pictures_are_current(svg: str, extra: tuple[str, ...]) -> None:
     """The labels of docs/*.svg are those Graphviz draws from today's output (the layout may
     differ between Graphviz versions, the text may not)."""
     dot = invoke("graph", str(CONFIGS / "seed_mlp_l2.yaml"), "--format", "dot", *extra).stdout
-    fresh = subprocess.run(["dot", "-Tsvg"], input=dot, capture_output=True, text=True,
-                           timeout=60, check=True).stdout
+    fresh = subprocess.run(
+        ["dot", "-Tsvg"], input=dot, capture_output=True, text=True, timeout=60, check=True
+    ).stdout
     shipped = (ROOT / "docs" / svg).read_text(encoding="utf-8")
     assert re.findall(r">([^<>]+)</text>", fresh) == re.findall(r">([^<>]+)</text>", shipped), (
         f"docs/{svg} is stale: regenerate it with 'backprop graph configs/seed_mlp_l2.yaml "
-        f"--format dot {' '.join(extra)} | dot -Tsvg > docs/{svg}'")
+        f"--format dot {' '.join(extra)} | dot -Tsvg > docs/{svg}'"
+    )
 
 
 def test_completion_is_documented() -> None:

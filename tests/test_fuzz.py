@@ -22,13 +22,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backprop_cli import yamlsrc
+from backprop_cli.cli import app
 from backprop_cli.config import TOP_LEVEL, compile_source
 from backprop_cli.engine import Tracer
 from backprop_cli.errors import ConfigError, NodeError, NumericalAnomaly
 from backprop_cli.models import MODEL_KEYS
 from backprop_cli.ops import OPS
-
-from backprop_cli.cli import app
 
 from .conftest import CONFIGS, ROOT
 from .helpers import runner
@@ -41,8 +40,13 @@ DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's, when there,
 
 
 def fuzz_settings(default: int) -> settings:
-    return settings(max_examples=EXAMPLES or default, deadline=None, derandomize=EXAMPLES is None,
-                    suppress_health_check=list(HealthCheck), database=None)
+    return settings(
+        max_examples=EXAMPLES or default,
+        deadline=None,
+        derandomize=EXAMPLES is None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
 
 
 # ---- what the CLI must do with any config ---------------------------------------------------
@@ -62,8 +66,10 @@ def check_cli(text: str | bytes, tmp_path, *args: str) -> None:
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
     if result.exit_code:
         lines = result.stderr.splitlines()
-        assert lines and all(line.startswith("backprop: error: ") for line in lines), \
-            (result.stderr, text)
+        assert lines and all(line.startswith("backprop: error: ") for line in lines), (
+            result.stderr,
+            text,
+        )
         assert result.stderr.endswith("\n")
         if args[0] == "trace":
             assert len(lines) == 1, result.stderr
@@ -72,27 +78,63 @@ def check_cli(text: str | bytes, tmp_path, *args: str) -> None:
     assert elapsed < SECONDS, (elapsed, text)
 
 
-COMMANDS = st.sampled_from([
-    ("validate",),
-    ("trace", "--steps", "2", "--format", "json"),
-    ("trace", "--steps", "2", "--format", "jsonl"),
-    ("trace", "--steps", "1"),
-    ("trace", "--steps", "2", "--allow-nonfinite", "--format", "json"),
-    ("trace", "--steps", "2", "--format", "markdown"),
-    ("graph", "--backward", "--step", "2"),
-])
+COMMANDS = st.sampled_from(
+    [
+        ("validate",),
+        ("trace", "--steps", "2", "--format", "json"),
+        ("trace", "--steps", "2", "--format", "jsonl"),
+        ("trace", "--steps", "1"),
+        ("trace", "--steps", "2", "--allow-nonfinite", "--format", "json"),
+        ("trace", "--steps", "2", "--format", "markdown"),
+        ("graph", "--backward", "--step", "2"),
+    ]
+)
 
 
 # ---- random YAML values ----------------------------------------------------------------------
 
-WORDS = sorted(set(TOP_LEVEL) | set(OPS) | {k for keys in MODEL_KEYS.values() for k in keys}
-               | {"name", "op", "args", "value", "init", "shape", "seed", "scale", "trainable",
-                  "lambda", "lr", "sgd", "mlp", "linear", "x", "y", "W1", "W2", "z", "h", "J",
-                  "zeros", "normal", "xavier", "relu"})
+WORDS = sorted(
+    set(TOP_LEVEL)
+    | set(OPS)
+    | {k for keys in MODEL_KEYS.values() for k in keys}
+    | {
+        "name",
+        "op",
+        "args",
+        "value",
+        "init",
+        "shape",
+        "seed",
+        "scale",
+        "trainable",
+        "lambda",
+        "lr",
+        "sgd",
+        "mlp",
+        "linear",
+        "x",
+        "y",
+        "W1",
+        "W2",
+        "z",
+        "h",
+        "J",
+        "zeros",
+        "normal",
+        "xavier",
+        "relu",
+    }
+)
 KEYS = st.sampled_from(WORDS) | st.text(max_size=6)
-SCALARS = (st.none() | st.booleans() | st.integers(-3, 5) | st.integers()
-           | st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(WORDS)
-           | st.text(max_size=8))
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 5)
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(WORDS)
+    | st.text(max_size=8)
+)
 VALUES = st.recursive(
     SCALARS,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=4),
@@ -119,10 +161,10 @@ def paths(tree, prefix=()):
     yield prefix
     if isinstance(tree, dict):
         for k, v in tree.items():
-            yield from paths(v, prefix + (k,))
+            yield from paths(v, (*prefix, k))
     elif isinstance(tree, list):
         for i, v in enumerate(tree):
-            yield from paths(v, prefix + (i,))
+            yield from paths(v, (*prefix, i))
 
 
 def get(tree, path):
@@ -178,16 +220,37 @@ def damaged_text(draw) -> bytes:
         return raw[: draw(st.integers(0, len(raw)))]
     if kind == "insert":
         at = draw(st.integers(0, len(raw)))
-        junk = draw(st.sampled_from([b"[", b"]", b"{", b"}", b":", b"- ", b"&a ", b"*a", b"!!",
-                                     b"\t", b"'", b'"', b"#", b"\n  ", b"\xff", b"\x00", b"1e999"]))
+        junk = draw(
+            st.sampled_from(
+                [
+                    b"[",
+                    b"]",
+                    b"{",
+                    b"}",
+                    b":",
+                    b"- ",
+                    b"&a ",
+                    b"*a",
+                    b"!!",
+                    b"\t",
+                    b"'",
+                    b'"',
+                    b"#",
+                    b"\n  ",
+                    b"\xff",
+                    b"\x00",
+                    b"1e999",
+                ]
+            )
+        )
         return raw[:at] + junk + raw[at:]
     if kind == "flip":
         at = draw(st.integers(0, len(raw) - 1))
-        return raw[:at] + bytes([draw(st.integers(0, 255))]) + raw[at + 1:]
+        return raw[:at] + bytes([draw(st.integers(0, 255))]) + raw[at + 1 :]
     lines = raw.split(b"\n")
     i = draw(st.integers(0, len(lines) - 1))
     if kind == "drop_line":
-        return b"\n".join(lines[:i] + lines[i + 1:])
+        return b"\n".join(lines[:i] + lines[i + 1 :])
     return b"\n".join(lines[: i + 1] + lines[i:])
 
 
@@ -207,8 +270,9 @@ def check_loader(text: str) -> None:
         graph = compile_source(yamlsrc.load(text, "fuzz.yaml"))
     except ConfigError as exc:
         lines = exc.lines()
-        assert lines and all(line.startswith("fuzz.yaml") and "\n" not in line
-                             for line in lines), lines
+        assert lines and all(line.startswith("fuzz.yaml") and "\n" not in line for line in lines), (
+            lines
+        )
         return
     try:
         for _ in Tracer(graph).run(steps=2):
@@ -229,17 +293,26 @@ def test_loader_and_tracer(text) -> None:
 # ---- a few as real processes -----------------------------------------------------------------
 
 
-@settings(max_examples=EXAMPLES // 50 if EXAMPLES else 2, deadline=None,
-          derandomize=EXAMPLES is None, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=EXAMPLES // 50 if EXAMPLES else 2,
+    deadline=None,
+    derandomize=EXAMPLES is None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 @given(text=mutated())
 def test_mutated_configs_as_processes(text, tmp_path_factory) -> None:
     path = tmp_path_factory.mktemp("fuzz") / "fuzz.yaml"
     path.write_text(text, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "BACKPROP_DEBUG"}
-    proc = subprocess.run([sys.executable, "-m", "backprop_cli", "trace", str(path), "-n", "2",
-                           "-f", "jsonl"], capture_output=True, text=True, cwd=ROOT, env=env,
-                          timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "backprop_cli", "trace", str(path), "-n", "2", "-f", "jsonl"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=30,
+    )
     assert proc.returncode in (0, 2, 3), (proc.returncode, proc.stderr, text)
     assert "Traceback" not in proc.stderr
     if proc.returncode:

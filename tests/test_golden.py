@@ -31,8 +31,7 @@ VARIANTS = {
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 @pytest.mark.parametrize("config", SHIPPED)
 def test_golden(config: str, variant: str, update_golden: bool) -> None:
-    result = invoke("trace", str(CONFIGS / f"{config}.yaml"), *VARIANTS[variant],
-                    "--width", "100")
+    result = invoke("trace", str(CONFIGS / f"{config}.yaml"), *VARIANTS[variant], "--width", "100")
     assert result.exit_code == 0, result.stderr
     path = GOLDEN / f"{config}.{variant}"
     if update_golden:

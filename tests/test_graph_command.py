@@ -39,7 +39,8 @@ def test_golden(name: str, update_golden: bool) -> None:
     if update_golden:
         path.write_text(out, encoding="utf-8")
     assert out == path.read_text(encoding="utf-8"), (
-        f"output differs from {name}; if the change is intended, run pytest --update-golden")
+        f"output differs from {name}; if the change is intended, run pytest --update-golden"
+    )
 
 
 @pytest.mark.parametrize("fmt", ["table", "dot", "mermaid", "json"])
@@ -59,33 +60,60 @@ def test_dot_draws_the_documents_graph() -> None:
         assert f'"{name}" [shape=box, style="filled", fillcolor="#ffffff"' in dot
     for name in ("W1", "W2"):  # params: blue boxes
         assert f'"{name}" [shape=box, style="filled", fillcolor="#9ecbff"' in dot
-    assert '"J" [shape=box, style="filled", fillcolor="#ffffff", label="J\\nscalar\\n", ' \
-           'tooltip="J = L + s", penwidth=2];' in dot
-    circles = {line.split('"')[1]: line.split('label="')[1].split('"')[0]
-               for line in dot.splitlines() if "shape=circle" in line}
-    assert circles == {"op:z": "×", "op:h": "relu", "op:o": "×", "op:L": "l", "op:s": "ℓ2",
-                       "op:J": "+"}
+    assert (
+        '"J" [shape=box, style="filled", fillcolor="#ffffff", label="J\\nscalar\\n", '
+        'tooltip="J = L + s", penwidth=2];' in dot
+    )
+    circles = {
+        line.split('"')[1]: line.split('label="')[1].split('"')[0]
+        for line in dot.splitlines()
+        if "shape=circle" in line
+    }
+    assert circles == {
+        "op:z": "×",
+        "op:h": "relu",
+        "op:o": "×",
+        "op:L": "l",
+        "op:s": "ℓ2",
+        "op:J": "+",
+    }
     edges = [line.strip() for line in dot.splitlines() if " -> " in line]
     assert edges == [
-        '"W1" -> "op:z";', '"x" -> "op:z";', '"op:z" -> "z";',
-        '"z" -> "op:h";', '"op:h" -> "h";',
-        '"W2" -> "op:o";', '"h" -> "op:o";', '"op:o" -> "o";',
-        '"o" -> "op:L";', '"y" -> "op:L";', '"op:L" -> "L";',
-        '"W1" -> "op:s";', '"W2" -> "op:s";', '"op:s" -> "s";',  # the ℓ2 branch
-        '"L" -> "op:J";', '"s" -> "op:J";', '"op:J" -> "J";',  # L and s join at J
+        '"W1" -> "op:z";',
+        '"x" -> "op:z";',
+        '"op:z" -> "z";',
+        '"z" -> "op:h";',
+        '"op:h" -> "h";',
+        '"W2" -> "op:o";',
+        '"h" -> "op:o";',
+        '"op:o" -> "o";',
+        '"o" -> "op:L";',
+        '"y" -> "op:L";',
+        '"op:L" -> "L";',
+        '"W1" -> "op:s";',
+        '"W2" -> "op:s";',
+        '"op:s" -> "s";',  # the ℓ2 branch
+        '"L" -> "op:J";',
+        '"s" -> "op:J";',
+        '"op:J" -> "J";',  # L and s join at J
     ]
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 @pytest.mark.parametrize("extra", [(), ("--backward", "--step", "1")])
 def test_graphviz_renders_it(extra: tuple[str, ...]) -> None:
-    proc = subprocess.run(["dot", "-Tsvg"], input=graph(MLP, "--format", "dot", *extra),
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        ["dot", "-Tsvg"],
+        input=graph(MLP, "--format", "dot", *extra),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     texts = set(proc.stdout.replace("</text>", "<text").split("<text")[1::2])
     labels = {t.split(">", 1)[1] for t in texts}
-    for name in DOCUMENT_TENSORS + ("×", "ℓ2", "+", "l"):
+    for name in (*DOCUMENT_TENSORS, "×", "ℓ2", "+", "l"):
         assert name in labels, name
 
 
@@ -101,10 +129,13 @@ def test_mermaid_flowchart() -> None:
 
 def test_mermaid_escapes_and_ids(tmp_path) -> None:
     config = tmp_path / "u.yaml"
-    config.write_text("data: {x: 2.0}\nparams: {ŷ: 1.5, end: 0.5}\n"
-                      "graph:\n  - {name: r, op: relu, args: [x]}\n"
-                      "  - {name: a, op: mul, args: [ŷ, r]}\n"
-                      "  - {name: L, op: add, args: [a, end]}\n", encoding="utf-8")
+    config.write_text(
+        "data: {x: 2.0}\nparams: {ŷ: 1.5, end: 0.5}\n"
+        "graph:\n  - {name: r, op: relu, args: [x]}\n"
+        "  - {name: a, op: mul, args: [ŷ, r]}\n"
+        "  - {name: L, op: add, args: [a, end]}\n",
+        encoding="utf-8",
+    )
     text = graph(str(config), "--format", "mermaid", "--backward")
     assert '  t1["ŷ<br/>scalar"]:::param\n' in text  # non-ASCII names get index ids
     assert "t_end" in text and " end " not in text  # never a bare Mermaid keyword
@@ -119,17 +150,24 @@ def test_step_values_and_gradients_are_the_engines() -> None:
     trace = trace_json(MLP)["steps"][0]
     assert doc["step"] == 1 and doc["direction"] == "forward"
     nodes = {n["name"]: n for n in doc["nodes"]}
-    assert [n["name"] for n in doc["nodes"]] == ["x", "y", "W1", "W2", "z", "h", "o", "L", "s",
-                                                 "J"]
+    assert [n["name"] for n in doc["nodes"]] == ["x", "y", "W1", "W2", "z", "h", "o", "L", "s", "J"]
     for name, node in nodes.items():
         assert node["value"] == trace["forward"][name]
         assert node["grad"] == trace["grads"][name]
     assert nodes["J"]["value"] == pytest.approx(0.252125 + 0.01515, abs=1e-12)
     assert nodes["W1"]["grad"][0] == pytest.approx([-0.4475, 0.898, -0.22075], abs=1e-12)
     assert nodes["z"] | {"value": None, "grad": None} == {
-        "name": "z", "kind": "op", "shape": [4], "op": "matmul", "symbol": "×",
-        "args": ["W1", "x"], "equation": "z = W1·x", "active": True, "value": None,
-        "grad": None}
+        "name": "z",
+        "kind": "op",
+        "shape": [4],
+        "op": "matmul",
+        "symbol": "×",
+        "args": ["W1", "x"],
+        "equation": "z = W1·x",
+        "active": True,
+        "value": None,
+        "grad": None,
+    }
     assert nodes["W2"]["trainable"] is True and "trainable" not in nodes["x"]
 
 
@@ -145,9 +183,12 @@ def test_forward_edges_follow_the_data() -> None:
     doc = json.loads(graph(LINEAR, "--format", "json"))
     assert doc["step"] is None and "value" not in doc["nodes"][0]
     assert doc["edges"] == [
-        {"from": "w", "to": "wx", "position": 0}, {"from": "x", "to": "wx", "position": 1},
-        {"from": "wx", "to": "y_hat", "position": 0}, {"from": "b", "to": "y_hat", "position": 1},
-        {"from": "y_hat", "to": "L", "position": 0}, {"from": "y", "to": "L", "position": 1},
+        {"from": "w", "to": "wx", "position": 0},
+        {"from": "x", "to": "wx", "position": 1},
+        {"from": "wx", "to": "y_hat", "position": 0},
+        {"from": "b", "to": "y_hat", "position": 1},
+        {"from": "y_hat", "to": "L", "position": 0},
+        {"from": "y", "to": "L", "position": 1},
     ]
 
 
@@ -155,11 +196,25 @@ def test_backward_edges_are_reversed_and_carry_their_gradient() -> None:
     doc = json.loads(graph(LINEAR, "--format", "json", "--backward", "--step", "1"))
     assert doc["direction"] == "backward"
     edges = {(e["from"], e["to"]): e for e in doc["edges"]}
-    assert list(edges) == [("L", "y_hat"), ("L", "y"), ("y_hat", "wx"), ("y_hat", "b"),
-                           ("wx", "w"), ("wx", "x")]
-    assert edges[("wx", "w")] == {"from": "wx", "to": "w", "position": 0, "index": 5,
-                                  "target": "∂L/∂w", "gradient": "∂L/∂wx · x", "term": 1,
-                                  "terms": 1, "value": pytest.approx(-3.8, abs=1e-12)}
+    assert list(edges) == [
+        ("L", "y_hat"),
+        ("L", "y"),
+        ("y_hat", "wx"),
+        ("y_hat", "b"),
+        ("wx", "w"),
+        ("wx", "x"),
+    ]
+    assert edges[("wx", "w")] == {
+        "from": "wx",
+        "to": "w",
+        "position": 0,
+        "index": 5,
+        "target": "∂L/∂w",
+        "gradient": "∂L/∂wx · x",
+        "term": 1,
+        "terms": 1,
+        "value": pytest.approx(-3.8, abs=1e-12),
+    }
     assert edges[("L", "y_hat")]["value"] == pytest.approx(-1.9, abs=1e-12)
     without_step = json.loads(graph(LINEAR, "--format", "json", "--backward"))
     assert "value" not in without_step["edges"][0]
@@ -179,12 +234,16 @@ def test_backward_dot_labels_every_edge_with_its_gradient() -> None:
 
 def test_frozen_params_are_paler_and_dashed(tmp_path) -> None:
     config = tmp_path / "frozen.yaml"
-    config.write_text("data: {x: 2.0}\nparams: {w: 0.5, b: {value: 0.1, trainable: false}}\n"
-                      "graph:\n  - {name: y, op: mul, args: [w, x]}\n"
-                      "  - {name: L, op: add, args: [y, b]}\n")
+    config.write_text(
+        "data: {x: 2.0}\nparams: {w: 0.5, b: {value: 0.1, trainable: false}}\n"
+        "graph:\n  - {name: y, op: mul, args: [w, x]}\n"
+        "  - {name: L, op: add, args: [y, b]}\n"
+    )
     dot = graph(str(config), "--format", "dot")
-    assert '"b" [shape=box, style="filled,dashed", fillcolor="#dbeafe", ' \
-           'label="b (frozen)\\nscalar\\n"];' in dot
+    assert (
+        '"b" [shape=box, style="filled,dashed", fillcolor="#dbeafe", '
+        'label="b (frozen)\\nscalar\\n"];' in dot
+    )
     assert '"w" [shape=box, style="filled", fillcolor="#9ecbff"' in dot
     assert '  t_b["b (frozen)<br/>scalar"]:::frozen\n' in graph(str(config), "-f", "mermaid")
     assert "param (frozen)" in graph(str(config))
@@ -197,10 +256,12 @@ def test_terminal_shows_kinds_shapes_values_and_gradients() -> None:
     assert "J  scalar  +  J = L + s" in lines
     assert "└── s  scalar  ℓ2  s = λ/2·(‖W1‖² + ‖W2‖²), λ = 0.01" in lines
     row = next(line for line in lines if line.startswith(" o "))
-    assert row.split() == ["o", "op", "×", "matmul", "2", "[0.385,", "0.355]", "[-0.615,",
-                           "0.355]"]
-    assert next(line for line in lines if line.startswith(" W1 ")).split()[:3] == \
-        ["W1", "param", "4×3"]
+    assert row.split() == ["o", "op", "×", "matmul", "2", "[0.385,", "0.355]", "[-0.615,", "0.355]"]
+    assert next(line for line in lines if line.startswith(" W1 ")).split()[:3] == [
+        "W1",
+        "param",
+        "4×3",
+    ]
 
 
 def test_terminal_backward_lists_every_edge() -> None:
@@ -212,8 +273,10 @@ def test_terminal_backward_lists_every_edge() -> None:
 
 def test_unused_nodes_are_marked(tmp_path) -> None:
     config = tmp_path / "unused.yaml"
-    config.write_text("data: {x: [1.0, 2.0]}\ngraph:\n  - {name: t, op: tanh, args: [x]}\n"
-                      "  - {name: L, op: sum, args: [x]}\nobjective: L\n")
+    config.write_text(
+        "data: {x: [1.0, 2.0]}\ngraph:\n  - {name: t, op: tanh, args: [x]}\n"
+        "  - {name: L, op: sum, args: [x]}\nobjective: L\n"
+    )
     assert "tanh (not used by L)" in graph(str(config))
     assert json.loads(graph(str(config), "-f", "json"))["nodes"][1]["active"] is False
 

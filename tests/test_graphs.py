@@ -14,7 +14,8 @@ from .helpers import invoke, trace_json, tracer_from_text
 
 BATCH_MLP = """
 data:
-  x: [[1.0, -2.0, 0.5, 0.3], [0.5, 0.1, -1.5, 2.0], [-0.7, 0.4, 0.9, -1.1]]   # 3 features × 4 examples
+  # 3 features × 4 examples
+  x: [[1.0, -2.0, 0.5, 0.3], [0.5, 0.1, -1.5, 2.0], [-0.7, 0.4, 0.9, -1.1]]
   y: [[1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0]]
 model: {name: mlp, hidden: [5, 3], activation: tanh, bias: true, loss: mse, l2: 0.05, seed: 3}
 steps: 3
@@ -25,8 +26,9 @@ def _check_all_grads(tracer, steps: int = 1) -> None:
     for step in tracer.run(steps=steps):
         for name, grad in step.grads.items():
             numeric = numeric_grad(tracer, step.values, name)
-            np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8,
-                                       err_msg=f"step {step.step}: ∂J/∂{name}")
+            np.testing.assert_allclose(
+                grad, numeric, rtol=1e-6, atol=1e-8, err_msg=f"step {step.step}: ∂J/∂{name}"
+            )
 
 
 def test_batch_mlp_with_biases_matches_finite_differences() -> None:
@@ -41,23 +43,27 @@ def test_batch_mlp_with_biases_matches_finite_differences() -> None:
 def test_bias_gradient_sums_over_the_batch() -> None:
     tracer = tracer_from_text(BATCH_MLP)
     step = next(tracer.run())
-    np.testing.assert_allclose(step.grads["b1"], step.grads["z1"].sum(axis=1, keepdims=True),
-                               atol=1e-15)
+    np.testing.assert_allclose(
+        step.grads["b1"], step.grads["z1"].sum(axis=1, keepdims=True), atol=1e-15
+    )
     edge = next(e for e in step.edges if e.info.input == "b1")
     assert edge.info.global_ == "unbroadcast(∂J/∂z1)"
 
 
 def test_linear_model_traces_like_the_hand_written_graph(tmp_path) -> None:
     config = tmp_path / "linear.yaml"
-    config.write_text("data: {x: 2.0, y: 3.0}\nparams: {w: 0.5, b: 0.1}\n"
-                      "model: {name: linear}\n")
-    assert trace_json(config, "-n", "3")["steps"] == \
-        trace_json(CONFIGS / "seed_linear.yaml", "-n", "3")["steps"]
+    config.write_text("data: {x: 2.0, y: 3.0}\nparams: {w: 0.5, b: 0.1}\nmodel: {name: linear}\n")
+    assert (
+        trace_json(config, "-n", "3")["steps"]
+        == trace_json(CONFIGS / "seed_linear.yaml", "-n", "3")["steps"]
+    )
 
 
 def test_linear_model_over_a_batch_of_points() -> None:
-    tracer = tracer_from_text("data: {x: [[1, 2, 3, 4]], y: [[2, 4, 6, 8]]}\n"
-                              "model: {name: linear, loss: mse}\noptimizer: {lr: 0.05}\n")
+    tracer = tracer_from_text(
+        "data: {x: [[1, 2, 3, 4]], y: [[2, 4, 6, 8]]}\n"
+        "model: {name: linear, loss: mse}\noptimizer: {lr: 0.05}\n"
+    )
     steps = list(tracer.run(steps=200))
     assert steps[-1].objective < 1e-3 < steps[0].objective
     w = steps[-1].updates["w"].after
@@ -77,8 +83,12 @@ graph:
     assert set(steps[0].updates) == {"b"}
     assert steps[0].grads["a"] == pytest.approx(2 * 6.0 * 3.0)  # ∂(ab)²/∂a = 2ab·b
     assert steps[1].values["a"] == 2.0
-    table = invoke("trace", "-", input="params:\n  a: {value: 2.0, trainable: false}\n  b: 3.0\n"
-                   "graph:\n  - {name: L, op: mul, args: [a, b]}\n").stdout
+    table = invoke(
+        "trace",
+        "-",
+        input="params:\n  a: {value: 2.0, trainable: false}\n  b: 3.0\n"
+        "graph:\n  - {name: L, op: mul, args: [a, b]}\n",
+    ).stdout
     assert "frozen (not updated): a" in table and "param (frozen)" in table
 
 
@@ -133,13 +143,15 @@ graph:
     assert np.abs(first["C"].value).max() <= 0.5
     assert np.abs(first["B"].value).max() <= np.sqrt(6 / 5)
     assert np.all(first["D"].value == 0)
-    np.testing.assert_array_equal(first["A"].value,
-                                  0.1 * np.random.default_rng(5).standard_normal((3, 2)))
+    np.testing.assert_array_equal(
+        first["A"].value, 0.1 * np.random.default_rng(5).standard_normal((3, 2))
+    )
 
 
 def test_yaml_floats_in_exponent_form() -> None:
-    tracer = tracer_from_text("params: {w: 1e-3}\ngraph:\n  - {name: s, op: sum, args: [w]}\n"
-                              "optimizer: {lr: 5e-1}\n")
+    tracer = tracer_from_text(
+        "params: {w: 1e-3}\ngraph:\n  - {name: s, op: sum, args: [w]}\noptimizer: {lr: 5e-1}\n"
+    )
     assert tracer.graph.tensors["w"].value == 1e-3
     assert tracer.graph.optimizer.lr == 0.5
 
@@ -147,5 +159,6 @@ def test_yaml_floats_in_exponent_form() -> None:
 def test_jsonl_matches_json_for_a_batch() -> None:
     lines = invoke("trace", "-", "-f", "jsonl", input=BATCH_MLP).stdout.splitlines()
     doc = json.loads(invoke("trace", "-", "-f", "json", input=BATCH_MLP).stdout)
-    assert [json.loads(line)["objective"] for line in lines] == \
-        [s["objective"] for s in doc["steps"]]
+    assert [json.loads(line)["objective"] for line in lines] == [
+        s["objective"] for s in doc["steps"]
+    ]

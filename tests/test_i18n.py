@@ -6,9 +6,9 @@ import string
 
 import pytest
 
+from backprop_cli.errors import UsageError
 from backprop_cli.i18n import DEFAULT, Catalogue, languages, strings
 from backprop_cli.ops import OPS
-from backprop_cli.errors import UsageError
 
 
 def _fields(text: str) -> set[str]:
@@ -41,8 +41,9 @@ def test_every_op_input_has_an_explanation_in_every_language(name: str) -> None:
 
 def test_the_documents_own_words() -> None:
     t = Catalogue("zh")
-    assert [t(k) for k in ("col.step", "col.target", "col.upstream", "col.local",
-                           "col.global")] == ["步骤", "目标", "上游梯度", "局部梯度", "全局梯度"]
+    assert [
+        t(k) for k in ("col.step", "col.target", "col.upstream", "col.local", "col.global")
+    ] == ["步骤", "目标", "上游梯度", "局部梯度", "全局梯度"]
     assert t("forward.title") == "前向传播"
     assert t("backward.title").startswith("反向传播")
     assert t("updates.title", optimizer="sgd", lr="0.1").startswith("参数更新")

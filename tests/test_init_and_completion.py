@@ -29,8 +29,9 @@ def test_each_starter_traces_as_written(kind: str, tmp_path) -> None:
     assert result.stdout == f"wrote {path}; trace it with: backprop trace {path}\n"
     text = path.read_text(encoding="utf-8")
     assert text.startswith(f"# A {kind} starter written by `backprop init {kind}`.")
-    assert sum(line.lstrip().startswith("#") or " # " in line
-               for line in text.splitlines()) >= 10  # commented
+    assert (
+        sum(line.lstrip().startswith("#") or " # " in line for line in text.splitlines()) >= 10
+    )  # commented
     doc = trace_json(path)
     objectives = [s["objective"] for s in doc["steps"]]
     assert objectives == sorted(objectives, reverse=True)  # training lowers the objective
@@ -79,8 +80,9 @@ def test_an_existing_file_is_kept_without_force(tmp_path) -> None:
     path.write_text("keep me\n")
     result = invoke("init", "mlp", str(path))
     assert (result.exit_code, result.stdout) == (2, "")
-    assert result.stderr == (f"backprop: error: {path}: already exists; not overwritten "
-                             f"(use --force to replace it)\n")
+    assert result.stderr == (
+        f"backprop: error: {path}: already exists; not overwritten (use --force to replace it)\n"
+    )
     assert path.read_text() == "keep me\n"
     assert invoke("init", "mlp", str(path), "--force").exit_code == 0
     assert path.read_text(encoding="utf-8") == starter("mlp", str(path))
@@ -96,20 +98,30 @@ def test_unknown_kind_is_a_usage_error() -> None:
 
 def _run(*argv: str, env: dict | None = None) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("_BACKPROP")}
-    return subprocess.run([sys.executable, "-m", "backprop_cli", *argv], capture_output=True,
-                          text=True, cwd=ROOT, env={**base, **(env or {})}, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "backprop_cli", *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**base, **(env or {})},
+        timeout=60,
+    )
 
 
-@pytest.mark.parametrize("shell, marker", [
-    ("bash", "complete -o default -F _backprop_completion backprop"),
-    ("zsh", "#compdef backprop"),
-    ("fish", "complete --command backprop"),
-    ("powershell", "Register-ArgumentCompleter -Native -CommandName backprop"),
-])
+@pytest.mark.parametrize(
+    "shell, marker",
+    [
+        ("bash", "complete -o default -F _backprop_completion backprop"),
+        ("zsh", "#compdef backprop"),
+        ("fish", "complete --command backprop"),
+        ("powershell", "Register-ArgumentCompleter -Native -CommandName backprop"),
+    ],
+)
 def test_show_completion_prints_a_script_for_backprop(shell: str, marker: str) -> None:
     # typer's own testing switch: name the shell instead of detecting the parent process's.
-    proc = _run("--show-completion", shell,
-                env={"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"})
+    proc = _run(
+        "--show-completion", shell, env={"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    )
     assert proc.returncode == 0, proc.stderr
     assert "_BACKPROP_COMPLETE" in proc.stdout
     assert marker in proc.stdout
@@ -117,8 +129,13 @@ def test_show_completion_prints_a_script_for_backprop(shell: str, marker: str) -
 
 def test_completion_completes_commands_and_choices() -> None:
     def complete(words: str) -> list[str]:
-        proc = _run(env={"_BACKPROP_COMPLETE": "complete_bash", "COMP_WORDS": words,
-                         "COMP_CWORD": str(len(words.split()) - (not words.endswith(" ")))})
+        proc = _run(
+            env={
+                "_BACKPROP_COMPLETE": "complete_bash",
+                "COMP_WORDS": words,
+                "COMP_CWORD": str(len(words.split()) - (not words.endswith(" "))),
+            }
+        )
         assert proc.returncode == 0, proc.stderr
         return proc.stdout.split()
 

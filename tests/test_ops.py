@@ -14,16 +14,30 @@ from backprop_cli.ops import OPS, equation_text, fit_to_shape, local_text, run_f
 # op name -> list of (input shapes, options). Shapes cover scalars, vectors, matrices and
 # broadcasting where the op allows it; options not given take their defaults.
 CASES: dict[str, list[tuple[list[tuple[int, ...]], dict]]] = {
-    "add": [([(3, 2), (3, 2)], {}), ([(3, 4), (3, 1)], {}), ([(), (2, 3)], {}),
-            ([(4,), ()], {}), ([(2, 4), (4,)], {})],
+    "add": [
+        ([(3, 2), (3, 2)], {}),
+        ([(3, 4), (3, 1)], {}),
+        ([(), (2, 3)], {}),
+        ([(4,), ()], {}),
+        ([(2, 4), (4,)], {}),
+    ],
     "sub": [([(3, 2), (3, 2)], {}), ([(3, 4), (3, 1)], {}), ([(2, 2), ()], {})],
     "neg": [([(3, 2)], {}), ([()], {})],
     "mul": [([(), ()], {}), ([(3, 2), (3, 2)], {}), ([(), (2, 3)], {}), ([(3, 4), (1, 4)], {})],
     "div": [([(3, 2), (3, 2)], {}), ([(3, 4), ()], {}), ([(), (4,)], {})],
-    "pow": [([(4,)], {"exponent": 2.0}), ([(2, 3)], {"exponent": 3.0}),
-            ([(3,)], {"exponent": 0.5}), ([()], {"exponent": -1.5})],
-    "matmul": [([(4, 3), (3,)], {}), ([(4, 3), (3, 5)], {}), ([(3,), (3, 2)], {}),
-               ([(3,), (3,)], {}), ([(2, 3), (3, 1)], {})],
+    "pow": [
+        ([(4,)], {"exponent": 2.0}),
+        ([(2, 3)], {"exponent": 3.0}),
+        ([(3,)], {"exponent": 0.5}),
+        ([()], {"exponent": -1.5}),
+    ],
+    "matmul": [
+        ([(4, 3), (3,)], {}),
+        ([(4, 3), (3, 5)], {}),
+        ([(3,), (3, 2)], {}),
+        ([(3,), (3,)], {}),
+        ([(2, 3), (3, 1)], {}),
+    ],
     "exp": [([(5,)], {}), ([(2, 3)], {})],
     "log": [([(5,)], {}), ([(2, 3)], {})],
     "abs": [([(5,)], {}), ([(2, 3)], {})],
@@ -37,31 +51,60 @@ CASES: dict[str, list[tuple[list[tuple[int, ...]], dict]]] = {
     "softmax": [([(4,)], {}), ([(3, 5)], {}), ([(3, 5)], {"axis": 1}), ([(2, 4)], {"axis": -1})],
     "log_softmax": [([(4,)], {}), ([(3, 5)], {}), ([(3, 5)], {"axis": 1})],
     "transpose": [([(3, 5)], {}), ([(4,)], {})],
-    "reshape": [([(3, 4)], {"shape": [2, 6]}), ([(6,)], {"shape": [3, -1]}),
-                ([(2, 3)], {"shape": [6]})],
-    "concat": [([(2, 3), (4, 3)], {}), ([(3, 2), (3, 1), (3, 4)], {"axis": 1}),
-               ([(2,), (3,)], {}), ([(2, 3)], {})],
-    "sum": [([(5,)], {}), ([(3, 4)], {}), ([()], {}), ([(3, 4)], {"axis": 0}),
-            ([(3, 4)], {"axis": 1}), ([(3, 4)], {"axis": -1})],
+    "reshape": [
+        ([(3, 4)], {"shape": [2, 6]}),
+        ([(6,)], {"shape": [3, -1]}),
+        ([(2, 3)], {"shape": [6]}),
+    ],
+    "concat": [
+        ([(2, 3), (4, 3)], {}),
+        ([(3, 2), (3, 1), (3, 4)], {"axis": 1}),
+        ([(2,), (3,)], {}),
+        ([(2, 3)], {}),
+    ],
+    "sum": [
+        ([(5,)], {}),
+        ([(3, 4)], {}),
+        ([()], {}),
+        ([(3, 4)], {"axis": 0}),
+        ([(3, 4)], {"axis": 1}),
+        ([(3, 4)], {"axis": -1}),
+    ],
     "mean": [([(5,)], {}), ([(3, 4)], {}), ([(3, 4)], {"axis": 0}), ([(3, 4)], {"axis": 1})],
     "max": [([(5,)], {}), ([(3, 4)], {}), ([(3, 4)], {"axis": 0}), ([(3, 4)], {"axis": 1})],
     "half_squared_error": [([(), ()], {}), ([(4,), (4,)], {}), ([(2, 3), (2, 3)], {})],
     "mse": [([(), ()], {}), ([(4,), (4,)], {}), ([(2, 3), (2, 3)], {})],
-    "softmax_cross_entropy": [([(3, 4), (4,)], {}), ([(3, 4), (3, 4)], {}),
-                              ([(5,), ()], {}), ([(3, 4), (4,)], {"reduction": "sum"}),
-                              ([(4,), (4,)], {"reduction": "sum"})],
-    "binary_cross_entropy": [([(4,), (4,)], {}), ([(2, 3), (2, 3)], {"reduction": "sum"}),
-                             ([(), ()], {})],
-    "l2": [([(3, 2)], {"lambda": 0.1}), ([(4, 3), (2, 4)], {"lambda": 0.01}),
-           ([(), (3,)], {"lambda": 2.0})],
+    "softmax_cross_entropy": [
+        ([(3, 4), (4,)], {}),
+        ([(3, 4), (3, 4)], {}),
+        ([(5,), ()], {}),
+        ([(3, 4), (4,)], {"reduction": "sum"}),
+        ([(4,), (4,)], {"reduction": "sum"}),
+    ],
+    "binary_cross_entropy": [
+        ([(4,), (4,)], {}),
+        ([(2, 3), (2, 3)], {"reduction": "sum"}),
+        ([(), ()], {}),
+    ],
+    "l2": [
+        ([(3, 2)], {"lambda": 0.1}),
+        ([(4, 3), (2, 4)], {"lambda": 0.01}),
+        ([(), (3,)], {"lambda": 2.0}),
+    ],
     "l1": [([(3, 2)], {"lambda": 0.1}), ([(4, 3), (2, 4)], {"lambda": 0.5})],
 }
 
 # Inputs that must stay in the function's domain, or away from a kink where the derivative is a
 # written-down choice rather than a limit that finite differences can see.
 POSITIVE = {"log": (0,), "pow": (0,)}
-AWAY_FROM_ZERO = {"relu": (0,), "abs": (0,), "leaky_relu": (0,), "elu": (0,), "l1": None,
-                  "div": (1,)}
+AWAY_FROM_ZERO = {
+    "relu": (0,),
+    "abs": (0,),
+    "leaky_relu": (0,),
+    "elu": (0,),
+    "l1": None,
+    "div": (1,),
+}
 LABELS = {"softmax_cross_entropy"}
 PROBABILITIES = {"binary_cross_entropy"}
 
@@ -128,7 +171,8 @@ def test_local_gradient_matches_finite_differences(name: str) -> None:
     for shapes, given in CASES[name]:
         options = _options(op, given)
         assert op.shape(list(shapes), options) == np.shape(
-            run_forward(op, _inputs(rng, shapes, name), options))
+            run_forward(op, _inputs(rng, shapes, name), options)
+        )
         for _ in range(3):
             args = _inputs(rng, shapes, name)
             out = run_forward(op, args, options)
@@ -142,8 +186,9 @@ def test_local_gradient_matches_finite_differences(name: str) -> None:
                     assert not got.any()
                     continue
                 want = _numeric_vjp(op, args, options, g, pos)
-                np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8,
-                                           err_msg=f"{name} {shapes} input {pos}")
+                np.testing.assert_allclose(
+                    got, want, rtol=1e-6, atol=1e-8, err_msg=f"{name} {shapes} input {pos}"
+                )
 
 
 @pytest.mark.parametrize("name", sorted(OPS))
@@ -180,8 +225,12 @@ def test_sigmoid_is_finite_for_large_inputs() -> None:
     x = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0])
     out = run_forward(OPS["sigmoid"], [x], {})
     assert np.isfinite(out).all()
-    np.testing.assert_allclose(out, [0.0, 1.0 / (1.0 + np.exp(50.0)), 0.5,
-                                     1.0 / (1.0 + np.exp(-50.0)), 1.0], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(
+        out,
+        [0.0, 1.0 / (1.0 + np.exp(50.0)), 0.5, 1.0 / (1.0 + np.exp(-50.0)), 1.0],
+        rtol=1e-12,
+        atol=0,
+    )
 
 
 @pytest.mark.parametrize(
@@ -200,17 +249,26 @@ def test_fit_to_shape_undoes_broadcasting(grad_shape, shape, expected) -> None:
     np.testing.assert_array_equal(got, expected)
 
 
-@pytest.mark.parametrize(("name", "args", "options"), [
-    ("softmax", [np.array([1000.0, 0.0, -1000.0])], {"axis": 0}),
-    ("log_softmax", [np.array([[800.0, -800.0], [0.0, 5.0]])], {"axis": 0}),
-    ("softmax_cross_entropy", [np.array([[1000.0, -50.0], [0.0, 700.0]]), np.array([1.0, 0.0])],
-     {"reduction": "mean"}),
-    ("binary_cross_entropy", [np.array([-1000.0, 1000.0, 30.0]), np.array([1.0, 0.0, 1.0])],
-     {"reduction": "mean"}),
-    ("softplus", [np.array([-1000.0, 1000.0])], {}),
-    ("sigmoid", [np.array([-1000.0, 1000.0])], {}),
-    ("elu", [np.array([-1000.0, 1000.0])], {"alpha": 1.0}),
-])
+@pytest.mark.parametrize(
+    ("name", "args", "options"),
+    [
+        ("softmax", [np.array([1000.0, 0.0, -1000.0])], {"axis": 0}),
+        ("log_softmax", [np.array([[800.0, -800.0], [0.0, 5.0]])], {"axis": 0}),
+        (
+            "softmax_cross_entropy",
+            [np.array([[1000.0, -50.0], [0.0, 700.0]]), np.array([1.0, 0.0])],
+            {"reduction": "mean"},
+        ),
+        (
+            "binary_cross_entropy",
+            [np.array([-1000.0, 1000.0, 30.0]), np.array([1.0, 0.0, 1.0])],
+            {"reduction": "mean"},
+        ),
+        ("softplus", [np.array([-1000.0, 1000.0])], {}),
+        ("sigmoid", [np.array([-1000.0, 1000.0])], {}),
+        ("elu", [np.array([-1000.0, 1000.0])], {"alpha": 1.0}),
+    ],
+)
 def test_large_inputs_stay_finite_where_the_math_is_finite(name, args, options) -> None:
     op = OPS[name]
     out = run_forward(op, args, options)
@@ -223,11 +281,15 @@ def test_large_inputs_stay_finite_where_the_math_is_finite(name, args, options) 
 
 def test_cross_entropy_of_confident_wrong_logits_is_exact() -> None:
     # −log softmax([1000, 0])[1] = 1000 exactly: no overflow, no clipping error.
-    out = run_forward(OPS["softmax_cross_entropy"], [np.array([1000.0, 0.0]), np.array(1.0)],
-                      {"reduction": "mean"})
+    out = run_forward(
+        OPS["softmax_cross_entropy"],
+        [np.array([1000.0, 0.0]), np.array(1.0)],
+        {"reduction": "mean"},
+    )
     assert out == 1000.0
-    bce = run_forward(OPS["binary_cross_entropy"], [np.array([-1000.0]), np.array([1.0])],
-                      {"reduction": "sum"})
+    bce = run_forward(
+        OPS["binary_cross_entropy"], [np.array([-1000.0]), np.array([1.0])], {"reduction": "sum"}
+    )
     assert bce == 1000.0
 
 
@@ -243,12 +305,18 @@ def test_max_ties_share_the_gradient() -> None:
 def test_labels_out_of_range_are_a_clear_error() -> None:
     from .helpers import invoke
 
-    result = invoke("trace", "-", input="data: {z: [[1.0, 2.0], [0.5, 0.1]], y: [0, 2]}\n"
-                    "graph:\n  - {name: L, op: softmax_cross_entropy, args: [z, y]}\n")
+    result = invoke(
+        "trace",
+        "-",
+        input="data: {z: [[1.0, 2.0], [0.5, 0.1]], y: [0, 2]}\n"
+        "graph:\n  - {name: L, op: softmax_cross_entropy, args: [z, y]}\n",
+    )
     assert result.exit_code == 2
-    assert result.stderr == ("backprop: error: <stdin>:3:5: graph[0]: node 'L' (L = "
-                             "mean[−Σ_classes y·log_softmax(z)]): softmax_cross_entropy expects "
-                             "integer labels from 0 to 1 (one per example), found 2 at [1]\n")
+    assert result.stderr == (
+        "backprop: error: <stdin>:3:5: graph[0]: node 'L' (L = "
+        "mean[−Σ_classes y·log_softmax(z)]): softmax_cross_entropy expects "
+        "integer labels from 0 to 1 (one per example), found 2 at [1]\n"
+    )
 
 
 def test_ops_command_lists_every_op() -> None:
@@ -265,44 +333,75 @@ def test_an_op_error_in_the_first_step_prints_nothing_on_stdout(fmt: str) -> Non
     """Exit 2 means nothing on stdout: no JSON head or LaTeX preamble before the failing step."""
     from .helpers import invoke
 
-    result = invoke("trace", "-", "-f", fmt, input="data: {z: [[1.0, 2.0], [0.5, 0.1]], "
-                    "y: [0, 2]}\ngraph:\n  - {name: L, op: softmax_cross_entropy, args: [z, y]}\n")
+    result = invoke(
+        "trace",
+        "-",
+        "-f",
+        fmt,
+        input="data: {z: [[1.0, 2.0], [0.5, 0.1]], "
+        "y: [0, 2]}\ngraph:\n  - {name: L, op: softmax_cross_entropy, args: [z, y]}\n",
+    )
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "found 2 at [1]" in result.stderr
 
 
-@pytest.mark.parametrize(("config", "message"), [
-    ("data: {x: [1.0, 2.0]}\ngraph:\n  - {name: s, op: sum, args: [x], axis: 1}\n",
-     ":3:30: graph[0].args: node 's' (s = Σ(x, axis=1)): x has shape 2; sum expects an axis "
-     "from -1 to 0 for an input of shape 2, but axis is 1"),
-    ("data: {x: 3.0}\ngraph:\n  - {name: s, op: sum, args: [x], axis: 0}\n",
-     ":3:30: graph[0].args: node 's' (s = Σ(x, axis=0)): x is a scalar; sum expects a tensor "
-     "with axes (a scalar has none; leave out 'axis')"),
-    ("data: {x: 3.0}\ngraph:\n  - {name: s, op: softmax, args: [x]}\n",
-     ":3:34: graph[0].args: node 's' (s = softmax(x, axis=0)): x is a scalar; softmax expects "
-     "a vector or a matrix (a softmax over one number is always 1)"),
-    ("data: {x: [[1.0, 2.0], [3.0, 4.0]]}\ngraph:\n"
-     "  - {name: r, op: reshape, args: [x], shape: [3, -1]}\n",
-     ":3:34: graph[0].args: node 'r' (r = reshape(x)): x has shape 2×2; reshape expects a "
-     "shape whose size divides 4, found [3, -1]"),
-    ("data: {x: [[1.0, 2.0], [3.0, 4.0]]}\ngraph:\n"
-     "  - {name: r, op: reshape, args: [x], shape: [3, 2]}\n",
-     ":3:34: graph[0].args: node 'r' (r = reshape(x)): x has shape 2×2; reshape expects a "
-     "shape of 4 elements, but [3, 2] has 6"),
-    ("data: {x: [[1.0, 2.0]], y: [[1.0, 2.0, 3.0]]}\ngraph:\n"
-     "  - {name: c, op: concat, args: [x, y]}\n",
-     ":3:33: graph[0].args: node 'c' (c = concat(x, y, axis=0)): x has shape 1×2, y has shape "
-     "1×3; concat expects inputs that agree in every dimension but axis 0"),
-    ("data: {z: [[1.0, 2.0]], y: [0, 1, 1]}\ngraph:\n"
-     "  - {name: L, op: softmax_cross_entropy, args: [z, y]}\n",
-     ":3:48: graph[0].args: node 'L' (L = mean[−Σ_classes y·log_softmax(z)]): z has shape 1×2, "
-     "y has shape 3; softmax_cross_entropy expects targets as integer labels (one per example, "
-     "shape 2) or one-hot/probabilities of the logits' shape 1×2"),
-    ("data: {x: [[[1.0]]]}\ngraph:\n  - {name: t, op: transpose, args: [x]}\n",
-     ":3:36: graph[0].args: node 't' (t = xᵀ): x has shape 1×1×1; transpose expects a scalar, "
-     "a vector or a matrix"),
-])
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            "data: {x: [1.0, 2.0]}\ngraph:\n  - {name: s, op: sum, args: [x], axis: 1}\n",
+            ":3:30: graph[0].args: node 's' (s = Σ(x, axis=1)): x has shape 2; sum expects an axis "
+            "from -1 to 0 for an input of shape 2, but axis is 1",
+        ),
+        (
+            "data: {x: 3.0}\ngraph:\n  - {name: s, op: sum, args: [x], axis: 0}\n",
+            ":3:30: graph[0].args: node 's' (s = Σ(x, axis=0)): x is a scalar; sum expects a "
+            "tensor "
+            "with axes (a scalar has none; leave out 'axis')",
+        ),
+        (
+            "data: {x: 3.0}\ngraph:\n  - {name: s, op: softmax, args: [x]}\n",
+            ":3:34: graph[0].args: node 's' (s = softmax(x, axis=0)): x is a scalar; softmax "
+            "expects "
+            "a vector or a matrix (a softmax over one number is always 1)",
+        ),
+        (
+            "data: {x: [[1.0, 2.0], [3.0, 4.0]]}\ngraph:\n"
+            "  - {name: r, op: reshape, args: [x], shape: [3, -1]}\n",
+            ":3:34: graph[0].args: node 'r' (r = reshape(x)): x has shape 2×2; reshape expects a "
+            "shape whose size divides 4, found [3, -1]",
+        ),
+        (
+            "data: {x: [[1.0, 2.0], [3.0, 4.0]]}\ngraph:\n"
+            "  - {name: r, op: reshape, args: [x], shape: [3, 2]}\n",
+            ":3:34: graph[0].args: node 'r' (r = reshape(x)): x has shape 2×2; reshape expects a "
+            "shape of 4 elements, but [3, 2] has 6",
+        ),
+        (
+            "data: {x: [[1.0, 2.0]], y: [[1.0, 2.0, 3.0]]}\ngraph:\n"
+            "  - {name: c, op: concat, args: [x, y]}\n",
+            ":3:33: graph[0].args: node 'c' (c = concat(x, y, axis=0)): x has shape 1×2, y has "
+            "shape "
+            "1×3; concat expects inputs that agree in every dimension but axis 0",
+        ),
+        (
+            "data: {z: [[1.0, 2.0]], y: [0, 1, 1]}\ngraph:\n"
+            "  - {name: L, op: softmax_cross_entropy, args: [z, y]}\n",
+            ":3:48: graph[0].args: node 'L' (L = mean[−Σ_classes y·log_softmax(z)]): z has shape "
+            "1×2, "
+            "y has shape 3; softmax_cross_entropy expects targets as integer labels (one per "
+            "example, "
+            "shape 2) or one-hot/probabilities of the logits' shape 1×2",
+        ),
+        (
+            "data: {x: [[[1.0]]]}\ngraph:\n  - {name: t, op: transpose, args: [x]}\n",
+            ":3:36: graph[0].args: node 't' (t = xᵀ): x has shape 1×1×1; transpose expects a "
+            "scalar, "
+            "a vector or a matrix",
+        ),
+    ],
+)
 def test_shape_rules_say_what_they_expect(config: str, message: str) -> None:
     from .helpers import invoke
 

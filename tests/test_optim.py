@@ -41,8 +41,9 @@ def _replay(steps, update):
         for name, u in step.updates.items():
             np.testing.assert_allclose(u.before, values[name], rtol=1e-12, atol=1e-12)
             values[name] = update(name, values[name], step.grads[name], state[name])
-            np.testing.assert_allclose(u.after, values[name], rtol=1e-12, atol=1e-12,
-                                       err_msg=f"step {step.step} {name}")
+            np.testing.assert_allclose(
+                u.after, values[name], rtol=1e-12, atol=1e-12, err_msg=f"step {step.step} {name}"
+            )
     return state
 
 
@@ -53,7 +54,7 @@ def test_adam_three_steps_match_numpy_reference() -> None:
     def adam(name, w, g, s):
         s["t"] = s.get("t", 0) + 1
         s["m"] = b1 * s.get("m", 0) + (1 - b1) * g
-        s["v"] = b2 * s.get("v", 0) + (1 - b2) * g ** 2
+        s["v"] = b2 * s.get("v", 0) + (1 - b2) * g**2
         m_hat = s["m"] / (1 - b1 ** s["t"])
         v_hat = s["v"] / (1 - b2 ** s["t"])
         s["m_hat"], s["v_hat"] = m_hat, v_hat
@@ -80,7 +81,7 @@ def test_adam_updates_json_matches_numpy_reference() -> None:
             np.testing.assert_allclose(rec["grad"], g, rtol=0, atol=0)
             m[name] = 0.9 * m[name] + 0.1 * g
             v[name] = 0.999 * v[name] + 0.001 * g * g
-            m_hat, v_hat = m[name] / (1 - 0.9 ** t), v[name] / (1 - 0.999 ** t)
+            m_hat, v_hat = m[name] / (1 - 0.9**t), v[name] / (1 - 0.999**t)
             w[name] = w[name] - 0.01 * m_hat / (np.sqrt(v_hat) + 1e-8)
             np.testing.assert_allclose(rec["after"], w[name], rtol=1e-12, atol=1e-12)
             np.testing.assert_allclose(rec["state"]["m_hat"], m_hat, rtol=1e-12, atol=1e-15)
@@ -91,8 +92,9 @@ def test_adam_updates_json_matches_numpy_reference() -> None:
 def test_sgd_momentum_and_weight_decay(nesterov: bool) -> None:
     lr, mu, wd = 0.1, 0.9, 0.01
     flag = "true" if nesterov else "false"
-    steps = _trace(f"{{name: sgd, lr: {lr}, momentum: {mu}, nesterov: {flag}, "
-                   f"weight_decay: {wd}}}", steps=4)
+    steps = _trace(
+        f"{{name: sgd, lr: {lr}, momentum: {mu}, nesterov: {flag}, weight_decay: {wd}}}", steps=4
+    )
 
     def sgd(name, w, g, s):
         g = g + wd * w
@@ -100,8 +102,9 @@ def test_sgd_momentum_and_weight_decay(nesterov: bool) -> None:
         return w - lr * (g + mu * s["v"] if nesterov else s["v"])
 
     state = _replay(steps, sgd)
-    np.testing.assert_allclose(steps[-1].updates["b1"].state["velocity"], state["b1"]["v"],
-                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        steps[-1].updates["b1"].state["velocity"], state["b1"]["v"], rtol=1e-12, atol=1e-15
+    )
 
 
 def test_plain_sgd_is_the_documents_rule() -> None:
@@ -118,7 +121,7 @@ def test_adamw_decouples_weight_decay() -> None:
     def adamw(name, w, g, s):
         s["t"] = s.get("t", 0) + 1
         s["m"] = 0.9 * s.get("m", 0) + 0.1 * g
-        s["v"] = 0.999 * s.get("v", 0) + 0.001 * g ** 2
+        s["v"] = 0.999 * s.get("v", 0) + 0.001 * g**2
         m_hat, v_hat = s["m"] / (1 - 0.9 ** s["t"]), s["v"] / (1 - 0.999 ** s["t"])
         return w - lr * (m_hat / (np.sqrt(v_hat) + 1e-8) + wd * w)
 
@@ -130,7 +133,7 @@ def test_rmsprop() -> None:
     steps = _trace(f"{{name: rmsprop, lr: {lr}, alpha: {alpha}}}")
 
     def rmsprop(name, w, g, s):
-        s["v"] = alpha * s.get("v", 0) + (1 - alpha) * g ** 2
+        s["v"] = alpha * s.get("v", 0) + (1 - alpha) * g**2
         return w - lr * g / (np.sqrt(s["v"]) + 1e-8)
 
     _replay(steps, rmsprop)
@@ -140,25 +143,40 @@ def test_optimizer_defaults_follow_pytorch() -> None:
     steps = _trace("adam", steps=1)
     assert steps[0].optimizer == "adam, η = 0.001, β1 = 0.9, β2 = 0.999, ε = 1e-08"
     assert _trace("rmsprop", steps=1)[0].optimizer == "rmsprop, η = 0.01, α = 0.99, ε = 1e-08"
-    assert _trace("adamw", steps=1)[0].optimizer == \
-        "adamw, η = 0.001, β1 = 0.9, β2 = 0.999, ε = 1e-08, λ = 0.01"
+    assert (
+        _trace("adamw", steps=1)[0].optimizer
+        == "adamw, η = 0.001, β1 = 0.9, β2 = 0.999, ε = 1e-08, λ = 0.01"
+    )
 
 
-@pytest.mark.parametrize(("optimizer", "message"), [
-    ("{name: adam, beta1: 1.5}",
-     "optimizer.beta1: beta1 (β1, the decay of the first moment m): expected a finite number "
-     "≥ 0 ≤ 1, found the number 1.5"),
-    ("{name: adam, betas: [0.9, 0.99]}",
-     "optimizer.betas: unknown adam option 'betas' (did you mean beta1 and beta2, two options?); "
-     "expected name, lr, "
-     "beta1, beta2, eps, weight_decay"),
-    ("{name: sgd, nesterov: yes please}",
-     "optimizer.nesterov: nesterov (Nesterov momentum): expected true or false, found the "
-     "string 'yes please'"),
-    ("{name: rmsprop, eps: 0}",
-     "optimizer.eps: eps (ε, added to the denominator): expected a finite number > 0, found "
-     "the number 0"),
-])
+@pytest.mark.parametrize(
+    ("optimizer", "message"),
+    [
+        (
+            "{name: adam, beta1: 1.5}",
+            "optimizer.beta1: beta1 (β1, the decay of the first moment m): expected a finite "
+            "number "
+            "≥ 0 ≤ 1, found the number 1.5",
+        ),
+        (
+            "{name: adam, betas: [0.9, 0.99]}",
+            "optimizer.betas: unknown adam option 'betas' (did you mean beta1 and beta2, two "
+            "options?); "
+            "expected name, lr, "
+            "beta1, beta2, eps, weight_decay",
+        ),
+        (
+            "{name: sgd, nesterov: yes please}",
+            "optimizer.nesterov: nesterov (Nesterov momentum): expected true or false, found the "
+            "string 'yes please'",
+        ),
+        (
+            "{name: rmsprop, eps: 0}",
+            "optimizer.eps: eps (ε, added to the denominator): expected a finite number > 0, found "
+            "the number 0",
+        ),
+    ],
+)
 def test_optimizer_option_errors(optimizer: str, message: str) -> None:
     result = invoke("trace", "-", input=NETWORK + f"optimizer: {optimizer}\n")
     assert result.exit_code == 2

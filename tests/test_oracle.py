@@ -24,8 +24,13 @@ RTOL, ATOL = 1e-10, 1e-13
 def _assert_same(step, reference: dict, who: str) -> None:
     assert set(reference) == set(step.grads)
     for name, grad in step.grads.items():
-        np.testing.assert_allclose(grad, reference[name], rtol=RTOL, atol=ATOL,
-                                   err_msg=f"step {step.step}: ∂J/∂{name} vs {who}")
+        np.testing.assert_allclose(
+            grad,
+            reference[name],
+            rtol=RTOL,
+            atol=ATOL,
+            err_msg=f"step {step.step}: ∂J/∂{name} vs {who}",
+        )
 
 
 def test_every_op_has_an_oracle() -> None:
@@ -52,10 +57,35 @@ def test_shipped_configs_match_pytorch(config: str) -> None:
 SHAPES = [(), (3,), (2,), (2, 3), (3, 2), (3, 3)]
 # Ops a random chain draws from, with options; ops that need positive inputs draw them from
 # tensors known to be positive.
-UNARY = ["neg", "exp", "abs", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus",
-         "gelu", "softmax", "log_softmax", "transpose", "sum", "mean", "max", "pow"]
-BINARY = ["add", "sub", "mul", "matmul", "concat", "half_squared_error", "mse",
-          "binary_cross_entropy"]
+UNARY = [
+    "neg",
+    "exp",
+    "abs",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "sigmoid",
+    "tanh",
+    "softplus",
+    "gelu",
+    "softmax",
+    "log_softmax",
+    "transpose",
+    "sum",
+    "mean",
+    "max",
+    "pow",
+]
+BINARY = [
+    "add",
+    "sub",
+    "mul",
+    "matmul",
+    "concat",
+    "half_squared_error",
+    "mse",
+    "binary_cross_entropy",
+]
 POSITIVE_OPS = {"exp", "sigmoid", "softplus", "softmax"}
 
 
@@ -82,8 +112,7 @@ def random_graphs(draw):
         opts: dict = {}
         if op == "pow":
             opts["exponent"] = draw(st.sampled_from([2.0, 3.0]))
-        if op in ("softmax", "log_softmax", "sum", "mean", "max", "concat") and draw(
-                st.booleans()):
+        if op in ("softmax", "log_softmax", "sum", "mean", "max", "concat") and draw(st.booleans()):
             opts["axis"] = draw(st.sampled_from([0, -1]))
         if op == "log":
             args = [draw(st.sampled_from(sorted(positive)))]
@@ -94,8 +123,10 @@ def random_graphs(draw):
         else:
             args = [draw(st.sampled_from(names))]
         try:
-            shape = OPS[op].shape([shapes[a] for a in args], {**{
-                k: o.default for k, o in OPS[op].options.items() if not o.required}, **opts})
+            shape = OPS[op].shape(
+                [shapes[a] for a in args],
+                {**{k: o.default for k, o in OPS[op].options.items() if not o.required}, **opts},
+            )
         except ValueError:
             continue
         name = f"n{count}"
@@ -106,8 +137,7 @@ def random_graphs(draw):
         extra = "".join(f", {k}: {v}" for k, v in opts.items())
         lines.append(f"  - {{name: {name}, op: {op}, args: [{', '.join(args)}]{extra}}}")
     last = f"n{count - 1}" if count else "p0"
-    lines.append(f"  - {{name: J, op: {draw(st.sampled_from(['sum', 'mean']))}, "
-                 f"args: [{last}]}}")
+    lines.append(f"  - {{name: J, op: {draw(st.sampled_from(['sum', 'mean']))}, args: [{last}]}}")
     return "\n".join(lines) + "\n"
 
 
@@ -121,9 +151,11 @@ def test_random_graphs_match_autograd(text: str) -> None:
 
 def test_elu_at_exactly_zero_matches_the_oracle() -> None:
     """sub(p, p) is exactly 0: the kink rule (local gradient α) and the oracle must agree."""
-    tracer = tracer_from_text("params: {p0: 0.7}\ngraph:\n  - {name: n0, op: sub, args: [p0, p0]}\n"
-                              "  - {name: n1, op: elu, args: [n0]}\n"
-                              "  - {name: J, op: sum, args: [n1]}\n")
+    tracer = tracer_from_text(
+        "params: {p0: 0.7}\ngraph:\n  - {name: n0, op: sub, args: [p0, p0]}\n"
+        "  - {name: n1, op: elu, args: [n0]}\n"
+        "  - {name: J, op: sum, args: [n1]}\n"
+    )
     step = next(tracer.run())
     assert step.grads["n0"] == 1.0
     _assert_same(step, autograd_grads(tracer, step.values), "autograd")

@@ -58,7 +58,8 @@ def test_printed_schemas_are_valid_2020_12_and_shipped(name: str) -> None:
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     shipped = ROOT / "schemas" / f"{name}.schema.json"
     assert invoke("schema", name).stdout == shipped.read_text(encoding="utf-8"), (
-        f"schemas/{name}.schema.json is stale: backprop schema {name} > {shipped.name}")
+        f"schemas/{name}.schema.json is stale: backprop schema {name} > {shipped.name}"
+    )
 
 
 def test_unknown_schema_name_is_a_usage_error() -> None:
@@ -112,50 +113,85 @@ def test_configs_the_loader_accepts_validate(text: str, config_validator) -> Non
 
 
 REJECTED = {
-    "unknown choice": ("graph: [{name: L, op: softmax_cross_entropy, args: [z, y], "
-                       "reduction: avg}]", "'avg' is not one of ['mean', 'sum']"),
-    "bool option as number": ("graph: [{name: s, op: sum, args: x}]\noptimizer: {name: sgd, "
-                              "nesterov: 1}", "1 is not of type 'boolean'"),
-    "beta above 1": ("graph: [{name: s, op: sum, args: x}]\noptimizer: {name: adam, "
-                     "beta1: 1.5}", "1.5 is greater than the maximum of 1.0"),
-    "adam option without a name (sgd)": ("graph: [{name: s, op: sum, args: x}]\noptimizer: "
-                                         "{lr: 0.01, beta1: 0.9}", "('beta1' was unexpected)"),
-    "zero eps": ("graph: [{name: s, op: sum, args: x}]\noptimizer: {name: adam, eps: 0}",
-                 "0 is less than or equal to the minimum of 0.0"),
-    "axis as text": ("graph: [{name: s, op: sum, args: x, axis: rows}]",
-                     "'rows' is not of type 'integer', 'null'"),
-    "data file field": ("data: {x: {file: x.csv, colums: [a]}}\ngraph: [{name: s, op: sum, "
-                        "args: x}]", "('colums' was unexpected)"),
-    "column and columns": ("data: {x: {file: x.csv, column: a, columns: [b]}}\ngraph: [{name: "
-                           "s, op: sum, args: x}]", "should not be valid under"),
-    "linear with a classifier loss": ("data: {x: 1.0, y: 2.0}\nmodel: {name: linear, loss: "
-                                      "softmax_cross_entropy}", "is not one of"),
-
+    "unknown choice": (
+        "graph: [{name: L, op: softmax_cross_entropy, args: [z, y], reduction: avg}]",
+        "'avg' is not one of ['mean', 'sum']",
+    ),
+    "bool option as number": (
+        "graph: [{name: s, op: sum, args: x}]\noptimizer: {name: sgd, nesterov: 1}",
+        "1 is not of type 'boolean'",
+    ),
+    "beta above 1": (
+        "graph: [{name: s, op: sum, args: x}]\noptimizer: {name: adam, beta1: 1.5}",
+        "1.5 is greater than the maximum of 1.0",
+    ),
+    "adam option without a name (sgd)": (
+        "graph: [{name: s, op: sum, args: x}]\noptimizer: {lr: 0.01, beta1: 0.9}",
+        "('beta1' was unexpected)",
+    ),
+    "zero eps": (
+        "graph: [{name: s, op: sum, args: x}]\noptimizer: {name: adam, eps: 0}",
+        "0 is less than or equal to the minimum of 0.0",
+    ),
+    "axis as text": (
+        "graph: [{name: s, op: sum, args: x, axis: rows}]",
+        "'rows' is not of type 'integer', 'null'",
+    ),
+    "data file field": (
+        "data: {x: {file: x.csv, colums: [a]}}\ngraph: [{name: s, op: sum, args: x}]",
+        "('colums' was unexpected)",
+    ),
+    "column and columns": (
+        "data: {x: {file: x.csv, column: a, columns: [b]}}\ngraph: [{name: s, op: sum, args: x}]",
+        "should not be valid under",
+    ),
+    "linear with a classifier loss": (
+        "data: {x: 1.0, y: 2.0}\nmodel: {name: linear, loss: softmax_cross_entropy}",
+        "is not one of",
+    ),
     "unknown op": ("graph: [{name: z, op: matmull, args: [a, b]}]", "'matmull' is not one of"),
-    "misspelt option": ("graph: [{name: s, op: l2, args: [W], lamda: 0.1}]",
-                        "Additional properties are not allowed ('lamda' was unexpected)"),
+    "misspelt option": (
+        "graph: [{name: s, op: l2, args: [W], lamda: 0.1}]",
+        "Additional properties are not allowed ('lamda' was unexpected)",
+    ),
     "missing option": ("graph: [{name: s, op: l2, args: [W]}]", "'lambda' is a required property"),
-    "negative option": ("graph: [{name: s, op: l2, args: [W], lambda: -1}]",
-                        "-1 is less than the minimum of 0.0"),
+    "negative option": (
+        "graph: [{name: s, op: l2, args: [W], lambda: -1}]",
+        "-1 is less than the minimum of 0.0",
+    ),
     "wrong arity": ("graph: [{name: z, op: matmul, args: [a, b, c]}]", "is too long"),
-    "string args for two inputs": ("graph: [{name: z, op: add, args: a}]",
-                                   "'a' is not of type 'array'"),
+    "string args for two inputs": (
+        "graph: [{name: z, op: add, args: a}]",
+        "'a' is not of type 'array'",
+    ),
     "missing args": ("graph: [{name: z, op: relu}]", "'args' is a required property"),
     "bad name": ("graph: [{name: 2z, op: relu, args: [x]}]", "does not match"),
-    "unknown top-level key": ("graph: [{name: z, op: relu, args: [x]}]\nstep: 3",
-                              "Additional properties are not allowed ('step' was unexpected)"),
+    "unknown top-level key": (
+        "graph: [{name: z, op: relu, args: [x]}]\nstep: 3",
+        "Additional properties are not allowed ('step' was unexpected)",
+    ),
     "graph and model": ("graph: [{name: z, op: relu, args: [x]}]\nmodel: mlp", "is valid under"),
     "neither graph nor model": ("data: {x: 1}", "is not valid under any of the given schemas"),
-    "value and init": ("params: {w: {value: 1, init: zeros}}\ngraph: [{name: s, op: sum, "
-                       "args: w}]", "is not valid under any of the given schemas"),
-    "string data": ("data: {x: 'one'}\ngraph: [{name: s, op: sum, args: x}]",
-                    "is not valid under any of the given schemas"),
-    "zero steps": ("graph: [{name: s, op: sum, args: x}]\nsteps: 0",
-                   "0 is less than the minimum of 1"),
-    "unknown optimizer option": ("graph: [{name: s, op: sum, args: x}]\noptimizer: {name: sgd, "
-                                 "momentun: 0.9}", "('momentun' was unexpected)"),
-    "unknown model option": ("data: {x: [1.0], y: [1.0]}\nmodel: {name: mlp, hiden: [3]}",
-                             "('hiden' was unexpected)"),
+    "value and init": (
+        "params: {w: {value: 1, init: zeros}}\ngraph: [{name: s, op: sum, args: w}]",
+        "is not valid under any of the given schemas",
+    ),
+    "string data": (
+        "data: {x: 'one'}\ngraph: [{name: s, op: sum, args: x}]",
+        "is not valid under any of the given schemas",
+    ),
+    "zero steps": (
+        "graph: [{name: s, op: sum, args: x}]\nsteps: 0",
+        "0 is less than the minimum of 1",
+    ),
+    "unknown optimizer option": (
+        "graph: [{name: s, op: sum, args: x}]\noptimizer: {name: sgd, momentun: 0.9}",
+        "('momentun' was unexpected)",
+    ),
+    "unknown model option": (
+        "data: {x: [1.0], y: [1.0]}\nmodel: {name: mlp, hiden: [3]}",
+        "('hiden' was unexpected)",
+    ),
 }
 
 
@@ -169,10 +205,17 @@ def test_broken_configs_are_rejected(case: str, config_validator) -> None:
 def test_op_enum_and_options_come_from_the_op_table(monkeypatch) -> None:
     schema = schemas.config_schema()
     assert schema["$defs"]["node"]["properties"]["op"]["enum"] == list(ops.OPS)
-    new = ops.Op(name="scale", summary="c·a", arity=1, equation="{out} = c·{0}",
-                 forward=lambda a, o: o["c"] * a[0], local=lambda a, out, o: [o["c"]],
-                 local_text=("c",), shape=lambda s: s[0],
-                 options={"c": ops.Option("the factor", default=1.0)})
+    new = ops.Op(
+        name="scale",
+        summary="c·a",
+        arity=1,
+        equation="{out} = c·{0}",
+        forward=lambda a, o: o["c"] * a[0],
+        local=lambda a, out, o: [o["c"]],
+        local_text=("c",),
+        shape=lambda s: s[0],
+        options={"c": ops.Option("the factor", default=1.0)},
+    )
     monkeypatch.setitem(ops.OPS, "scale", new)
     validator = Draft202012Validator(schemas.config_schema())
     ok = yaml_data("graph: [{name: y, op: scale, args: x, c: 2.5}]")
@@ -184,8 +227,7 @@ def test_op_enum_and_options_come_from_the_op_table(monkeypatch) -> None:
 # ---- the trace schema --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", SHIPPED + ["linear", "mlp", "classifier", "expression"],
-                         ids=str)
+@pytest.mark.parametrize("path", [*SHIPPED, "linear", "mlp", "classifier", "expression"], ids=str)
 def test_every_json_output_validates(path, trace_validator, tmp_path) -> None:
     if isinstance(path, str):  # a starter
         invoke("init", path, str(tmp_path / "c.yaml"))
@@ -199,10 +241,11 @@ def test_every_json_output_validates(path, trace_validator, tmp_path) -> None:
 @pytest.mark.filterwarnings("ignore:overflow encountered")
 def test_non_finite_values_validate(trace_validator, tmp_path) -> None:
     config = tmp_path / "inf.yaml"
-    config.write_text("data: {x: 1.0e200}\ngraph:\n  - {name: t, op: mul, args: [x, x]}\n"
-                      "  - {name: p, op: sigmoid, args: [t]}\n  - {name: L, op: sum, args: p}\n")
-    doc = json.loads(invoke("trace", str(config), "--format", "json",
-                            "--allow-nonfinite").stdout)
+    config.write_text(
+        "data: {x: 1.0e200}\ngraph:\n  - {name: t, op: mul, args: [x, x]}\n"
+        "  - {name: p, op: sigmoid, args: [t]}\n  - {name: L, op: sum, args: p}\n"
+    )
+    doc = json.loads(invoke("trace", str(config), "--format", "json", "--allow-nonfinite").stdout)
     assert doc["steps"][0]["forward"]["t"] == "inf"
     assert errors(trace_validator, doc) == []
 
@@ -237,8 +280,9 @@ def test_new_keys_may_be_added_but_documented_ones_are_required(trace_validator)
 # ---- the graph schema --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("extra", [(), ("--step", "2"), ("--backward",),
-                                   ("--backward", "--step", "1")], ids=" ".join)
+@pytest.mark.parametrize(
+    "extra", [(), ("--step", "2"), ("--backward",), ("--backward", "--step", "1")], ids=" ".join
+)
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_every_graph_json_output_validates(path, extra: tuple[str, ...]) -> None:
     validator = Draft202012Validator(schemas.graph_schema())
@@ -254,9 +298,12 @@ def test_every_graph_json_output_validates(path, extra: tuple[str, ...]) -> None
 def test_data_files_validate(tmp_path, config_validator) -> None:
     (tmp_path / "d.csv").write_text("a,b,label\n1,2,0\n3,4,1\n", encoding="utf-8")
     config = tmp_path / "c.yaml"
-    config.write_text("data:\n  x: {file: d.csv, columns: [a, b]}\n"
-                      "  y: {file: d.csv, column: label, header: true}\n"
-                      "graph: [{name: L, op: mse, args: [x, x]}]\n", encoding="utf-8")
+    config.write_text(
+        "data:\n  x: {file: d.csv, columns: [a, b]}\n"
+        "  y: {file: d.csv, column: label, header: true}\n"
+        "graph: [{name: L, op: mse, args: [x, x]}]\n",
+        encoding="utf-8",
+    )
     assert invoke("validate", str(config)).exit_code == 0  # the loader accepts it
     assert errors(config_validator, yaml_data(config.read_text(encoding="utf-8"))) == []
 
@@ -277,5 +324,6 @@ def test_every_key_the_loader_knows_is_described() -> None:
     assert sorted(fields) == sorted(datafiles.KEYS)
     assert all(spec is not True for spec in fields.values())
     param_keys = set(schema["$defs"]["param"]["anyOf"][1]["properties"]) | set(
-        schema["$defs"]["param"]["anyOf"][2]["properties"])
+        schema["$defs"]["param"]["anyOf"][2]["properties"]
+    )
     assert param_keys == set(config.PARAM_KEYS)

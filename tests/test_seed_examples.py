@@ -27,8 +27,10 @@ def test_section4_line_fit_numbers() -> None:
 
 def test_section4_backward_rows_are_the_documents() -> None:
     """∂L/∂ŷ = ŷ − y, ∂ŷ/∂w = x, ∂ŷ/∂b = 1, and their products."""
-    edges = {(e["node"], e["input"]): e for e in
-             trace_json(CONFIGS / "seed_linear.yaml")["steps"][0]["backward"]}
+    edges = {
+        (e["node"], e["input"]): e
+        for e in trace_json(CONFIGS / "seed_linear.yaml")["steps"][0]["backward"]
+    }
     loss = edges[("L", "y_hat")]
     assert loss["formula"]["local"] == "y_hat − y"
     assert loss["local"] == pytest.approx(-1.9, abs=TOL)
@@ -64,10 +66,12 @@ def test_mlp_l2_gradient_table_rows() -> None:
     dJ_do = v["o"] - v["y"]
     dJ_dh = v["W2"].T @ dJ_do
     dJ_dz = dJ_dh * (v["z"] > 0)
-    np.testing.assert_allclose(step.grads["W2"], np.outer(dJ_do, v["h"]) + lam * v["W2"],
-                               rtol=0, atol=TOL)
-    np.testing.assert_allclose(step.grads["W1"], np.outer(dJ_dz, v["x"]) + lam * v["W1"],
-                               rtol=0, atol=TOL)
+    np.testing.assert_allclose(
+        step.grads["W2"], np.outer(dJ_do, v["h"]) + lam * v["W2"], rtol=0, atol=TOL
+    )
+    np.testing.assert_allclose(
+        step.grads["W1"], np.outer(dJ_dz, v["x"]) + lam * v["W1"], rtol=0, atol=TOL
+    )
     assert tracer.grad_formulas["W1"] == "∂J/∂W1 = ∂J/∂z · xᵀ + ∂J/∂s · λW1"
     assert tracer.grad_formulas["W2"] == "∂J/∂W2 = ∂J/∂o · hᵀ + ∂J/∂s · λW2"
     first = step.edges[0].info
@@ -77,8 +81,9 @@ def test_mlp_l2_gradient_table_rows() -> None:
     np.testing.assert_allclose(sum(e.global_ for e in terms), step.grads["W1"], atol=TOL)
 
 
-@pytest.mark.parametrize("config", ["seed_mlp_l2.yaml", "seed_mlp_l2_model.yaml",
-                                    "seed_linear.yaml"])
+@pytest.mark.parametrize(
+    "config", ["seed_mlp_l2.yaml", "seed_mlp_l2_model.yaml", "seed_linear.yaml"]
+)
 def test_every_grad_matches_finite_differences(config: str) -> None:
     tracer = tracer_from_file(CONFIGS / config)
     step = next(tracer.run())

@@ -29,22 +29,26 @@ MLP = str(CONFIGS / "seed_mlp_l2.yaml")
 
 def test_markdown_zh_reproduces_the_documents_section_4() -> None:
     out = invoke("trace", LINEAR, "--format", "markdown", "--lang", "zh").stdout
-    for heading in ("## 第 1 步 · $L$ = $1.805$", "### 前向传播", "### 反向传播",
-                    "### 参数更新"):
+    for heading in ("## 第 1 步 · $L$ = $1.805$", "### 前向传播", "### 反向传播", "### 参数更新"):
         assert heading in out
     assert "| 步骤 | 目标 | 上游梯度 | 局部梯度 | 全局梯度 |" in out
     assert r"| $\hat{y}$ | $\hat{y} = \mathrm{wx} + b$ | 标量 | $1.1$ |" in out
     assert r"| $L$ | $L = \tfrac{1}{2}\lVert \hat{y} - y\rVert^2$ | 标量 | $1.805$ |" in out
     # ∂L/∂ŷ = ŷ − y = −1.9; ∂L/∂w = (−1.9)·2 = −3.8; ∂L/∂b = −1.9
     assert r"| $\hat{y} - y = -1.9$ |" in out
-    assert r"$\frac{\partial L}{\partial w} = \frac{\partial L}{\partial \mathrm{wx}}\,x = -3.8$" \
+    assert (
+        r"$\frac{\partial L}{\partial w} = \frac{\partial L}{\partial \mathrm{wx}}\,x = -3.8$"
         in out
+    )
     assert r"$\frac{\partial L}{\partial b} = \frac{\partial L}{\partial \hat{y}} = -1.9$" in out
-    assert r"| $w$ | $w \leftarrow w - \eta\,\frac{\partial L}{\partial w}$ | $0.5$ | $-3.8$ " \
-           r"| $0.88$ |" in out
+    assert (
+        r"| $w$ | $w \leftarrow w - \eta\,\frac{\partial L}{\partial w}$ | $0.5$ | $-3.8$ "
+        r"| $0.88$ |" in out
+    )
     assert "| $0.1$ | $-1.9$ | $0.29$ |" in out
-    assert not re.search("[A-Za-z]{4,}", re.sub(r"\$[^$]*\$|\\[a-z]+|sgd", "", out)), \
+    assert not re.search("[A-Za-z]{4,}", re.sub(r"\$[^$]*\$|\\[a-z]+|sgd", "", out)), (
         "English words left in the Chinese output"
+    )
 
 
 def _outside_math(line: str) -> str:
@@ -54,12 +58,17 @@ def _outside_math(line: str) -> str:
 @pytest.mark.parametrize("config", sorted(p.name for p in CONFIGS.glob("*.yaml")))
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_latex_tables_are_well_formed(config: str, lang: str) -> None:
-    out = invoke("trace", str(CONFIGS / config), "--format", "latex", "--lang", lang,
-                 "--explain", "-n", "2").stdout
+    out = invoke(
+        "trace", str(CONFIGS / config), "--format", "latex", "--lang", lang, "--explain", "-n", "2"
+    ).stdout
     assert out.startswith("% backprop trace: needs \\usepackage{amsmath,booktabs}")
     assert out.count(r"\begin{tabular}") == out.count(r"\end{tabular}") > 0
-    assert out.count(r"\toprule") == out.count(r"\midrule") == out.count(r"\bottomrule") \
+    assert (
+        out.count(r"\toprule")
+        == out.count(r"\midrule")
+        == out.count(r"\bottomrule")
         == out.count(r"\begin{tabular}")
+    )
     assert out.count("$") % 2 == 0
     assert out.count(r"\begin{bmatrix}") == out.count(r"\end{bmatrix}")
     depth = 0
@@ -82,8 +91,10 @@ def test_latex_tables_are_well_formed(config: str, lang: str) -> None:
 
 def test_untranslatable_names_are_shown_verbatim_not_broken(tmp_path) -> None:
     config = tmp_path / "cjk.yaml"
-    config.write_text("data: {x: 2.0}\nparams: {w: 0.5}\ngraph:\n"
-                      "  - {name: 损失, op: mul, args: [w, x]}\n", encoding="utf-8")
+    config.write_text(
+        "data: {x: 2.0}\nparams: {w: 0.5}\ngraph:\n  - {name: 损失, op: mul, args: [w, x]}\n",
+        encoding="utf-8",
+    )
     md = invoke("trace", str(config), "--format", "markdown").stdout
     assert "| `损失` | `损失 = w·x` | scalar | $1$ |" in md
     tex = invoke("trace", str(config), "--format", "latex").stdout
@@ -95,10 +106,14 @@ def test_untranslatable_names_are_shown_verbatim_not_broken(tmp_path) -> None:
 
 def test_explain_in_the_terminal() -> None:
     out = invoke("trace", LINEAR, "--explain").stdout
-    assert "① The loss's local gradient is the error y_hat − y = -1.9: negative, the " \
-           "prediction is too low." in out
-    assert "③ The + node hands ∂L/∂y_hat = -1.9 unchanged to wx (and the same to b): its " \
-           "local gradient is 1." in out
+    assert (
+        "① The loss's local gradient is the error y_hat − y = -1.9: negative, the "
+        "prediction is too low." in out
+    )
+    assert (
+        "③ The + node hands ∂L/∂y_hat = -1.9 unchanged to wx (and the same to b): its "
+        "local gradient is 1." in out
+    )
     assert "⑤ At a · node multiply the upstream gradient by the other input, x." in out
     assert "The gradient is negative (-3.8), so w grows: 0.5 → 0.88." in out
     assert "The gradient is negative (-1.9), so b grows: 0.1 → 0.29." in out
@@ -106,14 +121,22 @@ def test_explain_in_the_terminal() -> None:
 
 def test_explain_for_the_documents_network() -> None:
     out = invoke("trace", MLP, "--explain", "--width", "200").stdout
-    assert "① The + node hands ∂J/∂J = 1 unchanged to L (and the same to s): its local " \
-           "gradient is 1." in out
-    assert "⑦ At a × node multiply by the transpose of the other input: ∂J/∂o · hᵀ. This is " \
-           "term 1 of 2 of ∂J/∂W2; the other paths add to it." in out
-    assert "⑨ ReLU lets the gradient through where z > 0 and stops it elsewhere (2 of 4 " \
-           "entries pass)." in out
-    assert "W1: 5 entries grow, 7 shrink, 0 do not move; 12 of the 12 that move go against " \
-           "their gradient." in out
+    assert (
+        "① The + node hands ∂J/∂J = 1 unchanged to L (and the same to s): its local "
+        "gradient is 1." in out
+    )
+    assert (
+        "⑦ At a × node multiply by the transpose of the other input: ∂J/∂o · hᵀ. This is "
+        "term 1 of 2 of ∂J/∂W2; the other paths add to it." in out
+    )
+    assert (
+        "⑨ ReLU lets the gradient through where z > 0 and stops it elsewhere (2 of 4 "
+        "entries pass)." in out
+    )
+    assert (
+        "W1: 5 entries grow, 7 shrink, 0 do not move; 12 of the 12 that move go against "
+        "their gradient." in out
+    )
 
 
 def test_explain_in_chinese_uses_the_documents_words() -> None:
@@ -147,9 +170,15 @@ def test_every_op_explains_every_edge(name: str, case: int, lang: str) -> None:
 def test_a_long_run_ends_with_a_summary() -> None:
     out = invoke("trace", LINEAR, "-n", "5").stdout
     tail = [line.rstrip() for line in out.split("L over 5 steps", 1)[1].splitlines()]
-    assert tail[1:] == ["         Step          L", "─" * 25, " first      1      1.805",
-                        " last       5   0.007051", " best       5   0.007051", "",
-                        "L per step: █▃▁▁▁"]
+    assert tail[1:] == [
+        "         Step          L",
+        "─" * 25,
+        " first      1      1.805",
+        " last       5   0.007051",
+        " best       5   0.007051",
+        "",
+        "L per step: █▃▁▁▁",
+    ]
 
 
 def test_every_k_prints_full_tables_for_steps_1_k_plus_1_and_the_last() -> None:
@@ -157,7 +186,13 @@ def test_every_k_prints_full_tables_for_steps_1_k_plus_1_and_the_last() -> None:
     assert out.count("Forward pass") == 3  # steps 1 and 5, and 6, the last
     headings = re.findall(r"^Step (\d) · L = ([\d.e-]+)( ─+)?$", out, re.M)
     assert [(s, bool(rule)) for s, _, rule in headings] == [
-        ("1", True), ("2", False), ("3", False), ("4", False), ("5", True), ("6", True)]
+        ("1", True),
+        ("2", False),
+        ("3", False),
+        ("4", False),
+        ("5", True),
+        ("6", True),
+    ]
 
 
 def test_every_counts_the_last_step_once() -> None:
@@ -178,8 +213,10 @@ def test_only_step() -> None:
 def test_only_step_beyond_the_run_is_a_usage_error() -> None:
     result = invoke("trace", LINEAR, "--only-step", "4")
     assert result.exit_code == 2
-    assert result.stderr == "backprop: error: --only-step 4: the run has 1 step; trace more " \
-                            "with --steps\n"
+    assert (
+        result.stderr == "backprop: error: --only-step 4: the run has 1 step; trace more "
+        "with --steps\n"
+    )
 
 
 def test_node_restricts_the_backward_table() -> None:
@@ -196,8 +233,10 @@ def test_node_restricts_the_backward_table() -> None:
 def test_unknown_node_is_a_usage_error_naming_the_known_ones() -> None:
     result = invoke("trace", MLP, "--node", "W11")
     assert result.exit_code == 2
-    assert result.stderr == "backprop: error: --node: unknown node 'W11' (did you mean 'W1'?); " \
-                            "known nodes: x, y, W1, W2, z, h, o, L, s, J\n"
+    assert (
+        result.stderr == "backprop: error: --node: unknown node 'W11' (did you mean 'W1'?); "
+        "known nodes: x, y, W1, W2, z, h, o, L, s, J\n"
+    )
 
 
 @pytest.mark.parametrize("option", [("--every", "2"), ("--node", "w"), ("--explain",)])
@@ -205,8 +244,9 @@ def test_unknown_node_is_a_usage_error_naming_the_known_ones() -> None:
 def test_table_shaping_options_are_refused_with_json(option, fmt) -> None:
     result = invoke("trace", LINEAR, "-f", fmt, *option)
     assert result.exit_code == 2
-    assert "JSON always holds every step and edge (use --only-step to pick one step)" \
-        in result.stderr
+    assert (
+        "JSON always holds every step and edge (use --only-step to pick one step)" in result.stderr
+    )
 
 
 def test_sparkline_buckets_long_runs() -> None:
@@ -221,7 +261,10 @@ def test_sparkline_buckets_long_runs() -> None:
     assert len(line) == 60 and line[0] == "█" and line[-1] == "▁"
     assert summary.steps_per_mark == 17
     assert [(k, p.step, p.value) for k, p in summary.rows()] == [
-        ("summary.first", 1, 999.0), ("summary.last", 1000, 0.0), ("summary.best", 1000, 0.0)]
+        ("summary.first", 1, 999.0),
+        ("summary.last", 1000, 0.0),
+        ("summary.best", 1000, 0.0),
+    ]
     flat = Summary(total=3)
     for i in range(1, 4):
         flat.add(S(i, float("nan") if i == 2 else 1.0))
@@ -240,8 +283,11 @@ def test_rendering_streams_and_keeps_no_step(kind: str) -> None:
             yield step
 
     view = View(total=50, every=10)
-    pieces = table.render(steps(), tracer, view) if kind == "table" else \
-        document.render(steps(), tracer, view, "markdown")
+    pieces = (
+        table.render(steps(), tracer, view)
+        if kind == "table"
+        else document.render(steps(), tracer, view, "markdown")
+    )
     first = next(pieces)
     assert len(refs) == 1 and first is not None  # rendered before step 2 is traced
     for _ in pieces:
@@ -275,8 +321,10 @@ def test_saved_pictures_are_never_overwritten_without_force(tmp_path) -> None:
     result = invoke("trace", LINEAR, "--save-svg", str(svg))
     assert result.exit_code == 2
     assert result.stdout == ""  # refused before tracing
-    assert result.stderr == f"backprop: error: {svg}: already exists; not overwritten (use " \
-                            f"--force to replace it)\n"
+    assert (
+        result.stderr == f"backprop: error: {svg}: already exists; not overwritten (use "
+        f"--force to replace it)\n"
+    )
     assert svg.read_text() == "precious"
     assert invoke("trace", LINEAR, "--save-svg", str(svg), "--force").exit_code == 0
     assert svg.read_text().startswith("<svg")
@@ -291,26 +339,35 @@ def test_pictures_need_the_table_format(tmp_path) -> None:
 def test_unknown_language() -> None:
     result = invoke("trace", LINEAR, "--lang", "fr")
     assert result.exit_code == 2
-    assert result.stderr == "backprop: error: --lang: unknown language 'fr'; expected one of " \
-                            "en, zh\n"
+    assert (
+        result.stderr == "backprop: error: --lang: unknown language 'fr'; expected one of en, zh\n"
+    )
 
 
 def test_large_tensor_summaries_speak_the_language(tmp_path) -> None:
     config = tmp_path / "big.yaml"
-    config.write_text("params:\n  W: {init: normal, shape: [12, 12], seed: 1}\n"
-                      "graph:\n  - {name: s, op: sum, args: [W]}\n")
+    config.write_text(
+        "params:\n  W: {init: normal, shape: [12, 12], seed: 1}\n"
+        "graph:\n  - {name: s, op: sum, args: [W]}\n"
+    )
     zh = invoke("trace", str(config), "--lang", "zh").stdout
     assert "12×12 张量" in zh and "均值 -0.08061  标准差 0.8878" in zh and "mean" not in zh
     md = invoke("trace", str(config), "-f", "markdown").stdout
-    assert r"| $12\times 12\text{ tensor}\text{; }\text{mean }-0.08061\text{  std }0.8878" \
-           r"\text{; min }-2.711\text{  max }2.548$ |" in md
+    assert (
+        r"| $12\times 12\text{ tensor}\text{; }\text{mean }-0.08061\text{  std }0.8878"
+        r"\text{; min }-2.711\text{  max }2.548$ |" in md
+    )
 
 
 def test_explain_says_when_momentum_carries_a_param(tmp_path) -> None:
     config = tmp_path / "momentum.yaml"
-    config.write_text("params: {w: 1.0}\ngraph:\n  - {name: J, op: mul, args: [w, w]}\n"
-                      "optimizer: {name: sgd, lr: 0.6, momentum: 0.9}\nsteps: 3\n")
+    config.write_text(
+        "params: {w: 1.0}\ngraph:\n  - {name: J, op: mul, args: [w, w]}\n"
+        "optimizer: {name: sgd, lr: 0.6, momentum: 0.9}\nsteps: 3\n"
+    )
     out = invoke("trace", str(config), "--explain", "--width", "200").stdout
     assert "The gradient is positive (2), so w shrinks: 1 → -0.2." in out
-    assert "w shrinks (-0.2 → -1.04) although its gradient is -0.4: the optimiser's state " \
-           "(momentum, running averages) carries it." in out
+    assert (
+        "w shrinks (-0.2 → -1.04) although its gradient is -0.4: the optimiser's state "
+        "(momentum, running averages) carries it." in out
+    )

@@ -38,8 +38,10 @@ def _shape(value: Any, depth: int, budget: list[int]) -> tuple[int, ...]:
         inner = [_shape(v, depth + 1, budget) for v in value]
         if any(s != inner[0] for s in inner[1:]):
             lengths = sorted({len(v) if isinstance(v, list) else 0 for v in value})
-            raise ValueError(f"rows of equal length (a rectangular array), but found a ragged "
-                             f"list with row lengths {lengths}")
+            raise ValueError(
+                f"rows of equal length (a rectangular array), but found a ragged "
+                f"list with row lengths {lengths}"
+            )
         return (len(value),) + inner[0]
     if value is None:
         raise ValueError("a number or a list of numbers, but found nothing (null)")

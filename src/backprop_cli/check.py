@@ -8,8 +8,8 @@ finite differences while the gradient it hands to an input does not.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
@@ -49,8 +49,9 @@ class CheckStep:
         return all(t.passed for t in self.tensors)
 
 
-def compare(name: str, kind: str, traced: np.ndarray, numeric: np.ndarray, rtol: float,
-            atol: float) -> TensorCheck:
+def compare(
+    name: str, kind: str, traced: np.ndarray, numeric: np.ndarray, rtol: float, atol: float
+) -> TensorCheck:
     traced = np.asarray(traced, dtype=np.float64)
     numeric = np.asarray(numeric, dtype=np.float64)
     diff = np.abs(traced - numeric)
@@ -62,13 +63,26 @@ def compare(name: str, kind: str, traced: np.ndarray, numeric: np.ndarray, rtol:
     excess = np.where(ok, -np.inf, diff - allowed) if not ok.all() else diff
     excess = np.nan_to_num(excess, nan=np.inf)
     worst = np.unravel_index(int(np.argmax(excess)), traced.shape) if traced.ndim else ()
-    return TensorCheck(name, kind, traced, numeric, float(np.nanmax(diff, initial=0.0)),
-                       float(np.nanmax(rel, initial=0.0)), tuple(int(i) for i in worst),
-                       bool(ok.all()))
+    return TensorCheck(
+        name,
+        kind,
+        traced,
+        numeric,
+        float(np.nanmax(diff, initial=0.0)),
+        float(np.nanmax(rel, initial=0.0)),
+        tuple(int(i) for i in worst),
+        bool(ok.all()),
+    )
 
 
-def run(tracer: Tracer, steps: int = 1, eps: float = 1e-6, rtol: float = 1e-5,
-        atol: float = 1e-8, nodes: bool = False) -> Iterator[CheckStep]:
+def run(
+    tracer: Tracer,
+    steps: int = 1,
+    eps: float = 1e-6,
+    rtol: float = 1e-5,
+    atol: float = 1e-8,
+    nodes: bool = False,
+) -> Iterator[CheckStep]:
     """Check the gradients at the start of each of the first ``steps`` training steps."""
     graph = tracer.graph
     kinds = {t.name: t.kind for t in graph.tensors.values()}
@@ -77,9 +91,17 @@ def run(tracer: Tracer, steps: int = 1, eps: float = 1e-6, rtol: float = 1e-5,
     if nodes:  # data are constants (and labels are not even continuous): they are left out
         names += [n.name for n in tracer.active if n.name != tracer.objective]
     for step in tracer.run(steps=steps):
-        checks = [compare(name, kinds[name], step.grads[name],
-                          numeric_grad(tracer, step.values, name, eps), rtol, atol)
-                  for name in names]
+        checks = [
+            compare(
+                name,
+                kinds[name],
+                step.grads[name],
+                numeric_grad(tracer, step.values, name, eps),
+                rtol,
+                atol,
+            )
+            for name in names
+        ]
         yield CheckStep(step.step, checks, _suspects(tracer, checks))
 
 

@@ -7,8 +7,9 @@ import math
 import os
 import sys
 from collections import deque
+from collections.abc import Callable
 from enum import Enum
-from typing import Any, Callable, Optional
+from typing import Any
 
 import typer
 
@@ -35,7 +36,7 @@ EXIT_CODES_HELP = (
 app = typer.Typer(
     name="backprop",
     help="Trace forward and backward passes step by step: for every node, "
-         "upstream gradient × local gradient = global gradient.\n\n" + EXIT_CODES_HELP,
+    "upstream gradient × local gradient = global gradient.\n\n" + EXIT_CODES_HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,
@@ -75,8 +76,12 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except ConfigError as exc:
             lines = exc.lines()
             more = len(lines) - 1
-            tail = f" (and {more} more problem{'s' * (more > 1)}: list them all with " \
-                   f"'backprop validate')" if more else ""
+            tail = (
+                f" (and {more} more problem{'s' * (more > 1)}: list them all with "
+                f"'backprop validate')"
+                if more
+                else ""
+            )
             raise fail(f"error: {lines[0]}{tail}", exc.exit_code) from None
         except BackpropError as exc:
             raise fail(f"error: {exc}", exc.exit_code) from None
@@ -104,66 +109,109 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: bool = typer.Option(False, "--version", callback=version_callback,
-                                 is_eager=True, help="Print the version and exit."),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=version_callback,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
 ) -> None:
     pass
 
 
-RTOL_OPTION = typer.Option(RTOL, "--rtol", help="Relative tolerance: numbers match when "
-                           "|actual − expected| ≤ atol + rtol·|expected|.")
+RTOL_OPTION = typer.Option(
+    RTOL,
+    "--rtol",
+    help="Relative tolerance: numbers match when |actual − expected| ≤ atol + rtol·|expected|.",
+)
 ATOL_OPTION = typer.Option(ATOL, "--atol", help="Absolute tolerance (see --rtol).")
-MAX_ROWS = typer.Option(20, "--max-rows", min=0,
-                        help="Differing paths listed (all are counted); 0 lists them all.")
-LANG = typer.Option("en", "--lang", help="Language of headings, columns and explanations in "
-                                         "table, markdown and latex output: en or zh (JSON keys "
-                                         "never change).")
+MAX_ROWS = typer.Option(
+    20, "--max-rows", min=0, help="Differing paths listed (all are counted); 0 lists them all."
+)
+LANG = typer.Option(
+    "en",
+    "--lang",
+    help="Language of headings, columns and explanations in "
+    "table, markdown and latex output: en or zh (JSON keys "
+    "never change).",
+)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
 @user_errors
 def trace(
-    config: str = typer.Argument(..., metavar="CONFIG",
-                                 help="The YAML config (data, params, graph); - reads stdin."),
-    format: Format = typer.Option(Format.table, "--format", "-f",
-                                  help="table (Rich), json (one document), jsonl (one line "
-                                       "per step, as each finishes), markdown or latex "
-                                       "(tables for documents)."),
-    steps: Optional[int] = typer.Option(None, "--steps", "-n", min=1,
-                                        help="Number of training steps (overrides 'steps:')."),
-    lr: Optional[float] = typer.Option(None, "--lr",
-                                       help="Learning rate (overrides 'optimizer.lr')."),
-    precision: int = typer.Option(4, "--precision", "-p", min=1, max=17,
-                                  help="Significant digits in tables (JSON is always exact)."),
+    config: str = typer.Argument(
+        ..., metavar="CONFIG", help="The YAML config (data, params, graph); - reads stdin."
+    ),
+    format: Format = typer.Option(
+        Format.table,
+        "--format",
+        "-f",
+        help="table (Rich), json (one document), jsonl (one line "
+        "per step, as each finishes), markdown or latex "
+        "(tables for documents).",
+    ),
+    steps: int | None = typer.Option(
+        None, "--steps", "-n", min=1, help="Number of training steps (overrides 'steps:')."
+    ),
+    lr: float | None = typer.Option(None, "--lr", help="Learning rate (overrides 'optimizer.lr')."),
+    precision: int = typer.Option(
+        4,
+        "--precision",
+        "-p",
+        min=1,
+        max=17,
+        help="Significant digits in tables (JSON is always exact).",
+    ),
     full: bool = typer.Option(False, "--full", help="Show large tensors whole, not summarised."),
-    width: Optional[int] = typer.Option(None, "--width", min=40,
-                                        help="Table width; default: the terminal's, or 100 "
-                                             "when stdout is not a terminal."),
+    width: int | None = typer.Option(
+        None,
+        "--width",
+        min=40,
+        help="Table width; default: the terminal's, or 100 when stdout is not a terminal.",
+    ),
     lang: str = LANG,
-    explain: bool = typer.Option(False, "--explain",
-                                 help="A sentence under each backward row and each update."),
-    every: Optional[int] = typer.Option(None, "--every", min=1, metavar="K",
-                                        help="Full tables for steps 1, K+1, 2K+1, … and the "
-                                             "last; one line for the others."),
-    only_step: Optional[int] = typer.Option(None, "--only-step", min=1, metavar="K",
-                                            help="Only step K (in JSON too)."),
-    node: Optional[str] = typer.Option(None, "--node", metavar="NAME",
-                                       help="Backward rows touching this node only."),
-    save_svg: Optional[str] = typer.Option(None, "--save-svg", metavar="FILE",
-                                           help="Also write the terminal output as SVG."),
-    save_html: Optional[str] = typer.Option(None, "--save-html", metavar="FILE",
-                                            help="Also write the terminal output as HTML."),
+    explain: bool = typer.Option(
+        False, "--explain", help="A sentence under each backward row and each update."
+    ),
+    every: int | None = typer.Option(
+        None,
+        "--every",
+        min=1,
+        metavar="K",
+        help="Full tables for steps 1, K+1, 2K+1, … and the last; one line for the others.",
+    ),
+    only_step: int | None = typer.Option(
+        None, "--only-step", min=1, metavar="K", help="Only step K (in JSON too)."
+    ),
+    node: str | None = typer.Option(
+        None, "--node", metavar="NAME", help="Backward rows touching this node only."
+    ),
+    save_svg: str | None = typer.Option(
+        None, "--save-svg", metavar="FILE", help="Also write the terminal output as SVG."
+    ),
+    save_html: str | None = typer.Option(
+        None, "--save-html", metavar="FILE", help="Also write the terminal output as HTML."
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite existing --save-* files."),
-    expect: Optional[str] = typer.Option(None, "--expect", metavar="EXPECTED.json",
-                                         help="Compare the trace (as --format json would "
-                                              "print it) with this file; print only the "
-                                              "comparison; exit 0 if it matches, 1 if not."),
+    expect: str | None = typer.Option(
+        None,
+        "--expect",
+        metavar="EXPECTED.json",
+        help="Compare the trace (as --format json would "
+        "print it) with this file; print only the "
+        "comparison; exit 0 if it matches, 1 if not.",
+    ),
     rtol: float = RTOL_OPTION,
     atol: float = ATOL_OPTION,
     max_rows: int = MAX_ROWS,
-    allow_nonfinite: bool = typer.Option(False, "--allow-nonfinite",
-                                         help="Trace on through NaN and ±Inf, marking them, "
-                                              "instead of stopping at the first (exit 3)."),
+    allow_nonfinite: bool = typer.Option(
+        False,
+        "--allow-nonfinite",
+        help="Trace on through NaN and ±Inf, marking them, "
+        "instead of stopping at the first (exit 3).",
+    ),
 ) -> None:
     """Trace every training step: forward values, the backward table, the updates."""
     from . import files
@@ -183,24 +231,35 @@ def trace(
     tracer = Tracer(load_config(config))
     total = steps or tracer.graph.steps
     if only_step is not None and only_step > total:
-        raise UsageError(f"--only-step {only_step}: the run has {total} "
-                         f"step{'s' * (total != 1)}; trace more with --steps")
+        raise UsageError(
+            f"--only-step {only_step}: the run has {total} "
+            f"step{'s' * (total != 1)}; trace more with --steps"
+        )
     if node is not None and node not in tracer.shapes:
-        raise UsageError(f"--node: unknown node '{node}'{suggest(node, tracer.shapes)}; known "
-                         f"nodes: {', '.join(tracer.shapes)}")
+        raise UsageError(
+            f"--node: unknown node '{node}'{suggest(node, tracer.shapes)}; known "
+            f"nodes: {', '.join(tracer.shapes)}"
+        )
     run = tracer.run(steps=only_step or total, lr=lr, allow_nonfinite=allow_nonfinite)
     if expect is not None:
         selected = (s for s in run if only_step in (None, s.step))
-        _expect(selected, tracer, expect, f"trace of {config}", rtol, atol, max_rows, width,
-                lang)
-    view = View(precision=precision, full=full, lang=lang, explain=explain, node=node,
-                every=every, only_step=only_step, total=total)
+        _expect(selected, tracer, expect, f"trace of {config}", rtol, atol, max_rows, width, lang)
+    view = View(
+        precision=precision,
+        full=full,
+        lang=lang,
+        explain=explain,
+        node=node,
+        every=every,
+        only_step=only_step,
+        total=total,
+    )
     if format is Format.table:
         from .render import table
 
         console = make_console(width)
         recorder = make_recorder(console.width) if save_svg or save_html else None
-        stopped: Optional[NumericalAnomaly] = None
+        stopped: NumericalAnomaly | None = None
         try:
             for renderable in table.render(run, tracer, view):
                 console.print(renderable)
@@ -209,8 +268,13 @@ def trace(
         except NumericalAnomaly as exc:  # the picture keeps what was shown, report included
             stopped = exc
         if save_svg:
-            files.write_new_file(save_svg, recorder.export_svg(
-                title=f"backprop trace {config}", clear=False, unique_id="backprop"), force)
+            files.write_new_file(
+                save_svg,
+                recorder.export_svg(
+                    title=f"backprop trace {config}", clear=False, unique_id="backprop"
+                ),
+                force,
+            )
         if save_html:
             files.write_new_file(save_html, recorder.export_html(clear=False), force)
         if stopped is not None:
@@ -229,30 +293,53 @@ def trace(
         writer(selected, tracer, sys.stdout)
 
 
-def _check_trace_options(format: Format, explain: bool, every: Optional[int],
-                         node: Optional[str], save_svg: Optional[str],
-                         save_html: Optional[str], expect: Optional[str]) -> None:
+def _check_trace_options(
+    format: Format,
+    explain: bool,
+    every: int | None,
+    node: str | None,
+    save_svg: str | None,
+    save_html: str | None,
+    expect: str | None,
+) -> None:
     """Options that shape the human-readable output make no sense with JSON or --expect."""
-    shaping = [name for name, given in (("--explain", explain), ("--every", every),
-                                        ("--node", node)) if given]
-    saving = [name for name, given in (("--save-svg", save_svg), ("--save-html", save_html))
-              if given]
+    shaping = [
+        name
+        for name, given in (("--explain", explain), ("--every", every), ("--node", node))
+        if given
+    ]
+    saving = [
+        name for name, given in (("--save-svg", save_svg), ("--save-html", save_html)) if given
+    ]
     if expect is not None:
         other = shaping + saving + (["--format"] if format is not Format.table else [])
         if other:
-            raise UsageError(f"--expect prints only the comparison; it does not combine with "
-                             f"{', '.join(other)}")
+            raise UsageError(
+                f"--expect prints only the comparison; it does not combine with {', '.join(other)}"
+            )
     if format not in HUMAN and shaping:
-        raise UsageError(f"{', '.join(shaping)}: shape{'s' * (len(shaping) == 1)} the table, "
-                         f"markdown and latex formats; JSON always holds every step and edge "
-                         f"(use --only-step to pick one step)")
+        raise UsageError(
+            f"{', '.join(shaping)}: shape{'s' * (len(shaping) == 1)} the table, "
+            f"markdown and latex formats; JSON always holds every step and edge "
+            f"(use --only-step to pick one step)"
+        )
     if format is not Format.table and saving:
-        raise UsageError(f"{', '.join(saving)}: record the terminal tables; use with "
-                         f"--format table")
+        raise UsageError(
+            f"{', '.join(saving)}: record the terminal tables; use with --format table"
+        )
 
 
-def _expect(steps: Any, tracer: Any, expect: str, actual_name: str, rtol: float, atol: float,
-            max_rows: int, width: Optional[int], lang: str) -> None:
+def _expect(
+    steps: Any,
+    tracer: Any,
+    expect: str,
+    actual_name: str,
+    rtol: float,
+    atol: float,
+    max_rows: int,
+    width: int | None,
+    lang: str,
+) -> None:
     """Trace to JSON in memory, compare with EXPECTED, print the comparison, exit 0 or 1."""
     import json
 
@@ -264,8 +351,14 @@ def _expect(steps: Any, tracer: Any, expect: str, actual_name: str, rtol: float,
     expected, expected_name = compare.load_trace(expect)
     actual = json.loads(jsonout.document_text(steps, tracer))
     renderable, count = difftable.render(
-        compare.differences(expected, actual, rtol, atol), expected_name, actual_name, rtol,
-        atol, max_rows or sys.maxsize, Catalogue(lang))
+        compare.differences(expected, actual, rtol, atol),
+        expected_name,
+        actual_name,
+        rtol,
+        atol,
+        max_rows or sys.maxsize,
+        Catalogue(lang),
+    )
     make_console(width).print(renderable, soft_wrap=True)  # the verdict line unbroken
     raise typer.Exit(1 if count else 0)
 
@@ -273,15 +366,16 @@ def _expect(steps: Any, tracer: Any, expect: str, actual_name: str, rtol: float,
 @app.command("compare", epilog=EXIT_CODES_HELP)
 @user_errors
 def compare_command(
-    expected: str = typer.Argument(..., metavar="EXPECTED",
-                                   help="The pinned trace (--format json output); - is stdin."),
-    actual: str = typer.Argument(..., metavar="ACTUAL",
-                                 help="The trace to check; - is stdin."),
+    expected: str = typer.Argument(
+        ..., metavar="EXPECTED", help="The pinned trace (--format json output); - is stdin."
+    ),
+    actual: str = typer.Argument(..., metavar="ACTUAL", help="The trace to check; - is stdin."),
     rtol: float = RTOL_OPTION,
     atol: float = ATOL_OPTION,
     max_rows: int = MAX_ROWS,
-    width: Optional[int] = typer.Option(None, "--width", min=40,
-                                        help="Table width (default as for trace)."),
+    width: int | None = typer.Option(
+        None, "--width", min=40, help="Table width (default as for trace)."
+    ),
     lang: str = typer.Option("en", "--lang", help="Language of the table: en or zh."),
 ) -> None:
     """Compare two traces: list every differing path with both values; exit 0 when they
@@ -296,8 +390,14 @@ def compare_command(
     expected_doc, expected_name = compare.load_trace(expected)
     actual_doc, actual_name = compare.load_trace(actual)
     renderable, count = difftable.render(
-        compare.differences(expected_doc, actual_doc, rtol, atol), expected_name, actual_name,
-        rtol, atol, max_rows or sys.maxsize, t)
+        compare.differences(expected_doc, actual_doc, rtol, atol),
+        expected_name,
+        actual_name,
+        rtol,
+        atol,
+        max_rows or sys.maxsize,
+        t,
+    )
     make_console(width).print(renderable, soft_wrap=True)  # the verdict line unbroken
     raise typer.Exit(1 if count else 0)
 
@@ -305,10 +405,12 @@ def compare_command(
 @app.command(epilog=EXIT_CODES_HELP)
 @user_errors
 def validate(
-    config: str = typer.Argument(..., metavar="CONFIG",
-                                 help="The YAML config to check; - reads stdin."),
-    width: Optional[int] = typer.Option(None, "--width", min=40,
-                                        help="Table width (default as for trace)."),
+    config: str = typer.Argument(
+        ..., metavar="CONFIG", help="The YAML config to check; - reads stdin."
+    ),
+    width: int | None = typer.Option(
+        None, "--width", min=40, help="Table width (default as for trace)."
+    ),
 ) -> None:
     """Check a config without running the math: every problem, one per line, or a summary of
     the graph after expansion and shape inference."""
@@ -327,22 +429,27 @@ def validate(
 @app.command(epilog=EXIT_CODES_HELP)
 @user_errors
 def check(
-    config: str = typer.Argument(..., metavar="CONFIG",
-                                 help="The YAML config to check; - reads stdin."),
+    config: str = typer.Argument(
+        ..., metavar="CONFIG", help="The YAML config to check; - reads stdin."
+    ),
     eps: float = typer.Option(1e-6, "--eps", help="Finite-difference step (central, float64)."),
     rtol: float = typer.Option(1e-5, "--rtol", help="Relative tolerance."),
     atol: float = typer.Option(1e-8, "--atol", help="Absolute tolerance."),
-    nodes: bool = typer.Option(False, "--nodes",
-                               help="Check every intermediate node too, and name the op whose "
-                                    "rule is wrong."),
-    steps: int = typer.Option(1, "--steps", "-n", min=1,
-                              help="Check at the start of each of the first N steps."),
-    format: CheckFormat = typer.Option(CheckFormat.table, "--format", "-f",
-                                       help="table or json."),
-    precision: int = typer.Option(6, "--precision", "-p", min=1, max=17,
-                                  help="Significant digits of the values shown."),
-    width: Optional[int] = typer.Option(None, "--width", min=40,
-                                        help="Table width (default as for trace)."),
+    nodes: bool = typer.Option(
+        False,
+        "--nodes",
+        help="Check every intermediate node too, and name the op whose rule is wrong.",
+    ),
+    steps: int = typer.Option(
+        1, "--steps", "-n", min=1, help="Check at the start of each of the first N steps."
+    ),
+    format: CheckFormat = typer.Option(CheckFormat.table, "--format", "-f", help="table or json."),
+    precision: int = typer.Option(
+        6, "--precision", "-p", min=1, max=17, help="Significant digits of the values shown."
+    ),
+    width: int | None = typer.Option(
+        None, "--width", min=40, help="Table width (default as for trace)."
+    ),
 ) -> None:
     """Compare every traced gradient with central finite differences of J.
 
@@ -355,8 +462,10 @@ def check(
 
     for name, value in (("--eps", eps), ("--rtol", rtol), ("--atol", atol)):
         if not (math.isfinite(value) and value >= 0) or (name == "--eps" and value == 0):
-            raise UsageError(f"{name}: expected a finite number "
-                             f"{'> 0' if name == '--eps' else '≥ 0'}, found {value}")
+            raise UsageError(
+                f"{name}: expected a finite number "
+                f"{'> 0' if name == '--eps' else '≥ 0'}, found {value}"
+            )
     tracer = Tracer(load_config(config))
     results = checks.run(tracer, steps=steps, eps=eps, rtol=rtol, atol=atol, nodes=nodes)
     passed = True
@@ -376,8 +485,9 @@ def check(
 @app.command(epilog=EXIT_CODES_HELP)
 @user_errors
 def ops(
-    width: Optional[int] = typer.Option(None, "--width", min=40,
-                                        help="Table width (default as for trace)."),
+    width: int | None = typer.Option(
+        None, "--width", min=40, help="Table width (default as for trace)."
+    ),
 ) -> None:
     """List every op: its inputs, what it computes, its options and its local gradient."""
     from .render import table
@@ -395,21 +505,34 @@ class GraphFormat(str, Enum):
 @app.command(epilog=EXIT_CODES_HELP)
 @user_errors
 def graph(
-    config: str = typer.Argument(..., metavar="CONFIG",
-                                 help="The YAML config to draw; - reads stdin."),
-    format: GraphFormat = typer.Option(GraphFormat.table, "--format", "-f",
-                                       help="table (Rich tree and table), dot (Graphviz), "
-                                            "mermaid (flowchart) or json (nodes and edges)."),
-    step: Optional[int] = typer.Option(None, "--step", min=1, metavar="K",
-                                       help="Show values and gradients after the forward and "
-                                            "backward passes of step K."),
-    backward: bool = typer.Option(False, "--backward",
-                                  help="Draw the gradient flow: edges reversed, each labelled "
-                                       "with the gradient it carries."),
-    precision: int = typer.Option(4, "--precision", "-p", min=1, max=17,
-                                  help="Significant digits of values."),
-    width: Optional[int] = typer.Option(None, "--width", min=40,
-                                        help="Table width (default as for trace)."),
+    config: str = typer.Argument(
+        ..., metavar="CONFIG", help="The YAML config to draw; - reads stdin."
+    ),
+    format: GraphFormat = typer.Option(
+        GraphFormat.table,
+        "--format",
+        "-f",
+        help="table (Rich tree and table), dot (Graphviz), "
+        "mermaid (flowchart) or json (nodes and edges).",
+    ),
+    step: int | None = typer.Option(
+        None,
+        "--step",
+        min=1,
+        metavar="K",
+        help="Show values and gradients after the forward and backward passes of step K.",
+    ),
+    backward: bool = typer.Option(
+        False,
+        "--backward",
+        help="Draw the gradient flow: edges reversed, each labelled with the gradient it carries.",
+    ),
+    precision: int = typer.Option(
+        4, "--precision", "-p", min=1, max=17, help="Significant digits of values."
+    ),
+    width: int | None = typer.Option(
+        None, "--width", min=40, help="Table width (default as for trace)."
+    ),
 ) -> None:
     """Draw the computational graph: tensors as boxes (params blue), ops as circles, arrows in
     data-flow direction (`... --format dot | dot -Tsvg > graph.svg`)."""
@@ -426,8 +549,7 @@ def graph(
         make_console(width).print(draw.rich_view(view, precision))
     else:
         render = {GraphFormat.dot: draw.to_dot, GraphFormat.mermaid: draw.to_mermaid}
-        text = draw.to_json(view) if format is GraphFormat.json else \
-            render[format](view, precision)
+        text = draw.to_json(view) if format is GraphFormat.json else render[format](view, precision)
         sys.stdout.write(text)
 
 
@@ -440,10 +562,13 @@ class SchemaName(str, Enum):
 @app.command(epilog=EXIT_CODES_HELP)
 @user_errors
 def schema(
-    name: SchemaName = typer.Argument(..., metavar="SCHEMA",
-                                      help="config: the YAML config format; trace: the output "
-                                           "of trace --format json (and of each jsonl line); "
-                                           "graph: the output of graph --format json."),
+    name: SchemaName = typer.Argument(
+        ...,
+        metavar="SCHEMA",
+        help="config: the YAML config format; trace: the output "
+        "of trace --format json (and of each jsonl line); "
+        "graph: the output of graph --format json.",
+    ),
 ) -> None:
     """Print a JSON Schema (draft 2020-12), for editors and validators."""
     from . import schemas
@@ -461,12 +586,14 @@ class StarterKind(str, Enum):
 @app.command(epilog=EXIT_CODES_HELP)
 @user_errors
 def init(
-    kind: StarterKind = typer.Argument(StarterKind.linear, metavar="KIND",
-                                       help="linear (the document's §4 line fit, the default), "
-                                            "mlp, classifier or expression."),
-    path: Optional[str] = typer.Argument(None, metavar="PATH",
-                                         help="The file to write; without it the config is "
-                                              "printed."),
+    kind: StarterKind = typer.Argument(
+        StarterKind.linear,
+        metavar="KIND",
+        help="linear (the document's §4 line fit, the default), mlp, classifier or expression.",
+    ),
+    path: str | None = typer.Argument(
+        None, metavar="PATH", help="The file to write; without it the config is printed."
+    ),
     force: bool = typer.Option(False, "--force", help="Replace PATH if it exists."),
 ) -> None:
     """Write a commented starter config that traces as written."""
@@ -488,12 +615,22 @@ def make_recorder(width: int) -> Any:
 
     from rich.console import Console
 
-    return Console(file=io.StringIO(), record=True, width=width, force_terminal=True,
-                   color_system="truecolor", no_color=False, highlight=False, markup=False,
-                   emoji=False, soft_wrap=False, legacy_windows=False)
+    return Console(
+        file=io.StringIO(),
+        record=True,
+        width=width,
+        force_terminal=True,
+        color_system="truecolor",
+        no_color=False,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        soft_wrap=False,
+        legacy_windows=False,
+    )
 
 
-def make_console(width: Optional[int]) -> Any:
+def make_console(width: int | None) -> Any:
     from rich.console import Console
 
     class PipeConsole(Console):
@@ -532,6 +669,8 @@ def main() -> None:
     except Exception as exc:  # a bug in backprop-cli, not in the user's input
         if os.environ.get("BACKPROP_DEBUG"):
             raise
-        sys.stderr.write(f"backprop: internal error: {type(exc).__name__}: {exc} "
-                         f"(set BACKPROP_DEBUG=1 for the traceback, and please report it)\n")
+        sys.stderr.write(
+            f"backprop: internal error: {type(exc).__name__}: {exc} "
+            f"(set BACKPROP_DEBUG=1 for the traceback, and please report it)\n"
+        )
         sys.exit(EXIT_INTERNAL)

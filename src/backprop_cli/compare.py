@@ -12,8 +12,9 @@ import json
 import math
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from .errors import BackpropError, UsageError
 
@@ -53,11 +54,14 @@ def load_trace(path: str, stdin_text: str | None = None) -> tuple[Any, str]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise TraceInputError(f"{name}:{exc.lineno}:{exc.colno}: not JSON ({exc.msg}); expected "
-                              f"the output of 'backprop trace --format json'") from None
+        raise TraceInputError(
+            f"{name}:{exc.lineno}:{exc.colno}: not JSON ({exc.msg}); expected "
+            f"the output of 'backprop trace --format json'"
+        ) from None
     if not isinstance(doc, dict) or "schema_version" not in doc or "steps" not in doc:
-        raise TraceInputError(f"{name}: not a trace; expected the output of "
-                              f"'backprop trace --format json'")
+        raise TraceInputError(
+            f"{name}: not a trace; expected the output of 'backprop trace --format json'"
+        )
     return doc, name
 
 
@@ -86,8 +90,9 @@ def close(expected: float, actual: float, rtol: float, atol: float) -> bool:
     return abs(actual - expected) <= atol + rtol * abs(expected)
 
 
-def differences(expected: Any, actual: Any, rtol: float = RTOL, atol: float = ATOL,
-                path: str = "") -> Iterator[Difference]:
+def differences(
+    expected: Any, actual: Any, rtol: float = RTOL, atol: float = ATOL, path: str = ""
+) -> Iterator[Difference]:
     """Every path where the two documents differ, depth first, in the expected's order."""
     if isinstance(expected, dict) and isinstance(actual, dict):
         for key, value in expected.items():
@@ -104,7 +109,7 @@ def differences(expected: Any, actual: Any, rtol: float = RTOL, atol: float = AT
         if len(expected) != len(actual) and not records:
             yield Difference(path, expected, actual)  # a tensor of another shape: one row
             return
-        for i, (e, a) in enumerate(zip(expected, actual)):
+        for i, (e, a) in enumerate(zip(expected, actual, strict=False)):
             yield from differences(e, a, rtol, atol, f"{path}[{i}]")
         for i in range(len(actual), len(expected)):  # records (steps, edges) one by one
             yield Difference(f"{path}[{i}]", expected[i], MISSING)
@@ -137,4 +142,4 @@ def show(value: Any, limit: int = 48) -> str:
     if isinstance(value, dict):
         keys = list(value)
         return "{" + ", ".join(keys[:3]) + (", …" if len(keys) > 3 else "") + "}"
-    return text[:limit - 1] + "…"
+    return text[: limit - 1] + "…"

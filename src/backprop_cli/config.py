@@ -15,8 +15,8 @@ from typing import Any
 from . import arrays, datafiles, models, yamlsrc
 from .errors import ConfigError, Problem, describe, quoted, suggest
 from .graph import Graph, Node, OptimizerSpec, Tensor
-from .optim import OPTIMIZERS
 from .ops import OPS, equation_text, shape_text
+from .optim import OPTIMIZERS
 from .yamlsrc import Path, Source
 
 TOP_LEVEL = ("data", "params", "graph", "objective", "optimizer", "steps", "model")
@@ -62,13 +62,15 @@ def read_text(path: str) -> tuple[str, str]:
     if len(raw) > MAX_FILE_BYTES:
         size = os.path.getsize(path) if path != "-" else None
         found = f"the file has {size:,} bytes" if size else "the input is longer"
-        raise ConfigError(name, [Problem(f"{found}; expected a config of at most "
-                                         f"{MAX_FILE_BYTES:,} bytes")])
+        raise ConfigError(
+            name, [Problem(f"{found}; expected a config of at most {MAX_FILE_BYTES:,} bytes")]
+        )
     try:
         return raw.decode("utf-8"), name
     except UnicodeDecodeError as exc:
-        raise ConfigError(name, [Problem(f"is not UTF-8 text (byte {exc.start}); expected a "
-                                         f"YAML config file")]) from None
+        raise ConfigError(
+            name, [Problem(f"is not UTF-8 text (byte {exc.start}); expected a YAML config file")]
+        ) from None
 
 
 def load_config(path: str) -> Graph:
@@ -103,20 +105,31 @@ class _Compiler:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            self.problem(path, f"expected {what} (a mapping of name: value), found "
-                               f"{describe(value)}")
+            self.problem(
+                path, f"expected {what} (a mapping of name: value), found {describe(value)}"
+            )
             return None
         return value
 
     def name_ok(self, name: Any, path: Path) -> bool:
         if not isinstance(name, str) or not name.isidentifier():
-            self.problem(path, f"expected a name made of letters, digits and _ (not starting "
-                               f"with a digit), found {describe(name)}")
+            self.problem(
+                path,
+                f"expected a name made of letters, digits and _ (not starting "
+                f"with a digit), found {describe(name)}",
+            )
             return False
         return True
 
-    def number(self, value: Any, path: Path, what: str, minimum: float | None = None,
-               positive: bool = False, integer: bool = False) -> float | None:
+    def number(
+        self,
+        value: Any,
+        path: Path,
+        what: str,
+        minimum: float | None = None,
+        positive: bool = False,
+        integer: bool = False,
+    ) -> float | None:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         if integer:
             ok = ok and float(value).is_integer()
@@ -143,12 +156,19 @@ class _Compiler:
     def compile(self) -> Graph:
         root = self.src.data
         if not isinstance(root, dict):
-            raise self.src.error((), f"expected a YAML mapping at the top level (with 'graph:' "
-                                     f"or 'model:'), found {describe(root)}")
+            raise self.src.error(
+                (),
+                f"expected a YAML mapping at the top level (with 'graph:' "
+                f"or 'model:'), found {describe(root)}",
+            )
         for key in root:
             if key not in TOP_LEVEL:
-                self.problem((key,), f"unknown top-level key '{key}'{suggest(key, TOP_LEVEL)}; "
-                                     f"expected one of {', '.join(TOP_LEVEL)}", key=True)
+                self.problem(
+                    (key,),
+                    f"unknown top-level key '{key}'{suggest(key, TOP_LEVEL)}; "
+                    f"expected one of {', '.join(TOP_LEVEL)}",
+                    key=True,
+                )
         tensors: dict[str, Tensor] = {}
         origin: dict[str, Path] = {}
         for name, t in self.data(root.get("data")).items():
@@ -158,8 +178,12 @@ class _Compiler:
         graph_entries = root.get("graph")
         if "model" in root:
             if "graph" in root:
-                self.problem(("graph",), "a config has either 'model:' or 'graph:', not both; "
-                                         "'model:' expands into the graph", key=True)
+                self.problem(
+                    ("graph",),
+                    "a config has either 'model:' or 'graph:', not both; "
+                    "'model:' expands into the graph",
+                    key=True,
+                )
             self.stop_if_problems()
             expansion = models.expand(self.src, root["model"], tensors, params)
             for name, t in expansion.params.items():
@@ -177,24 +201,42 @@ class _Compiler:
         optimizer = self.optimizer(root.get("optimizer", {}))
         steps = 1
         if "steps" in root:
-            steps = self.number(root["steps"], ("steps",), f"a whole number of steps from 1 to "
-                                f"{MAX_STEPS:,}", minimum=1, integer=True) or 1
+            steps = (
+                self.number(
+                    root["steps"],
+                    ("steps",),
+                    f"a whole number of steps from 1 to {MAX_STEPS:,}",
+                    minimum=1,
+                    integer=True,
+                )
+                or 1
+            )
             if steps > MAX_STEPS:
-                self.problem(("steps",), f"expected at most {MAX_STEPS:,} steps, found the "
-                                         f"number {steps}")
+                self.problem(
+                    ("steps",), f"expected at most {MAX_STEPS:,} steps, found the number {steps}"
+                )
         self.stop_if_problems()
         objective = self.objective(root, nodes, tensors)
         self.stop_if_problems()
-        return Graph(source=self.src.name, tensors=tensors, nodes=nodes, objective=objective,
-                     optimizer=optimizer, steps=steps)
+        return Graph(
+            source=self.src.name,
+            tensors=tensors,
+            nodes=nodes,
+            objective=objective,
+            optimizer=optimizer,
+            steps=steps,
+        )
 
     def data(self, section: Any) -> dict[str, Tensor]:
         out: dict[str, Tensor] = {}
         for name, value in (self.mapping(section, ("data",), "'data:'") or {}).items():
             path = ("data", name)
             if self.name_ok(name, path):
-                arr = self.data_file(value, path) if isinstance(value, dict) else \
-                    self.array(value, path)
+                arr = (
+                    self.data_file(value, path)
+                    if isinstance(value, dict)
+                    else self.array(value, path)
+                )
                 if arr is not None:
                     out[name] = Tensor(name, "data", arr, trainable=False)
                 else:
@@ -204,18 +246,23 @@ class _Compiler:
     def data_file(self, spec: dict, path: Path) -> Any:
         for key in spec:
             if key not in datafiles.KEYS:
-                self.problem(path + (key,), f"unknown data file field '{key}'"
-                                            f"{suggest(key, datafiles.KEYS)}; expected "
-                                            f"{', '.join(datafiles.KEYS)}", key=True)
+                self.problem(
+                    (*path, key),
+                    f"unknown data file field '{key}'"
+                    f"{suggest(key, datafiles.KEYS)}; expected "
+                    f"{', '.join(datafiles.KEYS)}",
+                    key=True,
+                )
                 return None
         try:
             return datafiles.load(spec, self.src.base_dir)
         except datafiles.DataFileError as exc:
-            self.problem(path + (exc.field,) if exc.field in spec else path, str(exc))
+            self.problem((*path, exc.field) if exc.field in spec else path, str(exc))
             return None
 
-    def params(self, section: Any, tensors: dict[str, Tensor],
-               origin: dict[str, Path]) -> dict[str, Tensor]:
+    def params(
+        self, section: Any, tensors: dict[str, Tensor], origin: dict[str, Path]
+    ) -> dict[str, Tensor]:
         out: dict[str, Tensor] = {}
         for name, spec in (self.mapping(section, ("params",), "'params:'") or {}).items():
             path = ("params", name)
@@ -238,21 +285,29 @@ class _Compiler:
             return None if arr is None else Tensor(name, "param", arr, trainable=True)
         for key in spec:
             if key not in PARAM_KEYS:
-                self.problem(path + (key,), f"unknown param field '{key}'"
-                                            f"{suggest(key, PARAM_KEYS)}; expected value "
-                                            f"(with trainable) or init, shape, seed, scale", key=True)
+                self.problem(
+                    (*path, key),
+                    f"unknown param field '{key}'"
+                    f"{suggest(key, PARAM_KEYS)}; expected value "
+                    f"(with trainable) or init, shape, seed, scale",
+                    key=True,
+                )
         trainable = spec.get("trainable", True)
         if not isinstance(trainable, bool):
-            self.problem(path + ("trainable",), f"expected true or false, found "
-                                                f"{describe(trainable)}")
+            self.problem(
+                (*path, "trainable"), f"expected true or false, found {describe(trainable)}"
+            )
             trainable = True
         if "value" in spec:
             extra = [k for k in ("init", "shape", "seed", "scale") if k in spec]
             if extra:
-                self.problem(path + (extra[0],), f"'{extra[0]}' goes with 'init:', not with "
-                                                 f"'value:'; give one or the other", key=True)
+                self.problem(
+                    (*path, extra[0]),
+                    f"'{extra[0]}' goes with 'init:', not with 'value:'; give one or the other",
+                    key=True,
+                )
                 return None
-            arr = self.array(spec["value"], path + ("value",))
+            arr = self.array(spec["value"], (*path, "value"))
             return None if arr is None else Tensor(name, "param", arr, trainable=trainable)
         if "init" not in spec:
             self.problem(path, "expected 'value:' or 'init:' in a param mapping")
@@ -263,45 +318,65 @@ class _Compiler:
     def initialised(self, name: str, spec: dict, path: Path) -> Any:
         init = spec["init"]
         if init not in arrays.INITS:
-            self.problem(path + ("init",), f"unknown init {quoted(init)}"
-                                           f"{suggest(init, arrays.INITS)}; expected one of "
-                                           f"{', '.join(arrays.INITS)}")
+            self.problem(
+                (*path, "init"),
+                f"unknown init {quoted(init)}"
+                f"{suggest(init, arrays.INITS)}; expected one of "
+                f"{', '.join(arrays.INITS)}",
+            )
             return None
         shape = spec.get("shape", [])
         if isinstance(shape, int) and not isinstance(shape, bool):
             shape = [shape]
-        if not isinstance(shape, list) or not all(
-            isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape
-        ) or len(shape) > 8:
-            self.problem(path + ("shape",), f"expected a list of positive whole numbers such "
-                                            f"as [4, 3], found {describe(shape)}")
+        if (
+            not isinstance(shape, list)
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
+            or len(shape) > 8
+        ):
+            self.problem(
+                (*path, "shape"),
+                f"expected a list of positive whole numbers such "
+                f"as [4, 3], found {describe(shape)}",
+            )
             return None
         if math.prod(shape) > arrays.MAX_ELEMENTS:
-            self.problem(path + ("shape",), f"expected at most {arrays.MAX_ELEMENTS:,} elements, "
-                                            f"found shape {shape_text(tuple(shape))}")
+            self.problem(
+                (*path, "shape"),
+                f"expected at most {arrays.MAX_ELEMENTS:,} elements, "
+                f"found shape {shape_text(tuple(shape))}",
+            )
             return None
         seed = spec.get("seed", arrays.default_seed(name))
-        seed = self.number(seed, path + ("seed",), "a whole number ≥ 0", minimum=0,
-                           integer=True)
-        scale = self.number(spec.get("scale", 1.0), path + ("scale",), "a number > 0",
-                            positive=True)
+        seed = self.number(seed, (*path, "seed"), "a whole number ≥ 0", minimum=0, integer=True)
+        scale = self.number(spec.get("scale", 1.0), (*path, "scale"), "a number > 0", positive=True)
         if seed is None or scale is None:
             return None
         return arrays.initialise(init, tuple(shape), seed, scale)
 
-    def graph(self, entries: Any, tensors: dict[str, Tensor], origin: dict[str, Path],
-              entry_path: Path | None) -> list[Node]:
+    def graph(
+        self,
+        entries: Any,
+        tensors: dict[str, Tensor],
+        origin: dict[str, Path],
+        entry_path: Path | None,
+    ) -> list[Node]:
         if entries is None and entry_path is None and "graph" not in self.src.data:
             return []
         if not isinstance(entries, list) or not entries:
-            self.problem(("graph",), f"expected a non-empty list of nodes such as "
-                                     f"{{name: z, op: matmul, args: [W1, x]}}, found "
-                                     f"{describe(entries)}")
+            self.problem(
+                ("graph",),
+                f"expected a non-empty list of nodes such as "
+                f"{{name: z, op: matmul, args: [W1, x]}}, found "
+                f"{describe(entries)}",
+            )
             return []
         shapes = {name: t.value.shape for name, t in tensors.items()}
         defined: dict[str, Path] = dict(origin)
-        later = {e["name"]: i for i, e in enumerate(entries)
-                 if isinstance(e, dict) and isinstance(e.get("name"), str)}
+        later = {
+            e["name"]: i
+            for i, e in enumerate(entries)
+            if isinstance(e, dict) and isinstance(e.get("name"), str)
+        }
         nodes: list[Node] = []
         broken = False
         for i, entry in enumerate(entries):
@@ -315,41 +390,60 @@ class _Compiler:
             nodes.append(node)
         return [] if broken else nodes
 
-    def node(self, entry: Any, path: Path, index: int, shapes: dict, defined: dict,
-             later: dict, entries: list) -> Node | None:
+    def node(
+        self,
+        entry: Any,
+        path: Path,
+        index: int,
+        shapes: dict,
+        defined: dict,
+        later: dict,
+        entries: list,
+    ) -> Node | None:
         if not isinstance(entry, dict):
-            self.problem(path, f"expected a node mapping such as {{name: z, op: matmul, "
-                               f"args: [W1, x]}}, found {describe(entry)}")
+            self.problem(
+                path,
+                f"expected a node mapping such as {{name: z, op: matmul, "
+                f"args: [W1, x]}}, found {describe(entry)}",
+            )
             return None
         missing = [k for k in NODE_KEYS if k not in entry]
         if missing:
-            self.problem(path, f"node is missing '{missing[0]}'; every node has name, op "
-                               f"and args")
+            self.problem(path, f"node is missing '{missing[0]}'; every node has name, op and args")
             return None
         name, op_name, args = entry["name"], entry["op"], entry["args"]
-        if not self.name_ok(name, path + ("name",)):
+        if not self.name_ok(name, (*path, "name")):
             return None
         if name in defined:
             where = yamlsrc.path_text(defined[name])
             kind = "param" if defined[name][:1] == ("params",) else "name"
-            self.problem(path + ("name",), f"'{name}' is already defined (at {where}); a node "
-                                           f"cannot reuse or shadow a {kind}")
+            self.problem(
+                (*path, "name"),
+                f"'{name}' is already defined (at {where}); a node cannot reuse or shadow a {kind}",
+            )
             return None
         if not isinstance(op_name, str) or op_name not in OPS:
-            self.problem(path + ("op",), f"node '{name}': unknown op {quoted(op_name)}"
-                                         f"{suggest(op_name, OPS)}; 'backprop ops' lists the "
-                                         f"{len(OPS)} ops")
+            self.problem(
+                (*path, "op"),
+                f"node '{name}': unknown op {quoted(op_name)}"
+                f"{suggest(op_name, OPS)}; 'backprop ops' lists the "
+                f"{len(OPS)} ops",
+            )
             return None
         op = OPS[op_name]
         if isinstance(args, str):
             args = [args]
         if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-            self.problem(path + ("args",), f"node '{name}': expected a list of input names, "
-                                           f"found {describe(args)}")
+            self.problem(
+                (*path, "args"),
+                f"node '{name}': expected a list of input names, found {describe(args)}",
+            )
             return None
         if (op.arity is not None and len(args) != op.arity) or (op.arity is None and not args):
-            self.problem(path + ("args",), f"node '{name}': {op_name} takes "
-                                           f"{op.arity_text()}, found {len(args)}")
+            self.problem(
+                (*path, "args"),
+                f"node '{name}': {op_name} takes {op.arity_text()}, found {len(args)}",
+            )
             return None
         if any(a in self.broken for a in args):
             self.broken.add(name)
@@ -361,15 +455,22 @@ class _Compiler:
                 elif arg in later and later[arg] > index:
                     cycle = self.cycle(name, arg, entries)
                     if cycle:
-                        message = (f"input '{arg}' makes a cycle: " + ", which uses ".join(
-                            f"'{n}'" for n in cycle) + "; a graph has no cycles")
+                        message = (
+                            f"input '{arg}' makes a cycle: "
+                            + ", which uses ".join(f"'{n}'" for n in cycle)
+                            + "; a graph has no cycles"
+                        )
                     else:
-                        message = (f"input '{arg}' is defined later, at graph[{later[arg]}]; "
-                                   f"list a node after its inputs")
+                        message = (
+                            f"input '{arg}' is defined later, at graph[{later[arg]}]; "
+                            f"list a node after its inputs"
+                        )
                 else:
-                    message = (f"input '{arg}' is undefined; it is not in data, params or an "
-                               f"earlier node{suggest(arg, defined)}")
-                self.problem(path + ("args", j), f"node '{name}': {message}")
+                    message = (
+                        f"input '{arg}' is undefined; it is not in data, params or an "
+                        f"earlier node{suggest(arg, defined)}"
+                    )
+                self.problem((*path, "args", j), f"node '{name}': {message}")
                 return None
         options = self.options(entry, op, name, path)
         if options is None:
@@ -378,20 +479,28 @@ class _Compiler:
         try:
             shape = op.shape(in_shapes, options)
         except ValueError as exc:
-            sizes = ", ".join(shape_phrase(a, s) for a, s in zip(args, in_shapes))
+            sizes = ", ".join(shape_phrase(a, s) for a, s in zip(args, in_shapes, strict=False))
             try:
                 written = equation_text(op, name, args, in_shapes, options)
             except ValueError:  # an equation that shows the (invalid) shape itself
                 written = f"{name} = {op_name}({', '.join(args)})"
-            self.problem(path + ("args",), f"node '{name}' ({written}): {sizes}; "
-                                           f"{op_name} expects {exc}")
+            self.problem(
+                (*path, "args"), f"node '{name}' ({written}): {sizes}; {op_name} expects {exc}"
+            )
             return None
         equation = equation_text(op, name, args, in_shapes, options)
         shapes[name] = shape
         defined[name] = path
         where = self.src.problem(path, "").render(self.src.name).rstrip(": ")
-        return Node(name=name, op=op, args=tuple(args), options=options, shape=shape,
-                    equation=equation, where=where)
+        return Node(
+            name=name,
+            op=op,
+            args=tuple(args),
+            options=options,
+            shape=shape,
+            equation=equation,
+            where=where,
+        )
 
     @staticmethod
     def cycle(name: str, arg: str, entries: list) -> list[str]:
@@ -424,18 +533,24 @@ class _Compiler:
             if key in NODE_KEYS or key in op.options:
                 continue
             known = list(op.options) + list(NODE_KEYS)
-            expected = (f"{op.name} takes the options {', '.join(op.options)}"
-                        if op.options else f"{op.name} takes no options")
-            self.problem(path + (key,), f"node '{name}': unknown option '{key}'"
-                                        f"{suggest(key, known)}; {expected}", key=True)
+            expected = (
+                f"{op.name} takes the options {', '.join(op.options)}"
+                if op.options
+                else f"{op.name} takes no options"
+            )
+            self.problem(
+                (*path, key),
+                f"node '{name}': unknown option '{key}'{suggest(key, known)}; {expected}",
+                key=True,
+            )
             ok = False
         if not ok:  # a misspelt option is not reported again as a missing one
             return None
-        return self.option_values(entry, op.options, path, f"node '{name}': ",
-                                  f"{op.name} needs")
+        return self.option_values(entry, op.options, path, f"node '{name}': ", f"{op.name} needs")
 
-    def option_values(self, entry: dict, specs: dict, path: Path, prefix: str,
-                      needs: str) -> dict | None:
+    def option_values(
+        self, entry: dict, specs: dict, path: Path, prefix: str, needs: str
+    ) -> dict | None:
         """Every option's value: given and checked, or its default."""
         values: dict[str, Any] = {}
         ok = True
@@ -450,7 +565,7 @@ class _Compiler:
             try:
                 values[key] = spec.check(entry[key])
             except ValueError as exc:
-                self.problem(path + (key,), f"{prefix}{key} ({spec.doc}): {exc}")
+                self.problem((*path, key), f"{prefix}{key} ({spec.doc}): {exc}")
                 ok = False
         return values if ok else None
 
@@ -462,19 +577,27 @@ class _Compiler:
             return OptimizerSpec()
         name = spec.get("name", "sgd")
         if not isinstance(name, str) or name not in OPTIMIZERS:
-            self.problem(("optimizer", "name"), f"unknown optimizer {quoted(name)}"
-                                                f"{suggest(name, OPTIMIZERS)}; expected one of "
-                                                f"{', '.join(OPTIMIZERS)}")
+            self.problem(
+                ("optimizer", "name"),
+                f"unknown optimizer {quoted(name)}"
+                f"{suggest(name, OPTIMIZERS)}; expected one of "
+                f"{', '.join(OPTIMIZERS)}",
+            )
             return OptimizerSpec()
         options = OPTIMIZERS[name].options
-        allowed = ("name",) + tuple(options)
+        allowed = ("name", *tuple(options))
         for key in spec:
             if key not in allowed:
-                hint = (f" (did you mean {OPTIMIZER_ALIASES[key]}?)"
-                        if key in OPTIMIZER_ALIASES else suggest(key, allowed))
-                self.problem(("optimizer", key), f"unknown {name} option '{key}'"
-                                                 f"{hint}; expected "
-                                                 f"{', '.join(allowed)}", key=True)
+                hint = (
+                    f" (did you mean {OPTIMIZER_ALIASES[key]}?)"
+                    if key in OPTIMIZER_ALIASES
+                    else suggest(key, allowed)
+                )
+                self.problem(
+                    ("optimizer", key),
+                    f"unknown {name} option '{key}'{hint}; expected {', '.join(allowed)}",
+                    key=True,
+                )
         values = self.option_values(spec, options, ("optimizer",), "", f"{name} needs") or {}
         lr = values.pop("lr", options["lr"].default)
         return OptimizerSpec(name=name, lr=lr, options=values)
@@ -485,11 +608,16 @@ class _Compiler:
         name = root.get("objective", nodes[-1].name)
         names = [n.name for n in nodes]
         if name not in names:
-            what = ("a data or param tensor, not a node" if isinstance(name, str) and
-                    name in tensors else
-                    f"not a node of the graph{suggest(name, names)}")
-            self.problem(("objective",), f"objective {quoted(name)} is {what}; expected the "
-                                         f"name of the scalar node to minimise")
+            what = (
+                "a data or param tensor, not a node"
+                if isinstance(name, str) and name in tensors
+                else f"not a node of the graph{suggest(name, names)}"
+            )
+            self.problem(
+                ("objective",),
+                f"objective {quoted(name)} is {what}; expected the "
+                f"name of the scalar node to minimise",
+            )
             return str(name)
         shape = next(n.shape for n in nodes if n.name == name)
         if math.prod(shape) != 1:
@@ -498,6 +626,9 @@ class _Compiler:
             else:
                 path = ("graph", len(nodes) - 1)
                 what = f"the objective (by default the last node) '{name}'"
-            self.problem(path, f"{what} has shape {shape_text(shape)}, expected a scalar "
-                               f"(reduce it with sum, mean or a loss op)")
+            self.problem(
+                path,
+                f"{what} has shape {shape_text(shape)}, expected a scalar "
+                f"(reduce it with sum, mean or a loss op)",
+            )
         return name

@@ -32,13 +32,13 @@ class DataFileError(ValueError):
 def load(spec: dict[str, Any], base_dir: str) -> np.ndarray:
     path = spec.get("file")
     if not isinstance(path, str) or not path:
-        raise DataFileError("file", "expected the path of a .csv or .npy file, relative to the "
-                                    "config's folder")
+        raise DataFileError(
+            "file", "expected the path of a .csv or .npy file, relative to the config's folder"
+        )
     full = os.path.join(base_dir, path)
     if not os.path.isfile(full):
         what = "is a directory" if os.path.isdir(full) else "no such file"
-        raise DataFileError("file", f"{path}: {what} (paths are relative to the config's "
-                                    f"folder)")
+        raise DataFileError("file", f"{path}: {what} (paths are relative to the config's folder)")
     if path.lower().endswith(".npy"):
         value = _npy(full, path)
     elif path.lower().endswith(".csv"):
@@ -56,28 +56,31 @@ def _npy(full: str, path: str) -> np.ndarray:
     except (ValueError, OSError, EOFError) as exc:
         raise DataFileError("file", f"{path}: not a readable .npy array ({exc})") from None
     if value.dtype.kind not in "biuf":
-        raise DataFileError("file", f"{path}: expected numbers, found an array of "
-                                    f"{value.dtype}")
+        raise DataFileError("file", f"{path}: expected numbers, found an array of {value.dtype}")
     if value.size > arrays.MAX_ELEMENTS:
-        raise DataFileError("file", f"{path}: {value.size:,} elements; the limit is "
-                                    f"{arrays.MAX_ELEMENTS:,}")
+        raise DataFileError(
+            "file", f"{path}: {value.size:,} elements; the limit is {arrays.MAX_ELEMENTS:,}"
+        )
     return value.astype(np.float64)
 
 
 def _csv(full: str, path: str, spec: dict[str, Any]) -> np.ndarray:
     header = spec.get("header", True)
     if not isinstance(header, bool):
-        raise DataFileError("header", "expected true (the first row names the columns) or "
-                                      "false")
+        raise DataFileError("header", "expected true (the first row names the columns) or false")
     single = "column" in spec
     if single == ("columns" in spec):
-        raise DataFileError("columns", "expected either 'column: NAME' (a vector, one value "
-                                       "per example) or 'columns: [NAME, ...]' (a matrix, "
-                                       "one row per column)")
+        raise DataFileError(
+            "columns",
+            "expected either 'column: NAME' (a vector, one value "
+            "per example) or 'columns: [NAME, ...]' (a matrix, "
+            "one row per column)",
+        )
     wanted = [spec["column"]] if single else spec["columns"]
     if not isinstance(wanted, list) or not wanted:
-        raise DataFileError("columns", "expected a non-empty list of column names or 0-based "
-                                       "indices")
+        raise DataFileError(
+            "columns", "expected a non-empty list of column names or 0-based indices"
+        )
     try:
         with open(full, encoding="utf-8", newline="") as fh:
             rows = list(csv.reader(io.StringIO(fh.read())))
@@ -94,20 +97,27 @@ def _csv(full: str, path: str, spec: dict[str, Any]) -> np.ndarray:
     for r, row in enumerate(body):
         line = first_line + r
         if len(row) != width:
-            raise DataFileError("file", f"{path} line {line}: {len(row)} fields, expected "
-                                        f"{width} like the first data row")
+            raise DataFileError(
+                "file",
+                f"{path} line {line}: {len(row)} fields, expected {width} like the first data row",
+            )
         for j, col in enumerate(index):
             text = row[col].strip()
             try:
                 value = float(text)
             except ValueError:
                 label = names[col] if names else col
-                raise DataFileError("file", f"{path} line {line}, column {label!r}: expected a "
-                                            f"number, found {text!r}") from None
+                raise DataFileError(
+                    "file",
+                    f"{path} line {line}, column {label!r}: expected a number, found {text!r}",
+                ) from None
             if not math.isfinite(value):
                 label = names[col] if names else col
-                raise DataFileError("file", f"{path} line {line}, column {label!r}: expected a "
-                                            f"finite number, found {text!r}")
+                raise DataFileError(
+                    "file",
+                    f"{path} line {line}, column {label!r}: expected a "
+                    f"finite number, found {text!r}",
+                )
             out[r, j] = value
     # One example per column: a row of the file becomes a column here.
     return out[:, 0] if single else out.T
@@ -119,12 +129,19 @@ def _column(wanted: Any, names: list[str], width: int, path: str, header: bool) 
     if isinstance(wanted, int) and not isinstance(wanted, bool):
         if 0 <= wanted < width:
             return wanted
-        raise DataFileError("columns", f"{path}: column index {wanted} is out of range; the "
-                                       f"file has columns 0 to {width - 1}")
+        raise DataFileError(
+            "columns",
+            f"{path}: column index {wanted} is out of range; the file has columns 0 to {width - 1}",
+        )
     if isinstance(wanted, str) and header:
         if wanted in names:
             return names.index(wanted)
-        raise DataFileError("columns", f"{path}: no column {wanted!r}{suggest(wanted, names)}; "
-                                       f"the columns are {', '.join(names)}")
-    raise DataFileError("columns", f"{path}: expected a column name from the header or a "
-                                   f"0-based index, found {wanted!r}")
+        raise DataFileError(
+            "columns",
+            f"{path}: no column {wanted!r}{suggest(wanted, names)}; "
+            f"the columns are {', '.join(names)}",
+        )
+    raise DataFileError(
+        "columns",
+        f"{path}: expected a column name from the header or a 0-based index, found {wanted!r}",
+    )

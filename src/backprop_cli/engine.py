@@ -13,8 +13,8 @@ check off, and the trace carries on with NaN and ±Inf.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
@@ -86,13 +86,15 @@ class Anomaly:
         """The first ``limit`` non-finite elements: (index, "nan" | "inf" | "-inf")."""
         a = np.asarray(self.value)
         if a.ndim == 0:
-            return [] if np.isfinite(a) else [((), "nan" if a != a else
-                                               ("inf" if a > 0 else "-inf"))]
+            return (
+                [] if np.isfinite(a) else [((), "nan" if a != a else ("inf" if a > 0 else "-inf"))]
+            )
         out = []
-        for index in zip(*np.nonzero(~np.isfinite(a))):
+        for index in zip(*np.nonzero(~np.isfinite(a)), strict=False):
             x = a[index]
-            out.append((tuple(int(i) for i in index), "nan" if x != x else
-                        ("inf" if x > 0 else "-inf")))
+            out.append(
+                (tuple(int(i) for i in index), "nan" if x != x else ("inf" if x > 0 else "-inf"))
+            )
             if len(out) == limit:
                 break
         return out
@@ -101,8 +103,10 @@ class Anomaly:
         """One line: what went non-finite where (the CLI prints it on stderr)."""
         a = np.asarray(self.value)
         edge = f", edge to '{self.input}'" if self.input else ""
-        head = (f"numerical anomaly in step {self.step}, {self.pass_} pass, node '{self.node}' "
-                f"({self.equation}){edge}: {self.quantity}")
+        head = (
+            f"numerical anomaly in step {self.step}, {self.pass_} pass, node '{self.node}' "
+            f"({self.equation}){edge}: {self.quantity}"
+        )
         if a.ndim == 0:
             return f"{head} is {self.elements(1)[0][1]}"
         listed = self.elements(3)
@@ -177,28 +181,44 @@ class Tracer:
             arg_shapes = [self.shapes[a] for a in node.args]
             for pos, arg in enumerate(node.args):
                 local = locals_by_node[node.name][pos]
-                loc_text = local_text(node.op, pos, node.name, list(node.args), arg_shapes,
-                                      node.options)
+                loc_text = local_text(
+                    node.op, pos, node.name, list(node.args), arg_shapes, node.options
+                )
                 chain = node.op.chain_for(pos)
                 scalar = self.shapes[node.name] == () or np.ndim(local) == 0
-                glob = product(chain.text, up, loc_text, elementwise=chain.elementwise,
-                               scalar=scalar, shape=shape_text(self.shapes[arg]))
+                glob = product(
+                    chain.text,
+                    up,
+                    loc_text,
+                    elementwise=chain.elementwise,
+                    scalar=scalar,
+                    shape=shape_text(self.shapes[arg]),
+                )
                 if chain is ELEMENTWISE and self._reduces(node, arg, local):
                     glob = f"Σ({glob})" if self.shapes[arg] == () else f"unbroadcast({glob})"
                 texts[(node.name, pos)] = glob
                 terms = self.consumers[arg]
-                infos.append(EdgeInfo(
-                    index=len(infos) + 1, node=node.name, op=node.op.name, input=arg,
-                    position=pos, equation=node.equation, upstream=up, local=loc_text,
-                    global_=glob, target=d(J, arg), term=terms.index((node.name, pos)) + 1,
-                    terms=len(terms),
-                ))
+                infos.append(
+                    EdgeInfo(
+                        index=len(infos) + 1,
+                        node=node.name,
+                        op=node.op.name,
+                        input=arg,
+                        position=pos,
+                        equation=node.equation,
+                        upstream=up,
+                        local=loc_text,
+                        global_=glob,
+                        target=d(J, arg),
+                        term=terms.index((node.name, pos)) + 1,
+                        terms=len(terms),
+                    )
+                )
         self.edge_info = infos
         self.grad_formulas = {J: f"{d(J, J)} = 1"}
         for name, terms in self.consumers.items():
             if terms:
-                self.grad_formulas[name] = f"{d(J, name)} = " + " + ".join(
-                    texts[t] for t in terms)
+                self.grad_formulas[name] = f"{d(J, name)} = " + " + ".join(texts[t] for t in terms)
 
     def _reduces(self, node: Node, arg: str, local: np.ndarray) -> bool:
         """Whether the chain sums a broadcast away for this input."""
@@ -207,9 +227,12 @@ class Tracer:
 
     # ---- the passes ------------------------------------------------------------------------
 
-    def forward(self, leaves: dict[str, np.ndarray],
-                override: dict[str, np.ndarray] | None = None,
-                check: int | None = None) -> dict[str, np.ndarray]:
+    def forward(
+        self,
+        leaves: dict[str, np.ndarray],
+        override: dict[str, np.ndarray] | None = None,
+        check: int | None = None,
+    ) -> dict[str, np.ndarray]:
         """All values, data and params first. ``override`` replaces a node's computed value
         (finite differences with respect to an intermediate node use it). With ``check`` (the
         step number), the first non-finite value raises ``NumericalAnomaly``."""
@@ -220,8 +243,7 @@ class Tracer:
             for name, value in leaves.items():
                 if not _finite(value):
                     kind = self.graph.tensors[name].kind
-                    raise NumericalAnomaly(Anomaly(check, "forward", name, kind, name, value,
-                                                   []))
+                    raise NumericalAnomaly(Anomaly(check, "forward", name, kind, name, value, []))
         with np.errstate(all="ignore"):  # non-finite values are found, not warned about
             for node in self.graph.nodes:
                 if override and node.name in override:
@@ -232,18 +254,30 @@ class Tracer:
                     values[node.name] = out = run_forward(node.op, args, node.options)
                 except ValueError as exc:
                     where = node.where or self.graph.source
-                    raise NodeError(f"{where}: node '{node.name}' ({node.equation}): "
-                                    f"{node.op.name} expects {exc}") from None
+                    raise NodeError(
+                        f"{where}: node '{node.name}' ({node.equation}): "
+                        f"{node.op.name} expects {exc}"
+                    ) from None
                 if check is not None and not _finite(out):
-                    raise NumericalAnomaly(Anomaly(check, "forward", node.name, node.equation,
-                                                   node.name, out, list(zip(node.args, args))))
+                    raise NumericalAnomaly(
+                        Anomaly(
+                            check,
+                            "forward",
+                            node.name,
+                            node.equation,
+                            node.name,
+                            out,
+                            list(zip(node.args, args, strict=False)),
+                        )
+                    )
         return values
 
     def objective_value(self, values: dict[str, np.ndarray]) -> float:
         return float(np.reshape(values[self.objective], ()))
 
-    def backward(self, values: dict[str, np.ndarray],
-                 check: int | None = None) -> tuple[list[Edge], dict[str, np.ndarray]]:
+    def backward(
+        self, values: dict[str, np.ndarray], check: int | None = None
+    ) -> tuple[list[Edge], dict[str, np.ndarray]]:
         """Every edge's upstream, local and global gradient, and the accumulated gradient of
         every name. With ``check`` (the step number), the first non-finite local gradient,
         edge term or accumulated gradient raises ``NumericalAnomaly``."""
@@ -259,28 +293,42 @@ class Tracer:
                 locals_ = run_local(node.op, args, values[node.name], node.options)
                 locals_by_node[node.name] = locals_
                 for pos, arg in enumerate(node.args):
-                    contribution = node.op.chain_for(pos).apply(g, locals_[pos],
-                                                                self.shapes[arg], node.options)
+                    contribution = node.op.chain_for(pos).apply(
+                        g, locals_[pos], self.shapes[arg], node.options
+                    )
                     before = grads.get(arg)
-                    grads[arg] = total = contribution if before is None else \
-                        before + contribution
+                    grads[arg] = total = contribution if before is None else before + contribution
                     if check is not None:
-                        self._check_edge(check, node, pos, g, locals_[pos], contribution,
-                                         before, total, values)
+                        self._check_edge(
+                            check, node, pos, g, locals_[pos], contribution, before, total, values
+                        )
                     recorded.append((node, pos, g, locals_[pos], contribution))
         # Every name, in the order of the graph (data, params, nodes); 0 where J does not
         # depend on it.
-        grads = {name: grads[name] if name in grads else np.zeros(shape)
-                 for name, shape in self.shapes.items()}
+        grads = {
+            name: grads[name] if name in grads else np.zeros(shape)
+            for name, shape in self.shapes.items()
+        }
         if self.edge_info is None:
             self._describe_edges(locals_by_node)
-        edges = [Edge(info, up, loc, glob)
-                 for info, (_, _, up, loc, glob) in zip(self.edge_info, recorded)]
+        edges = [
+            Edge(info, up, loc, glob)
+            for info, (_, _, up, loc, glob) in zip(self.edge_info, recorded, strict=False)
+        ]
         return edges, grads
 
-    def _check_edge(self, step: int, node: Node, pos: int, upstream: np.ndarray,
-                    local: np.ndarray, contribution: np.ndarray, before: np.ndarray | None,
-                    total: np.ndarray, values: dict[str, np.ndarray]) -> None:
+    def _check_edge(
+        self,
+        step: int,
+        node: Node,
+        pos: int,
+        upstream: np.ndarray,
+        local: np.ndarray,
+        contribution: np.ndarray,
+        before: np.ndarray | None,
+        total: np.ndarray,
+        values: dict[str, np.ndarray],
+    ) -> None:
         """The edge's local gradient, its term, and the gradient it was added to are finite."""
         # ``before`` was checked as the total of the previous term (or is 0), so a non-finite
         # term shows up in the total; and a non-finite local gradient always makes the term
@@ -290,27 +338,53 @@ class Tracer:
             return
         arg = node.args[pos]
         J = self.objective
-        local_name = local_text(node.op, pos, node.name, list(node.args),
-                                [self.shapes[a] for a in node.args], node.options)
+        local_name = local_text(
+            node.op,
+            pos,
+            node.name,
+            list(node.args),
+            [self.shapes[a] for a in node.args],
+            node.options,
+        )
         inputs = [(a, values[a]) for a in node.args]
         if not _finite(local):
             quantity = f"the local gradient ∂{node.name}/∂{arg} = {local_name}"
-            raise NumericalAnomaly(Anomaly(step, "backward", node.name, node.equation,
-                                           quantity, local, inputs, arg))
+            raise NumericalAnomaly(
+                Anomaly(step, "backward", node.name, node.equation, quantity, local, inputs, arg)
+            )
         term = f"the term {d(J, node.name)} × {local_name} of {d(J, arg)}"
         if not _finite(contribution):
-            raise NumericalAnomaly(Anomaly(step, "backward", node.name, node.equation, term,
-                                           contribution, [(d(J, node.name), upstream),
-                                                          (local_name, local)], arg))
+            raise NumericalAnomaly(
+                Anomaly(
+                    step,
+                    "backward",
+                    node.name,
+                    node.equation,
+                    term,
+                    contribution,
+                    [(d(J, node.name), upstream), (local_name, local)],
+                    arg,
+                )
+            )
         if not _finite(total):
             quantity = f"{d(J, arg)}, summed over its paths"
             so_far = np.zeros(self.shapes[arg]) if before is None else before
-            raise NumericalAnomaly(Anomaly(step, "backward", node.name, node.equation, quantity,
-                                           total, [(f"{d(J, arg)} so far", so_far),
-                                                   (term, contribution)], arg))
+            raise NumericalAnomaly(
+                Anomaly(
+                    step,
+                    "backward",
+                    node.name,
+                    node.equation,
+                    quantity,
+                    total,
+                    [(f"{d(J, arg)} so far", so_far), (term, contribution)],
+                    arg,
+                )
+            )
 
-    def run(self, steps: int | None = None, lr: float | None = None,
-            allow_nonfinite: bool = False) -> Iterator[Step]:
+    def run(
+        self, steps: int | None = None, lr: float | None = None, allow_nonfinite: bool = False
+    ) -> Iterator[Step]:
         """Trace ``steps`` training steps; each is yielded as soon as it is done.
 
         Unless ``allow_nonfinite``, the first non-finite forward value, gradient or updated
@@ -330,11 +404,30 @@ class Tracer:
                     if t.trainable:
                         u = optimizer.step(t.name, leaves[t.name], grads[t.name])
                         if check is not None and not _finite(u.after):
-                            raise NumericalAnomaly(Anomaly(
-                                step, "update", t.name, u.formula, f"{t.name} after the update",
-                                u.after, [(t.name, u.before), (d(self.objective, t.name), u.grad),
-                                          ("η", np.float64(spec.lr)), *u.state.items()]))
+                            raise NumericalAnomaly(
+                                Anomaly(
+                                    step,
+                                    "update",
+                                    t.name,
+                                    u.formula,
+                                    f"{t.name} after the update",
+                                    u.after,
+                                    [
+                                        (t.name, u.before),
+                                        (d(self.objective, t.name), u.grad),
+                                        ("η", np.float64(spec.lr)),
+                                        *u.state.items(),
+                                    ],
+                                )
+                            )
                         updates[t.name] = u
                         leaves[t.name] = u.after
-            yield Step(step, values, self.objective_value(values), edges, grads, updates,
-                       optimizer.describe())
+            yield Step(
+                step,
+                values,
+                self.objective_value(values),
+                edges,
+                grads,
+                updates,
+                optimizer.describe(),
+            )

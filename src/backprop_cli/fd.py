@@ -12,8 +12,9 @@ import numpy as np
 from .engine import Tracer
 
 
-def numeric_grad(tracer: Tracer, values: dict[str, np.ndarray], name: str,
-                 eps: float = 1e-6) -> np.ndarray:
+def numeric_grad(
+    tracer: Tracer, values: dict[str, np.ndarray], name: str, eps: float = 1e-6
+) -> np.ndarray:
     """∂J/∂name by central differences around ``values`` (a forward pass's values)."""
     leaves = {n: values[n] for n in tracer.graph.tensors}
     base = np.array(values[name], dtype=np.float64)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 
@@ -19,8 +20,9 @@ def check_new_file(path: str, force: bool = False, option: str = "--force") -> N
         raise UsageError(f"{path}: the folder does not exist")
 
 
-def write_new_file(path: str, data: str | bytes, force: bool = False,
-                   option: str = "--force") -> None:
+def write_new_file(
+    path: str, data: str | bytes, force: bool = False, option: str = "--force"
+) -> None:
     """Write ``data`` to ``path``. An existing file is kept unless ``force`` is true."""
     check_new_file(path, force, option)
     folder = os.path.dirname(os.path.abspath(path))
@@ -39,10 +41,9 @@ def write_new_file(path: str, data: str | bytes, force: bool = False,
         else:
             _link_new(tmp, path, option)
     finally:
-        try:
-            os.unlink(tmp)  # after a link or a failure; after a replace it is gone already
-        except FileNotFoundError:
-            pass
+        # after a link or a failure; after a replace it is gone already
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def _link_new(tmp: str, path: str, option: str) -> None:
@@ -51,10 +52,12 @@ def _link_new(tmp: str, path: str, option: str) -> None:
     try:
         os.link(tmp, path)
     except FileExistsError:
-        raise UsageError(f"{path}: already exists; not overwritten (use {option} to replace "
-                         f"it)") from None
+        raise UsageError(
+            f"{path}: already exists; not overwritten (use {option} to replace it)"
+        ) from None
     except OSError:  # a file system without hard links: the check above has to do
         if os.path.exists(path):
-            raise UsageError(f"{path}: already exists; not overwritten (use {option} to "
-                             f"replace it)") from None
+            raise UsageError(
+                f"{path}: already exists; not overwritten (use {option} to replace it)"
+            ) from None
         os.replace(tmp, path)

@@ -24,8 +24,9 @@ def number(x: float, precision: int) -> str:
     return "0" if text == "-0" else text
 
 
-def tensor(value: np.ndarray, precision: int, full: bool = False,
-           t: Catalogue | None = None) -> str:
+def tensor(
+    value: np.ndarray, precision: int, full: bool = False, t: Catalogue | None = None
+) -> str:
     """A scalar as a number, a vector as ``[a, b]``, a matrix as aligned rows;
     a tensor too large to read as its shape and a few statistics (unless ``full``)."""
     a = np.asarray(value, dtype=np.float64)
@@ -39,10 +40,14 @@ def tensor(value: np.ndarray, precision: int, full: bool = False,
     if a.ndim == 2:
         cells = [[number(x, precision) for x in row] for row in a]
         widths = [max(len(row[j]) for row in cells) for j in range(a.shape[1])]
-        rows = ["[" + ", ".join(c.rjust(w) for c, w in zip(row, widths)) + "]" for row in cells]
+        rows = [
+            "[" + ", ".join(c.rjust(w) for c, w in zip(row, widths, strict=False)) + "]"
+            for row in cells
+        ]
         return "[" + "\n ".join(rows) + "]"
-    return np.array2string(a, precision=precision, separator=", ", threshold=a.size + 1,
-                           max_line_width=10_000)
+    return np.array2string(
+        a, precision=precision, separator=", ", threshold=a.size + 1, max_line_width=10_000
+    )
 
 
 def summary(a: np.ndarray, precision: int, t: Catalogue | None = None) -> str:
@@ -53,9 +58,13 @@ def summary(a: np.ndarray, precision: int, t: Catalogue | None = None) -> str:
     head = t("tensor.head", shape=shape_text(a.shape))
     if finite.size == 0:
         return head + t("tensor.no_finite")
-    stats = t("tensor.stats", mean=number(finite.mean(), precision),
-              std=number(finite.std(), precision), min=number(finite.min(), precision),
-              max=number(finite.max(), precision))
+    stats = t(
+        "tensor.stats",
+        mean=number(finite.mean(), precision),
+        std=number(finite.std(), precision),
+        min=number(finite.min(), precision),
+        max=number(finite.max(), precision),
+    )
     bad = a.size - finite.size
     return f"{head}\n{stats}" + ("\n" + t("tensor.non_finite", count=bad) if bad else "")
 

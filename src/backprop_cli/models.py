@@ -8,8 +8,8 @@ initialised (``init`` and ``seed`` of the model).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from . import arrays
@@ -26,9 +26,8 @@ MAX_LAYERS = 100
 
 COMMON_KEYS = ("name", "input", "target", "loss")
 MODEL_KEYS = {
-    "linear": COMMON_KEYS + ("prediction",),
-    "mlp": COMMON_KEYS + ("hidden", "outputs", "activation", "bias", "l1", "l2", "init",
-                          "seed"),
+    "linear": (*COMMON_KEYS, "prediction"),
+    "mlp": (*COMMON_KEYS, "hidden", "outputs", "activation", "bias", "l1", "l2", "init", "seed"),
 }
 
 
@@ -38,29 +37,36 @@ class Expansion:
     graph: list[dict[str, Any]]
 
 
-def expand(src: Source, spec: Any, data: dict[str, Tensor],
-           params: dict[str, Tensor]) -> Expansion:
+def expand(src: Source, spec: Any, data: dict[str, Tensor], params: dict[str, Tensor]) -> Expansion:
     if isinstance(spec, str):
         spec = {"name": spec}
     if not isinstance(spec, dict):
-        raise src.error(("model",), f"expected a mapping such as {{name: mlp, hidden: [4]}}, "
-                                    f"found {describe(spec)}")
+        raise src.error(
+            ("model",),
+            f"expected a mapping such as {{name: mlp, hidden: [4]}}, found {describe(spec)}",
+        )
     name = spec.get("name")
     if not isinstance(name, str) or name not in MODELS:
-        raise src.error(("model", "name"), f"unknown model {quoted(name)}{suggest(name, MODELS)}; "
-                                           f"expected one of {', '.join(MODELS)}")
+        raise src.error(
+            ("model", "name"),
+            f"unknown model {quoted(name)}{suggest(name, MODELS)}; "
+            f"expected one of {', '.join(MODELS)}",
+        )
     for key in spec:
         if key not in MODEL_KEYS[name]:
-            raise src.error(("model", key), f"unknown {name} model option '{key}'"
-                                            f"{suggest(key, MODEL_KEYS[name])}; expected "
-                                            f"{', '.join(MODEL_KEYS[name])}", key=True)
+            raise src.error(
+                ("model", key),
+                f"unknown {name} model option '{key}'"
+                f"{suggest(key, MODEL_KEYS[name])}; expected "
+                f"{', '.join(MODEL_KEYS[name])}",
+                key=True,
+            )
     builder = _Builder(src, spec, data, params)
     return builder.linear() if name == "linear" else builder.mlp()
 
 
 class _Builder:
-    def __init__(self, src: Source, spec: dict, data: dict[str, Tensor],
-                 params: dict[str, Tensor]):
+    def __init__(self, src: Source, spec: dict, data: dict[str, Tensor], params: dict[str, Tensor]):
         self.src, self.spec, self.data, self.given = src, spec, data, params
         self.params: dict[str, Tensor] = {}
         self.graph: list[dict[str, Any]] = []
@@ -71,8 +77,11 @@ class _Builder:
     def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
         value = self.spec.get(key, default)
         if not isinstance(value, str) or value not in allowed:
-            raise self.fail(key, f"unknown {key} {quoted(value)}{suggest(value, allowed)}; "
-                                 f"expected one of {', '.join(allowed)}")
+            raise self.fail(
+                key,
+                f"unknown {key} {quoted(value)}{suggest(value, allowed)}; "
+                f"expected one of {', '.join(allowed)}",
+            )
         return value
 
     def tensor(self, key: str, default: str) -> Tensor:
@@ -80,22 +89,31 @@ class _Builder:
         if not isinstance(name, str):
             raise self.fail(key, f"expected the name of a data tensor, found {describe(name)}")
         if name not in self.data:
-            raise self.fail(key, f"the model's {key} is '{name}', but data has no '{name}'; "
-                                 f"add it under data: or name it with model.{key}")
+            raise self.fail(
+                key,
+                f"the model's {key} is '{name}', but data has no '{name}'; "
+                f"add it under data: or name it with model.{key}",
+            )
         return self.data[name]
 
     def param(self, name: str, shape: tuple[int, ...], init: str, seed: int) -> str:
         if name in self.given:
             given = self.given[name]
             if given.value.shape != shape:
-                raise self.src.error(("params", name), f"the model needs '{name}' of shape "
-                                     f"{shape_text(shape)}, found "
-                                     f"{shape_text(given.value.shape)}")
+                raise self.src.error(
+                    ("params", name),
+                    f"the model needs '{name}' of shape "
+                    f"{shape_text(shape)}, found "
+                    f"{shape_text(given.value.shape)}",
+                )
             self.params[name] = given
         else:
             if math.prod(shape) > arrays.MAX_ELEMENTS:
-                raise self.fail("hidden", f"'{name}' would be {shape_text(shape)}; expected at "
-                                          f"most {arrays.MAX_ELEMENTS:,} elements per param")
+                raise self.fail(
+                    "hidden",
+                    f"'{name}' would be {shape_text(shape)}; expected at "
+                    f"most {arrays.MAX_ELEMENTS:,} elements per param",
+                )
             value = arrays.initialise(init, shape, seed, 1.0)
             self.params[name] = Tensor(name, "param", value, trainable=True)
         return name
@@ -134,14 +152,20 @@ class _Builder:
         value = self.spec.get(key, default)
         values = value if isinstance(value, list) else [value] * count
         if len(values) != count or not all(valid(v) for v in values):
-            raise self.fail(key, f"expected {expected}, or a list of {count} of them (one per "
-                                 f"layer), found {describe(value)}")
+            raise self.fail(
+                key,
+                f"expected {expected}, or a list of {count} of them (one per "
+                f"layer), found {describe(value)}",
+            )
         return values
 
     def strength(self, key: str) -> float:
         lam = self.spec.get(key, 0)
-        if not isinstance(lam, (int, float)) or isinstance(lam, bool) or not 0 <= lam < float(
-                "inf"):
+        if (
+            not isinstance(lam, (int, float))
+            or isinstance(lam, bool)
+            or not 0 <= lam < float("inf")
+        ):
             raise self.fail(key, f"expected λ, a finite number ≥ 0, found {describe(lam)}")
         return float(lam)
 
@@ -149,37 +173,55 @@ class _Builder:
         if "outputs" in self.spec:
             q = self.spec["outputs"]
             if not isinstance(q, int) or isinstance(q, bool) or q < 1:
-                raise self.fail("outputs", f"expected the number of outputs, a whole number "
-                                           f"≥ 1, found {describe(q)}")
+                raise self.fail(
+                    "outputs",
+                    f"expected the number of outputs, a whole number ≥ 1, found {describe(q)}",
+                )
             return q
         labels = loss == "softmax_cross_entropy" and y.value.ndim == x.value.ndim - 1
         if labels:  # integer labels: as many outputs as classes
             return int(y.value.max()) + 1 if y.value.size else 1
         if y.value.ndim == 0:
-            raise self.fail("target", "an mlp's target is a vector or matrix (columns are "
-                                      "examples); set model.outputs for a scalar target")
+            raise self.fail(
+                "target",
+                "an mlp's target is a vector or matrix (columns are "
+                "examples); set model.outputs for a scalar target",
+            )
         return y.value.shape[0]
 
     def mlp(self) -> Expansion:
         x = self.tensor("input", "x")
         y = self.tensor("target", "y")
         if x.value.ndim not in (1, 2):
-            raise self.fail("input", "an mlp needs an input vector (one example) or a matrix "
-                                     "whose columns are examples")
+            raise self.fail(
+                "input",
+                "an mlp needs an input vector (one example) or a matrix whose columns are examples",
+            )
         hidden = self.spec.get("hidden", [4])
         if isinstance(hidden, int) and not isinstance(hidden, bool):
             hidden = [hidden]
-        if not isinstance(hidden, list) or not hidden or len(hidden) > MAX_LAYERS or not all(
-            isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden
+        if (
+            not isinstance(hidden, list)
+            or not hidden
+            or len(hidden) > MAX_LAYERS
+            or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden)
         ):
-            raise self.fail("hidden", f"expected 1 to {MAX_LAYERS} hidden layer sizes such as "
-                                      f"[4] or [8, 8], found {describe(hidden)}")
+            raise self.fail(
+                "hidden",
+                f"expected 1 to {MAX_LAYERS} hidden layer sizes such as "
+                f"[4] or [8, 8], found {describe(hidden)}",
+            )
         loss = self.choice("loss", "half_squared_error", LOSSES)
-        activations = self.per_layer("activation", "relu", len(hidden),
-                                     lambda a: a in ACTIVATIONS,
-                                     f"an activation ({', '.join(ACTIVATIONS)})")
-        biases = self.per_layer("bias", False, len(hidden) + 1, lambda b: isinstance(b, bool),
-                                "true or false")
+        activations = self.per_layer(
+            "activation",
+            "relu",
+            len(hidden),
+            lambda a: a in ACTIVATIONS,
+            f"an activation ({', '.join(ACTIVATIONS)})",
+        )
+        biases = self.per_layer(
+            "bias", False, len(hidden) + 1, lambda b: isinstance(b, bool), "true or false"
+        )
         init = self.choice("init", "xavier", arrays.INITS)
         seed = self.spec.get("seed", 0)
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:

@@ -21,8 +21,9 @@ def wrap(text: str) -> str:
     return text
 
 
-def product(template: str, upstream: str, local: str, *, elementwise: bool, scalar: bool,
-            shape: str = "") -> str:
+def product(
+    template: str, upstream: str, local: str, *, elementwise: bool, scalar: bool, shape: str = ""
+) -> str:
     """Compose ``upstream × local`` as the op's chain template says.
 
     In an elementwise product a local gradient of 1 or −1 is not written out, and a product with

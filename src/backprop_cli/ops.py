@@ -27,8 +27,9 @@ Where a function has no derivative (a kink), the rule used is written in ``kink`
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
+from typing import Any
 
 import numpy as np
 
@@ -106,8 +107,10 @@ def _axis(shape: Shape, axis: int | None) -> int | None:
     if not shape:
         raise ValueError("a tensor with axes (a scalar has none; leave out 'axis')")
     if not -len(shape) <= axis < len(shape):
-        raise ValueError(f"an axis from {-len(shape)} to {len(shape) - 1} for an input of "
-                         f"shape {shape_text(shape)}, but axis is {axis}")
+        raise ValueError(
+            f"an axis from {-len(shape)} to {len(shape) - 1} for an input of "
+            f"shape {shape_text(shape)}, but axis is {axis}"
+        )
     return axis % len(shape)
 
 
@@ -115,7 +118,7 @@ def _reduce_shape(shapes: list[Shape], opts: dict) -> Shape:
     axis = _axis(shapes[0], opts.get("axis"))
     if axis is None:
         return ()
-    return shapes[0][:axis] + shapes[0][axis + 1:]
+    return shapes[0][:axis] + shapes[0][axis + 1 :]
 
 
 def _along_axis_shape(shapes: list[Shape], opts: dict) -> Shape:
@@ -169,7 +172,7 @@ def _concat_shape(shapes: list[Shape], opts: dict) -> Shape:
     for s in shapes[1:]:
         if len(s) != len(first) or any(s[i] != first[i] for i in range(len(s)) if i != axis):
             raise ValueError(f"inputs that agree in every dimension but axis {axis}")
-    return first[:axis] + (sum(s[axis] for s in shapes),) + first[axis + 1:]
+    return (*first[:axis], sum(s[axis] for s in shapes), *first[axis + 1 :])
 
 
 def _cross_entropy_shape(shapes: list[Shape], opts: dict) -> Shape:
@@ -177,9 +180,11 @@ def _cross_entropy_shape(shapes: list[Shape], opts: dict) -> Shape:
     if not logits or len(logits) > 2:
         raise ValueError("logits as a vector (one example) or a classes × examples matrix")
     if targets != logits and targets != logits[1:]:
-        raise ValueError("targets as integer labels (one per example, shape "
-                         f"{shape_text(logits[1:])}) or one-hot/probabilities of the logits' "
-                         f"shape {shape_text(logits)}")
+        raise ValueError(
+            "targets as integer labels (one per example, shape "
+            f"{shape_text(logits[1:])}) or one-hot/probabilities of the logits' "
+            f"shape {shape_text(logits)}"
+        )
     return ()
 
 
@@ -259,7 +264,7 @@ SELECT = Chain(_select, "{local} · {g}")
 # The table
 # --------------------------------------------------------------------------------------------
 
-Text = Union[str, Callable[..., str]]
+Text = str | Callable[..., str]
 
 
 @dataclass(frozen=True)
@@ -346,8 +351,10 @@ def _labels(targets: Array, logits: Array) -> Array:
     if bad.any():
         index = tuple(int(i) for i in np.argwhere(bad)[0]) if bad.ndim else ()
         at = f" at [{', '.join(map(str, index))}]" if index else ""
-        raise ValueError(f"integer labels from 0 to {classes - 1} (one per example), found "
-                         f"{float(targets[index]):g}{at}")
+        raise ValueError(
+            f"integer labels from 0 to {classes - 1} (one per example), found "
+            f"{float(targets[index]):g}{at}"
+        )
     return labels
 
 
@@ -404,11 +411,11 @@ def _max_local(a: list[Array], out: Array, o: dict) -> list[Array]:
 
 
 def _gelu(z: Array) -> Array:
-    return 0.5 * z * (1.0 + np.tanh(GELU_C * (z + GELU_A * z ** 3)))
+    return 0.5 * z * (1.0 + np.tanh(GELU_C * (z + GELU_A * z**3)))
 
 
 def _gelu_local(z: Array) -> Array:
-    t = np.tanh(GELU_C * (z + GELU_A * z ** 3))
+    t = np.tanh(GELU_C * (z + GELU_A * z**3))
     return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * GELU_A * z * z)
 
 
@@ -418,7 +425,7 @@ def _selection(shapes: list[Shape], axis: int) -> list[Array]:
     out, start = [], 0
     for s in shapes:
         block = np.zeros((s[axis], total))
-        block[:, start:start + s[axis]] = np.eye(s[axis])
+        block[:, start : start + s[axis]] = np.eye(s[axis])
         out.append(block if axis == 0 else block.T)
         start += s[axis]
     return out
@@ -445,12 +452,14 @@ def _equation_norms(symbol: str, norm: str, option: str):
     def text(out: str, args: list[str], shapes: list[Shape], opts: dict) -> str:
         norms = " + ".join(norm.format(a) for a in args)
         return f"{out} = {symbol}({norms}), {symbol[0]} = {opts[option]:g}"
+
     return text
 
 
 def _equation_reduce(name: str):
     def text(out: str, args: list[str], shapes: list[Shape], opts: dict) -> str:
         return f"{out} = {name}({args[0]}{_axis_text(opts)})"
+
     return text
 
 
@@ -458,34 +467,39 @@ def _equation_loss(body: str):
     def text(out: str, args: list[str], shapes: list[Shape], opts: dict) -> str:
         reduce = "mean" if opts["reduction"] == "mean" else "Σ"
         return f"{out} = {reduce}[{body.format(*args)}]"
+
     return text
 
 
-def _mean_local_text(out: str, args: list[str], shapes: list[Shape], opts: dict,
-                     position: int) -> str:
+def _mean_local_text(
+    out: str, args: list[str], shapes: list[Shape], opts: dict, position: int
+) -> str:
     axis = opts.get("axis")
     n = math.prod(shapes[0]) if axis is None else shapes[0][axis]
     return f"1/{n}"
 
 
-def _pow_local_text(out: str, args: list[str], shapes: list[Shape], opts: dict,
-                    position: int) -> str:
+def _pow_local_text(
+    out: str, args: list[str], shapes: list[Shape], opts: dict, position: int
+) -> str:
     p = opts["exponent"]
     if p == 2:
         return f"2{args[0]}"
     return f"{_num(p)}·{args[0]}^{_num(p - 1)}"
 
 
-def _concat_local_text(out: str, args: list[str], shapes: list[Shape], opts: dict,
-                       position: int) -> str:
+def _concat_local_text(
+    out: str, args: list[str], shapes: list[Shape], opts: dict, position: int
+) -> str:
     blocks = ["0"] * len(args)
     blocks[position] = "I"
     text = "[" + " ".join(blocks) + "]"
     return text if opts["axis"] % len(shapes[0]) == 0 else text + "ᵀ"
 
 
-def _ce_local_text(out: str, args: list[str], shapes: list[Shape], opts: dict,
-                   position: int) -> str:
+def _ce_local_text(
+    out: str, args: list[str], shapes: list[Shape], opts: dict, position: int
+) -> str:
     z, y = args
     divide = "" if opts["reduction"] == "sum" else f"/{math.prod(shapes[0][1:])}"
     if position == 0:
@@ -496,8 +510,9 @@ def _ce_local_text(out: str, args: list[str], shapes: list[Shape], opts: dict,
     return f"−log_softmax({z}){divide}"
 
 
-def _bce_local_text(out: str, args: list[str], shapes: list[Shape], opts: dict,
-                    position: int) -> str:
+def _bce_local_text(
+    out: str, args: list[str], shapes: list[Shape], opts: dict, position: int
+) -> str:
     z, y = args
     divide = "" if opts["reduction"] == "sum" else f"/{math.prod(shapes[0])}"
     if position == 0:
@@ -505,11 +520,15 @@ def _bce_local_text(out: str, args: list[str], shapes: list[Shape], opts: dict,
     return f"−{z}{divide}"
 
 
-REDUCTION = Option("sum or mean over the examples", default="mean", kind="choice",
-                   choices=("mean", "sum"))
+REDUCTION = Option(
+    "sum or mean over the examples", default="mean", kind="choice", choices=("mean", "sum")
+)
 AXIS_ALL = Option("the axis to reduce, or null for all elements", default=None, kind="axis")
-AXIS_ROWS = Option("the axis along which the values sum to 1 (0: down each column, one "
-                   "example per column)", default=0, kind="axis")
+AXIS_ROWS = Option(
+    "the axis along which the values sum to 1 (0: down each column, one example per column)",
+    default=0,
+    kind="axis",
+)
 
 
 OPS: dict[str, Op] = {
@@ -650,8 +669,9 @@ OPS: dict[str, Op] = {
             name="leaky_relu",
             summary="z for z > 0, α·z otherwise (option alpha, default 0.01)",
             arity=1,
-            equation=lambda out, args, shapes, o:
-                f"{out} = leaky_relu({args[0]}), α = {o['alpha']:g}",
+            equation=lambda out, args, shapes, o: (
+                f"{out} = leaky_relu({args[0]}), α = {o['alpha']:g}"
+            ),
             forward=lambda a, o: np.where(a[0] > 0, a[0], o["alpha"] * a[0]),
             local=lambda a, out, o: [np.where(a[0] > 0, 1.0, o["alpha"])],
             local_text=("1[{0} > 0] + α·1[{0} ≤ 0]",),
@@ -665,8 +685,9 @@ OPS: dict[str, Op] = {
             summary="z for z > 0, α(e^z − 1) otherwise (option alpha, default 1)",
             arity=1,
             equation=lambda out, args, shapes, o: f"{out} = elu({args[0]}), α = {o['alpha']:g}",
-            forward=lambda a, o: np.where(a[0] > 0, a[0], o["alpha"] * np.expm1(
-                np.minimum(a[0], 0.0))),
+            forward=lambda a, o: np.where(
+                a[0] > 0, a[0], o["alpha"] * np.expm1(np.minimum(a[0], 0.0))
+            ),
             local=lambda a, out, o: [np.where(a[0] > 0, 1.0, out + o["alpha"])],
             local_text=("1[{0} > 0] + ({out} + α)·1[{0} ≤ 0]",),
             shape=_unary,
@@ -714,15 +735,17 @@ OPS: dict[str, Op] = {
             equation="{out} = gelu({0})",
             forward=lambda a, o: _gelu(a[0]),
             local=lambda a, out, o: [_gelu_local(a[0])],
-            local_text=("½(1 + t) + ½{0}(1 − t²)·√(2/π)(1 + 0.134145{0}²), "
-                        "t = tanh(√(2/π)({0} + 0.044715{0}³))",),
+            local_text=(
+                "½(1 + t) + ½{0}(1 − t²)·√(2/π)(1 + 0.134145{0}²), "
+                "t = tanh(√(2/π)({0} + 0.044715{0}³))",
+            ),
             shape=_unary,
             explain=("slope",),
         ),
         Op(
             name="softmax",
             summary="e^z / Σe^z along an axis (option axis, default 0: each column), "
-                    "computed with the max subtracted",
+            "computed with the max subtracted",
             arity=1,
             equation=lambda out, args, shapes, o: f"{out} = softmax({args[0]}, axis={o['axis']})",
             forward=lambda a, o: _softmax(a[0], o["axis"]),
@@ -737,8 +760,9 @@ OPS: dict[str, Op] = {
             name="log_softmax",
             summary="z − log Σe^z along an axis (option axis, default 0), via log-sum-exp",
             arity=1,
-            equation=lambda out, args, shapes, o:
-                f"{out} = log_softmax({args[0]}, axis={o['axis']})",
+            equation=lambda out, args, shapes, o: (
+                f"{out} = log_softmax({args[0]}, axis={o['axis']})"
+            ),
             forward=lambda a, o: a[0] - _logsumexp(a[0], o["axis"]),
             local=lambda a, out, o: [_log_softmax_jacobian(a[0], o["axis"])],
             local_text=("I − 1·softmax({0})ᵀ",),
@@ -764,8 +788,9 @@ OPS: dict[str, Op] = {
             name="reshape",
             summary="the same elements in a new shape (option shape; one entry may be -1)",
             arity=1,
-            equation=lambda out, args, shapes, o:
-                f"{out} = reshape({args[0]}, {shape_text(_reshape_shape(shapes, o))})",
+            equation=lambda out, args, shapes, o: (
+                f"{out} = reshape({args[0]}, {shape_text(_reshape_shape(shapes, o))})"
+            ),
             forward=lambda a, o: np.reshape(a[0], o["shape"]),
             local=lambda a, out, o: [ONE],
             local_text=("reshape back",),
@@ -778,8 +803,9 @@ OPS: dict[str, Op] = {
             name="concat",
             summary="inputs joined along an axis (option axis, default 0: stack rows)",
             arity=None,
-            equation=lambda out, args, shapes, o:
-                f"{out} = concat({', '.join(args)}, axis={o['axis']})",
+            equation=lambda out, args, shapes, o: (
+                f"{out} = concat({', '.join(args)}, axis={o['axis']})"
+            ),
             forward=lambda a, o: np.concatenate(a, axis=o["axis"]),
             local=lambda a, out, o: _selection([x.shape for x in a], o["axis"] % a[0].ndim),
             local_text=(_concat_local_text,),
@@ -793,9 +819,11 @@ OPS: dict[str, Op] = {
             name="sum",
             summary="Σ of all elements, or along an axis (option axis)",
             arity=1,
-            equation=lambda out, args, shapes, o:
-                f"{out} = Σ {args[0]}" if o["axis"] is None else
-                f"{out} = Σ({args[0]}, axis={o['axis']})",
+            equation=lambda out, args, shapes, o: (
+                f"{out} = Σ {args[0]}"
+                if o["axis"] is None
+                else f"{out} = Σ({args[0]}, axis={o['axis']})"
+            ),
             forward=lambda a, o: np.sum(a[0], axis=o["axis"]),
             local=lambda a, out, o: [ONE],
             local_text=("1",),
@@ -810,8 +838,9 @@ OPS: dict[str, Op] = {
             arity=1,
             equation=_equation_reduce("mean"),
             forward=lambda a, o: _mean(a[0], o["axis"]),
-            local=lambda a, out, o: [np.float64(1.0 / (
-                a[0].size if o["axis"] is None else a[0].shape[o["axis"]]))],
+            local=lambda a, out, o: [
+                np.float64(1.0 / (a[0].size if o["axis"] is None else a[0].shape[o["axis"]]))
+            ],
             local_text=(_mean_local_text,),
             shape=_reduce_shape,
             chain=(REDUCE,),
@@ -864,7 +893,7 @@ OPS: dict[str, Op] = {
         Op(
             name="softmax_cross_entropy",
             summary="−Σ onehot(y)·log_softmax(z) over classes (axis 0), averaged over examples "
-                    "(option reduction: mean or sum); y integer labels or one-hot/probabilities",
+            "(option reduction: mean or sum); y integer labels or one-hot/probabilities",
             arity=2,
             equation=_equation_loss("−Σ_classes {1}·log_softmax({0})"),
             forward=_ce_forward,
@@ -878,7 +907,7 @@ OPS: dict[str, Op] = {
         Op(
             name="binary_cross_entropy",
             summary="−[y·log σ(z) + (1 − y)·log(1 − σ(z))] from logits z, stable; averaged "
-                    "(option reduction: mean or sum)",
+            "(option reduction: mean or sum)",
             arity=2,
             equation=_equation_loss("max({0}, 0) − {0}·{1} + log(1 + e^−|{0}|)"),
             forward=_bce_forward,
@@ -928,15 +957,22 @@ def run_local(op: Op, args: list[Array], out: Array, options: dict[str, Any]) ->
     return [np.asarray(v, dtype=np.float64) for v in op.local(args, out, options)]
 
 
-def equation_text(op: Op, out: str, args: list[str], shapes: list[Shape],
-                  options: dict[str, Any]) -> str:
+def equation_text(
+    op: Op, out: str, args: list[str], shapes: list[Shape], options: dict[str, Any]
+) -> str:
     if callable(op.equation):
         return op.equation(out, args, shapes, options)
     return op.equation.format(*args, out=out, **options)
 
 
-def local_text(op: Op, position: int, out: str, args: list[str], shapes: list[Shape],
-               options: dict[str, Any] | None = None) -> str:
+def local_text(
+    op: Op,
+    position: int,
+    out: str,
+    args: list[str],
+    shapes: list[Shape],
+    options: dict[str, Any] | None = None,
+) -> str:
     options = options or {}
     template = op.local_text_for(position)
     if callable(template):

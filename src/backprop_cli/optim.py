@@ -9,7 +9,7 @@ The rules follow PyTorch's ``torch.optim`` (SGD, Adam, AdamW, RMSprop) with thei
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -44,13 +44,14 @@ def _beta(default: float, doc: str) -> Option:
 
 class Optimizer:
     name = ""
-    options: dict[str, Option] = {}
-    symbols: dict[str, str] = {}  # option -> the symbol the formulas use
+    options: ClassVar[dict[str, Option]] = {}
+    symbols: ClassVar[dict[str, str]] = {}  # option -> the symbol the formulas use
 
     def __init__(self, spec: OptimizerSpec, objective: str):
         self.objective = objective
-        self.o: dict[str, Any] = {k: spec.options.get(k, opt.default)
-                                  for k, opt in self.options.items()}
+        self.o: dict[str, Any] = {
+            k: spec.options.get(k, opt.default) for k, opt in self.options.items()
+        }
         self.o["lr"] = spec.lr
         self.state: dict[str, dict[str, Any]] = {}
 
@@ -88,21 +89,27 @@ class SGD(Optimizer):
     """Gradient descent, as in the document, with optional momentum (heavy ball or Nesterov)."""
 
     name = "sgd"
-    options = {
+    options: ClassVar[dict[str, Option]] = {
         "lr": _lr(0.1),
         "momentum": Option("momentum μ", default=0.0, minimum=0.0),
         "nesterov": Option("Nesterov momentum", default=False, kind="bool"),
         "weight_decay": WEIGHT_DECAY,
     }
-    symbols = {"lr": "η", "momentum": "μ", "nesterov": "nesterov", "weight_decay": "λ"}
+    symbols: ClassVar[dict[str, str]] = {
+        "lr": "η",
+        "momentum": "μ",
+        "nesterov": "nesterov",
+        "weight_decay": "λ",
+    }
 
     def formula(self, name: str) -> str:
         g = self.gradient_text(name)
         if not self.o["momentum"]:
             return f"{name} ← {name} − η·({g})" if " " in g else f"{name} ← {name} − η·{g}"
         lines = [f"g = {g}", "v ← μ·v + g"]
-        lines.append(f"{name} ← {name} − η·(g + μ·v)" if self.o["nesterov"]
-                     else f"{name} ← {name} − η·v")
+        lines.append(
+            f"{name} ← {name} − η·(g + μ·v)" if self.o["nesterov"] else f"{name} ← {name} − η·v"
+        )
         return "; ".join(lines)
 
     def step(self, name: str, value: np.ndarray, grad: np.ndarray) -> Update:
@@ -121,19 +128,27 @@ class Adam(Optimizer):
     """Adam with bias correction (the state shows m, v and the corrected m̂, v̂)."""
 
     name = "adam"
-    options = {
+    options: ClassVar[dict[str, Option]] = {
         "lr": _lr(0.001),
         "beta1": _beta(0.9, "β1, the decay of the first moment m"),
         "beta2": _beta(0.999, "β2, the decay of the second moment v"),
         "eps": EPS,
         "weight_decay": WEIGHT_DECAY,
     }
-    symbols = {"lr": "η", "beta1": "β1", "beta2": "β2", "eps": "ε", "weight_decay": "λ"}
+    symbols: ClassVar[dict[str, str]] = {
+        "lr": "η",
+        "beta1": "β1",
+        "beta2": "β2",
+        "eps": "ε",
+        "weight_decay": "λ",
+    }
 
     def formula(self, name: str) -> str:
-        return (f"g = {self.gradient_text(name)}; m ← β1·m + (1 − β1)·g; "
-                f"v ← β2·v + (1 − β2)·g²; m̂ = m/(1 − β1ᵗ); v̂ = v/(1 − β2ᵗ); "
-                f"{name} ← {name} − η·{self.direction(name)}")
+        return (
+            f"g = {self.gradient_text(name)}; m ← β1·m + (1 − β1)·g; "
+            f"v ← β2·v + (1 − β2)·g²; m̂ = m/(1 − β1ᵗ); v̂ = v/(1 − β2ᵗ); "
+            f"{name} ← {name} − η·{self.direction(name)}"
+        )
 
     def direction(self, name: str) -> str:
         return "m̂/(√v̂ + ε)"
@@ -146,8 +161,8 @@ class Adam(Optimizer):
         m = b1 * old["m"] + (1.0 - b1) * g
         v = b2 * old["v"] + (1.0 - b2) * g * g
         self.state[name] = {"m": m, "v": v, "t": t}
-        m_hat = m / (1.0 - b1 ** t)
-        v_hat = v / (1.0 - b2 ** t)
+        m_hat = m / (1.0 - b1**t)
+        v_hat = v / (1.0 - b2**t)
         after = value - self.o["lr"] * self.move(value, m_hat, v_hat)
         state = {"t": np.float64(t), "m": m, "v": v, "m_hat": m_hat, "v_hat": v_hat}
         return Update(name, value, grad, after, self.formula(name), state)
@@ -160,8 +175,10 @@ class AdamW(Adam):
     """Adam with decoupled weight decay: the decay does not pass through the moments."""
 
     name = "adamw"
-    options = {**Adam.options,
-               "weight_decay": Option("decoupled weight decay λ", default=0.01, minimum=0.0)}
+    options: ClassVar[dict[str, Option]] = {
+        **Adam.options,
+        "weight_decay": Option("decoupled weight decay λ", default=0.01, minimum=0.0),
+    }
     couples_decay = False
 
     def direction(self, name: str) -> str:
@@ -175,17 +192,18 @@ class RMSprop(Optimizer):
     """RMSprop: divide by a running root mean square of the gradient."""
 
     name = "rmsprop"
-    options = {
+    options: ClassVar[dict[str, Option]] = {
         "lr": _lr(0.01),
         "alpha": _beta(0.99, "α, the decay of the running mean of g²"),
         "eps": EPS,
         "weight_decay": WEIGHT_DECAY,
     }
-    symbols = {"lr": "η", "alpha": "α", "eps": "ε", "weight_decay": "λ"}
+    symbols: ClassVar[dict[str, str]] = {"lr": "η", "alpha": "α", "eps": "ε", "weight_decay": "λ"}
 
     def formula(self, name: str) -> str:
-        return (f"g = {self.gradient_text(name)}; v ← α·v + (1 − α)·g²; "
-                f"{name} ← {name} − η·g/(√v + ε)")
+        return (
+            f"g = {self.gradient_text(name)}; v ← α·v + (1 − α)·g²; {name} ← {name} − η·g/(√v + ε)"
+        )
 
     def step(self, name: str, value: np.ndarray, grad: np.ndarray) -> Update:
         g = self.decayed(value, grad)
@@ -196,9 +214,7 @@ class RMSprop(Optimizer):
         return Update(name, value, grad, after, self.formula(name), {"v": v})
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {
-    cls.name: cls for cls in (SGD, Adam, AdamW, RMSprop)
-}
+OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Adam, AdamW, RMSprop)}
 
 
 def make(spec: OptimizerSpec, objective: str) -> Optimizer:

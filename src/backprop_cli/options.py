@@ -36,10 +36,15 @@ class Option:
             if value in self.choices:
                 return value
         elif self.kind == "shape":
-            if isinstance(value, list) and value and all(
-                isinstance(n, int) and not isinstance(n, bool) and (n > 0 or n == -1)
-                for n in value
-            ) and value.count(-1) <= 1:
+            if (
+                isinstance(value, list)
+                and value
+                and all(
+                    isinstance(n, int) and not isinstance(n, bool) and (n > 0 or n == -1)
+                    for n in value
+                )
+                and value.count(-1) <= 1
+            ):
                 return tuple(value)
         elif self.kind == "axis":
             if value is None or (isinstance(value, int) and not isinstance(value, bool)):

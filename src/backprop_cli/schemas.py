@@ -36,7 +36,7 @@ def _array_defs() -> dict[str, Any]:
     return {
         "array": {
             "description": "A number (scalar), a list of numbers (vector) or a nested list "
-                           "(matrix, row by row).",
+            "(matrix, row by row).",
             "anyOf": [
                 {"type": "number"},
                 {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/array"}},
@@ -48,25 +48,46 @@ def _array_defs() -> dict[str, Any]:
 def _data_file() -> dict[str, Any]:
     column = {"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 0}]}
     props: dict[str, Any] = {
-        "file": {"type": "string", "minLength": 1,
-                 "description": "A .csv or .npy file, relative to the config's folder."},
-        "column": {**column, "description": "CSV: one column (name or 0-based index) as a "
-                                            "vector, one value per example."},
-        "columns": {"type": "array", "minItems": 1, "items": column,
-                    "description": "CSV: columns as a matrix, one row per column."},
-        "header": {"type": "boolean", "default": True,
-                   "description": "CSV: whether the first row names the columns."},
+        "file": {
+            "type": "string",
+            "minLength": 1,
+            "description": "A .csv or .npy file, relative to the config's folder.",
+        },
+        "column": {
+            **column,
+            "description": "CSV: one column (name or 0-based index) as a "
+            "vector, one value per example.",
+        },
+        "columns": {
+            "type": "array",
+            "minItems": 1,
+            "items": column,
+            "description": "CSV: columns as a matrix, one row per column.",
+        },
+        "header": {
+            "type": "boolean",
+            "default": True,
+            "description": "CSV: whether the first row names the columns.",
+        },
         "transpose": {"type": "boolean", "default": False},
     }
     props.update({key: True for key in datafiles.KEYS if key not in props})
-    return {"type": "object", "description": "Data read from a file beside the config.",
-            "properties": props, "required": ["file"], "additionalProperties": False,
-            "not": {"required": ["column", "columns"]}}
+    return {
+        "type": "object",
+        "description": "Data read from a file beside the config.",
+        "properties": props,
+        "required": ["file"],
+        "additionalProperties": False,
+        "not": {"required": ["column", "columns"]},
+    }
 
 
 def _param() -> dict[str, Any]:
-    trainable = {"type": "boolean", "default": True,
-                 "description": "false freezes the param: traced, never updated."}
+    trainable = {
+        "type": "boolean",
+        "default": True,
+        "description": "false freezes the param: traced, never updated.",
+    }
     return {
         "anyOf": [
             {"$ref": "#/$defs/array"},
@@ -81,16 +102,26 @@ def _param() -> dict[str, Any]:
                 "type": "object",
                 "description": "An initialised param.",
                 "properties": {
-                    "init": {"enum": list(arrays.INITS),
-                             "description": "zeros, normal (scale·N(0,1)), uniform "
-                                            "(U(−scale, scale)) or xavier (Glorot uniform)."},
-                    "shape": {"anyOf": [
-                        {"type": "integer", "minimum": 1},
-                        {"type": "array", "maxItems": 8,
-                         "items": {"type": "integer", "minimum": 1}},
-                    ]},
-                    "seed": {"type": "integer", "minimum": 0,
-                             "description": "Default: derived from the param's name."},
+                    "init": {
+                        "enum": list(arrays.INITS),
+                        "description": "zeros, normal (scale·N(0,1)), uniform "
+                        "(U(−scale, scale)) or xavier (Glorot uniform).",
+                    },
+                    "shape": {
+                        "anyOf": [
+                            {"type": "integer", "minimum": 1},
+                            {
+                                "type": "array",
+                                "maxItems": 8,
+                                "items": {"type": "integer", "minimum": 1},
+                            },
+                        ]
+                    },
+                    "seed": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "Default: derived from the param's name.",
+                    },
                     "scale": {"type": "number", "exclusiveMinimum": 0, "default": 1.0},
                     "trainable": trainable,
                 },
@@ -117,11 +148,15 @@ def _option(option: Option) -> dict[str, Any]:
     elif option.kind == "axis":
         spec["type"] = ["integer", "null"]
     elif option.kind == "shape":
-        spec.update(type="array", minItems=1,
-                    items={"anyOf": [{"type": "integer", "minimum": 1}, {"const": -1}]})
+        spec.update(
+            type="array",
+            minItems=1,
+            items={"anyOf": [{"type": "integer", "minimum": 1}, {"const": -1}]},
+        )
     if not option.required:
-        spec["default"] = list(option.default) if isinstance(option.default, tuple) \
-            else option.default
+        spec["default"] = (
+            list(option.default) if isinstance(option.default, tuple) else option.default
+        )
     return spec
 
 
@@ -143,8 +178,7 @@ def _op_rule(op: Op) -> dict[str, Any]:
             required.append(key)
     return {
         "if": {"properties": {"op": {"const": op.name}}, "required": ["op"]},
-        "then": {"properties": properties, "required": required,
-                 "additionalProperties": False},
+        "then": {"properties": properties, "required": required, "additionalProperties": False},
     }
 
 
@@ -154,10 +188,16 @@ def _node() -> dict[str, Any]:
         "description": "One node: name = op(args), with the op's options beside.",
         "properties": {
             "name": {"$ref": "#/$defs/name"},
-            "op": {"enum": list(OPS),
-                   "description": "; ".join(f"{op.name}: {op.summary}" for op in OPS.values())},
-            "args": {"anyOf": [{"$ref": "#/$defs/name"},
-                               {"type": "array", "items": {"$ref": "#/$defs/name"}}]},
+            "op": {
+                "enum": list(OPS),
+                "description": "; ".join(f"{op.name}: {op.summary}" for op in OPS.values()),
+            },
+            "args": {
+                "anyOf": [
+                    {"$ref": "#/$defs/name"},
+                    {"type": "array", "items": {"$ref": "#/$defs/name"}},
+                ]
+            },
         },
         "required": ["name", "op", "args"],
         "allOf": [_op_rule(op) for op in OPS.values()],
@@ -197,16 +237,30 @@ def _model() -> dict[str, Any]:
         "target": {"$ref": "#/$defs/name", "description": "The labels (default y)."},
         "prediction": {"$ref": "#/$defs/name", "description": "Default y_hat."},
         "loss": {"enum": list(models.LOSSES)},
-        "hidden": {"anyOf": [{"type": "integer", "minimum": 1},
-                             {"type": "array", "items": {"type": "integer", "minimum": 1}}],
-                   "description": "Hidden layer sizes (default [4])."},
-        "outputs": {"type": "integer", "minimum": 1,
-                    "description": "Output size (default: from the target)."},
-        "activation": {"anyOf": [{"enum": list(models.ACTIVATIONS)},
-                                 {"type": "array", "items": {"enum": list(models.ACTIVATIONS)}}],
-                       "description": "One for every hidden layer, or a list, one per layer."},
-        "bias": {"anyOf": [{"type": "boolean"}, {"type": "array", "items": {"type": "boolean"}}],
-                 "default": False, "description": "For every layer, or a list, one per layer."},
+        "hidden": {
+            "anyOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "array", "items": {"type": "integer", "minimum": 1}},
+            ],
+            "description": "Hidden layer sizes (default [4]).",
+        },
+        "outputs": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "Output size (default: from the target).",
+        },
+        "activation": {
+            "anyOf": [
+                {"enum": list(models.ACTIVATIONS)},
+                {"type": "array", "items": {"enum": list(models.ACTIVATIONS)}},
+            ],
+            "description": "One for every hidden layer, or a list, one per layer.",
+        },
+        "bias": {
+            "anyOf": [{"type": "boolean"}, {"type": "array", "items": {"type": "boolean"}}],
+            "default": False,
+            "description": "For every layer, or a list, one per layer.",
+        },
         "l1": {"type": "number", "minimum": 0, "description": "λ of the ℓ1 term (default 0)."},
         "l2": {"type": "number", "minimum": 0, "description": "λ of the ℓ2 term (default 0)."},
         "init": {"enum": list(arrays.INITS)},
@@ -215,16 +269,26 @@ def _model() -> dict[str, Any]:
     per_model = {"linear": {"loss": {"enum": list(models.LINEAR_LOSSES)}}}
     rules = []
     for name, keys in models.MODEL_KEYS.items():
-        props = {key: (True if key == "name" else
-                       per_model.get(name, {}).get(key, types.get(key, True))) for key in keys}
-        rules.append({"if": {"properties": {"name": {"const": name}}},
-                      "then": {"properties": props, "additionalProperties": False}})
+        props = {
+            key: (True if key == "name" else per_model.get(name, {}).get(key, types.get(key, True)))
+            for key in keys
+        }
+        rules.append(
+            {
+                "if": {"properties": {"name": {"const": name}}},
+                "then": {"properties": props, "additionalProperties": False},
+            }
+        )
     return {
         "description": "A shorthand that expands into params and graph nodes.",
         "anyOf": [
             {"enum": list(models.MODELS)},
-            {"type": "object", "properties": {"name": {"enum": list(models.MODELS)}},
-             "required": ["name"], "allOf": rules},
+            {
+                "type": "object",
+                "properties": {"name": {"enum": list(models.MODELS)}},
+                "required": ["name"],
+                "allOf": rules,
+            },
         ],
     }
 
@@ -234,24 +298,36 @@ def config_schema() -> dict[str, Any]:
         "$schema": DRAFT,
         "title": "backprop-cli config",
         "description": "A network and its data for 'backprop trace': data, params, graph (or "
-                       "model), objective, optimizer, steps.",
+        "model), objective, optimizer, steps.",
         "type": "object",
         "properties": {
-            "data": {"type": "object", "description": "Constant tensors: inputs, labels.",
-                     "propertyNames": {"$ref": "#/$defs/name"},
-                     "additionalProperties": {"anyOf": [{"$ref": "#/$defs/array"},
-                                                        {"$ref": "#/$defs/data_file"}]}},
-            "params": {"type": "object", "description": "Trainable tensors.",
-                       "propertyNames": {"$ref": "#/$defs/name"},
-                       "additionalProperties": {"$ref": "#/$defs/param"}},
-            "graph": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/node"},
-                      "description": "The forward computation, in order, one node per entry."},
+            "data": {
+                "type": "object",
+                "description": "Constant tensors: inputs, labels.",
+                "propertyNames": {"$ref": "#/$defs/name"},
+                "additionalProperties": {
+                    "anyOf": [{"$ref": "#/$defs/array"}, {"$ref": "#/$defs/data_file"}]
+                },
+            },
+            "params": {
+                "type": "object",
+                "description": "Trainable tensors.",
+                "propertyNames": {"$ref": "#/$defs/name"},
+                "additionalProperties": {"$ref": "#/$defs/param"},
+            },
+            "graph": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"$ref": "#/$defs/node"},
+                "description": "The forward computation, in order, one node per entry.",
+            },
             "model": {"$ref": "#/$defs/model"},
-            "objective": {"$ref": "#/$defs/name",
-                          "description": "The scalar node to minimise (default: the last)."},
+            "objective": {
+                "$ref": "#/$defs/name",
+                "description": "The scalar node to minimise (default: the last).",
+            },
             "optimizer": {"$ref": "#/$defs/optimizer"},
-            "steps": {"type": "integer", "minimum": 1, "maximum": config.MAX_STEPS,
-                      "default": 1},
+            "steps": {"type": "integer", "minimum": 1, "maximum": config.MAX_STEPS, "default": 1},
         },
         "additionalProperties": False,
         "oneOf": [{"required": ["graph"]}, {"required": ["model"]}],
@@ -272,8 +348,12 @@ def config_schema() -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def _obj(required: dict[str, Any], optional: dict[str, Any] | None = None,
-         extra: bool = True, description: str | None = None) -> dict[str, Any]:
+def _obj(
+    required: dict[str, Any],
+    optional: dict[str, Any] | None = None,
+    extra: bool = True,
+    description: str | None = None,
+) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "object"}
     if description:
         out["description"] = description
@@ -291,11 +371,16 @@ def trace_schema() -> dict[str, Any]:
     count = {"type": "integer", "minimum": 1}
     step_fields = {
         "step": count,
-        "forward": {**values, "description": "Values at the start of the step: data, params, "
-                                             "then nodes."},
+        "forward": {
+            **values,
+            "description": "Values at the start of the step: data, params, then nodes.",
+        },
         "objective": {"anyOf": [{"type": "number"}, {"$ref": "#/$defs/nonfinite"}]},
-        "backward": {"type": "array", "items": {"$ref": "#/$defs/edge"},
-                     "description": "One record per edge, in backward order."},
+        "backward": {
+            "type": "array",
+            "items": {"$ref": "#/$defs/edge"},
+            "description": "One record per edge, in backward order.",
+        },
         "grads": values,
         "grad_formulas": {"type": "object", "additionalProperties": string},
         "updates": {"type": "object", "additionalProperties": {"$ref": "#/$defs/update"}},
@@ -304,14 +389,14 @@ def trace_schema() -> dict[str, Any]:
         "$schema": DRAFT,
         "title": "backprop-cli trace (JSON output, schema_version 1)",
         "description": "'backprop trace --format json' prints one document; '--format jsonl' "
-                       "prints one step record per line, each with schema_version. New keys "
-                       "may be added within schema version 1.",
+        "prints one step record per line, each with schema_version. New keys "
+        "may be added within schema version 1.",
         "oneOf": [{"$ref": "#/$defs/document"}, {"$ref": "#/$defs/line"}],
         "$defs": {
             "nonfinite": {"enum": ["nan", "inf", "-inf"]},
             "value": {
                 "description": "A float64 number, a non-finite value as a string, or a nested "
-                               "list of them (row-major).",
+                "list of them (row-major).",
                 "anyOf": [
                     {"type": "number"},
                     {"$ref": "#/$defs/nonfinite"},
@@ -319,79 +404,147 @@ def trace_schema() -> dict[str, Any]:
                 ],
             },
             "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
-            "document": _obj({
-                "schema_version": {"const": SCHEMA_VERSION},
-                "graph": {"$ref": "#/$defs/graph"},
-                "steps": {"type": "array", "items": {"$ref": "#/$defs/step"}},
-            }, {"anomaly": {"$ref": "#/$defs/anomaly"}}),
-            "line": {"anyOf": [
-                {"allOf": [
-                    {"$ref": "#/$defs/step"},
-                    {"required": ["schema_version"],
-                     "properties": {"schema_version": {"const": SCHEMA_VERSION}}},
-                ]},
-                {**_obj({"schema_version": {"const": SCHEMA_VERSION},
-                         "anomaly": {"$ref": "#/$defs/anomaly"}},
-                        description="The last line of a trace stopped by a numerical "
-                                    "anomaly."),
-                 "not": {"required": ["steps"]}},
-            ]},
-            "anomaly": _obj({
-                "step": count,
-                "pass": {"enum": ["forward", "backward", "update"]},
-                "node": string,
-                "input": {"type": ["string", "null"]},
-                "equation": string,
-                "quantity": string,
-                "shape": {"$ref": "#/$defs/shape"},
-                "nonfinite": {"$ref": "#/$defs/counts"},
-                "elements": {"type": "array", "items": _obj({
-                    "index": {"type": "array", "items": {"type": "integer", "minimum": 0}},
-                    "value": {"$ref": "#/$defs/nonfinite"},
-                })},
-                "inputs": {"type": "array", "items": _obj({
-                    "name": string,
-                    "shape": {"$ref": "#/$defs/shape"},
-                    "min": {"type": ["number", "null"]},
-                    "max": {"type": ["number", "null"]},
-                    "nonfinite": {"$ref": "#/$defs/counts"},
-                }, {"value": value}, description="What went into the value: min and max of "
-                                                 "its finite elements; the value itself up "
-                                                 "to 32 elements.")},
-                "message": string,
-            }, description="The first NaN or ±Inf of a trace stopped with exit code 3: "
-                           "where it appeared and what went into it."),
-            "counts": _obj({key: {"type": "integer", "minimum": 0}
-                            for key in ("nan", "inf", "-inf")}),
-            "graph": _obj({
-                "objective": string,
-                "optimizer": _obj({"name": string, "lr": {"type": "number"}}),
-                "tensors": {"type": "array", "items": _obj({
-                    "name": string,
-                    "kind": {"enum": ["data", "param"]},
-                    "shape": {"$ref": "#/$defs/shape"},
-                    "trainable": {"type": "boolean"},
-                })},
-                "nodes": {"type": "array", "items": _obj({
-                    "name": string, "op": string,
-                    "args": {"type": "array", "items": string},
+            "document": _obj(
+                {
+                    "schema_version": {"const": SCHEMA_VERSION},
+                    "graph": {"$ref": "#/$defs/graph"},
+                    "steps": {"type": "array", "items": {"$ref": "#/$defs/step"}},
+                },
+                {"anomaly": {"$ref": "#/$defs/anomaly"}},
+            ),
+            "line": {
+                "anyOf": [
+                    {
+                        "allOf": [
+                            {"$ref": "#/$defs/step"},
+                            {
+                                "required": ["schema_version"],
+                                "properties": {"schema_version": {"const": SCHEMA_VERSION}},
+                            },
+                        ]
+                    },
+                    {
+                        **_obj(
+                            {
+                                "schema_version": {"const": SCHEMA_VERSION},
+                                "anomaly": {"$ref": "#/$defs/anomaly"},
+                            },
+                            description="The last line of a trace stopped by a numerical anomaly.",
+                        ),
+                        "not": {"required": ["steps"]},
+                    },
+                ]
+            },
+            "anomaly": _obj(
+                {
+                    "step": count,
+                    "pass": {"enum": ["forward", "backward", "update"]},
+                    "node": string,
+                    "input": {"type": ["string", "null"]},
                     "equation": string,
+                    "quantity": string,
                     "shape": {"$ref": "#/$defs/shape"},
-                }, description="A graph node; its op's options sit beside these keys.")},
-            }, description="The config after expansion."),
-            "step": _obj(step_fields, description="One training step. Further keys may be "
-                                                  "added."),
-            "edge": _obj({
-                "index": count, "node": string, "op": string, "input": string,
-                "upstream": value, "local": value, "global": value,
-                "formula": _obj({"equation": string, "upstream": string, "local": string,
-                                 "global": string, "target": string}),
-                "term": count, "terms": count,
-            }, description="Upstream × local = global for one (node → input) edge."),
-            "update": _obj({
-                "before": value, "grad": value, "after": value, "formula": string,
-                "state": values,
-            }),
+                    "nonfinite": {"$ref": "#/$defs/counts"},
+                    "elements": {
+                        "type": "array",
+                        "items": _obj(
+                            {
+                                "index": {
+                                    "type": "array",
+                                    "items": {"type": "integer", "minimum": 0},
+                                },
+                                "value": {"$ref": "#/$defs/nonfinite"},
+                            }
+                        ),
+                    },
+                    "inputs": {
+                        "type": "array",
+                        "items": _obj(
+                            {
+                                "name": string,
+                                "shape": {"$ref": "#/$defs/shape"},
+                                "min": {"type": ["number", "null"]},
+                                "max": {"type": ["number", "null"]},
+                                "nonfinite": {"$ref": "#/$defs/counts"},
+                            },
+                            {"value": value},
+                            description="What went into the value: min and max of "
+                            "its finite elements; the value itself up "
+                            "to 32 elements.",
+                        ),
+                    },
+                    "message": string,
+                },
+                description="The first NaN or ±Inf of a trace stopped with exit code 3: "
+                "where it appeared and what went into it.",
+            ),
+            "counts": _obj(
+                {key: {"type": "integer", "minimum": 0} for key in ("nan", "inf", "-inf")}
+            ),
+            "graph": _obj(
+                {
+                    "objective": string,
+                    "optimizer": _obj({"name": string, "lr": {"type": "number"}}),
+                    "tensors": {
+                        "type": "array",
+                        "items": _obj(
+                            {
+                                "name": string,
+                                "kind": {"enum": ["data", "param"]},
+                                "shape": {"$ref": "#/$defs/shape"},
+                                "trainable": {"type": "boolean"},
+                            }
+                        ),
+                    },
+                    "nodes": {
+                        "type": "array",
+                        "items": _obj(
+                            {
+                                "name": string,
+                                "op": string,
+                                "args": {"type": "array", "items": string},
+                                "equation": string,
+                                "shape": {"$ref": "#/$defs/shape"},
+                            },
+                            description="A graph node; its op's options sit beside these keys.",
+                        ),
+                    },
+                },
+                description="The config after expansion.",
+            ),
+            "step": _obj(step_fields, description="One training step. Further keys may be added."),
+            "edge": _obj(
+                {
+                    "index": count,
+                    "node": string,
+                    "op": string,
+                    "input": string,
+                    "upstream": value,
+                    "local": value,
+                    "global": value,
+                    "formula": _obj(
+                        {
+                            "equation": string,
+                            "upstream": string,
+                            "local": string,
+                            "global": string,
+                            "target": string,
+                        }
+                    ),
+                    "term": count,
+                    "terms": count,
+                },
+                description="Upstream × local = global for one (node → input) edge.",
+            ),
+            "update": _obj(
+                {
+                    "before": value,
+                    "grad": value,
+                    "after": value,
+                    "formula": string,
+                    "state": values,
+                }
+            ),
         },
     }
 
@@ -409,29 +562,58 @@ def graph_schema() -> dict[str, Any]:
         "$schema": DRAFT,
         "title": "backprop-cli graph (JSON output, schema_version 1)",
         "description": "'backprop graph --format json': the named tensors and the edges between "
-                       "them; with --backward the edges are reversed and carry their gradient; "
-                       "with --step, values and gradients. New keys may be added within schema "
-                       "version 1.",
-        **_obj({
-            "schema_version": {"const": SCHEMA_VERSION},
-            "objective": string,
-            "direction": {"enum": ["forward", "backward"]},
-            "step": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},
-            "nodes": {"type": "array", "items": _obj(
-                {"name": string, "kind": {"enum": ["data", "param", "op"]},
-                 "shape": {"$ref": "#/$defs/shape"}},
-                {"trainable": {"type": "boolean"}, "op": string, "symbol": string,
-                 "args": {"type": "array", "items": string}, "equation": string,
-                 "active": {"type": "boolean"}, "value": value, "grad": value},
-                description="A tensor: data, param, or the output of an op node.")},
-            "edges": {"type": "array", "items": _obj(
-                {"from": string, "to": string, "position": {"type": "integer", "minimum": 0}},
-                {"index": {"type": "integer", "minimum": 1}, "target": string,
-                 "gradient": string, "term": {"type": "integer", "minimum": 1},
-                 "terms": {"type": "integer", "minimum": 1}, "value": value},
-                description="Input 'position' of a node: input → node, or with --backward "
-                            "node → input with the gradient it carries.")},
-        }),
+        "them; with --backward the edges are reversed and carry their gradient; "
+        "with --step, values and gradients. New keys may be added within schema "
+        "version 1.",
+        **_obj(
+            {
+                "schema_version": {"const": SCHEMA_VERSION},
+                "objective": string,
+                "direction": {"enum": ["forward", "backward"]},
+                "step": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},
+                "nodes": {
+                    "type": "array",
+                    "items": _obj(
+                        {
+                            "name": string,
+                            "kind": {"enum": ["data", "param", "op"]},
+                            "shape": {"$ref": "#/$defs/shape"},
+                        },
+                        {
+                            "trainable": {"type": "boolean"},
+                            "op": string,
+                            "symbol": string,
+                            "args": {"type": "array", "items": string},
+                            "equation": string,
+                            "active": {"type": "boolean"},
+                            "value": value,
+                            "grad": value,
+                        },
+                        description="A tensor: data, param, or the output of an op node.",
+                    ),
+                },
+                "edges": {
+                    "type": "array",
+                    "items": _obj(
+                        {
+                            "from": string,
+                            "to": string,
+                            "position": {"type": "integer", "minimum": 0},
+                        },
+                        {
+                            "index": {"type": "integer", "minimum": 1},
+                            "target": string,
+                            "gradient": string,
+                            "term": {"type": "integer", "minimum": 1},
+                            "terms": {"type": "integer", "minimum": 1},
+                            "value": value,
+                        },
+                        description="Input 'position' of a node: input → node, or with --backward "
+                        "node → input with the gradient it carries.",
+                    ),
+                },
+            }
+        ),
         "$defs": {key: trace_defs[key] for key in ("nonfinite", "value", "shape")},
     }
 

@@ -40,18 +40,23 @@ class _Loader(yaml.SafeLoader):
         self.depth += 1
         try:
             if self.nodes > MAX_NODES:
-                raise self._too_large(mark, f"the file holds more than {MAX_NODES:,} YAML "
-                                            f"values; a config is expected to be smaller")
+                raise self._too_large(
+                    mark,
+                    f"the file holds more than {MAX_NODES:,} YAML "
+                    f"values; a config is expected to be smaller",
+                )
             if self.depth > MAX_DEPTH:
-                raise self._too_large(mark, f"lists and mappings are nested more than "
-                                            f"{MAX_DEPTH} levels deep")
+                raise self._too_large(
+                    mark, f"lists and mappings are nested more than {MAX_DEPTH} levels deep"
+                )
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
 
     def _too_large(self, mark: Any, message: str) -> ConfigError:
-        return ConfigError(self.source_name, [Problem(message, line=mark.line + 1,
-                                                      column=mark.column + 1)])
+        return ConfigError(
+            self.source_name, [Problem(message, line=mark.line + 1, column=mark.column + 1)]
+        )
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -129,20 +134,23 @@ def _positions(root: yaml.Node, name: str) -> tuple[dict, dict]:
                 if isinstance(key, yaml.ScalarNode):
                     if key.value in first and key.tag != "tag:yaml.org,2002:merge":
                         line, column = _mark(first[key.value])
-                        problem = Problem(f"duplicate key '{key.value}' (first at line {line}, "
-                                          f"column {column}); a key is given once",
-                                          field=path_text(path + (key.value,)),
-                                          line=_mark(key)[0], column=_mark(key)[1])
+                        problem = Problem(
+                            f"duplicate key '{key.value}' (first at line {line}, "
+                            f"column {column}); a key is given once",
+                            field=path_text((*path, key.value)),
+                            line=_mark(key)[0],
+                            column=_mark(key)[1],
+                        )
                         raise ConfigError(name, [problem])
                     first[key.value] = key
-                    child = path + (key.value,)
+                    child = (*path, key.value)
                     keys[child] = _mark(key)
                     positions[child] = _mark(value)
                     stack.append((value, child))
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
-                positions[path + (i,)] = _mark(item)
-                stack.append((item, path + (i,)))
+                positions[(*path, i)] = _mark(item)
+                stack.append((item, (*path, i)))
     return positions, keys
 
 
@@ -153,10 +161,18 @@ def load(text: str, name: str) -> Source:
         loader = _Loader(text)  # checks the characters of the whole text
         loader.source_name = name
         root = loader.get_single_node()
-        if root is None or (isinstance(root, yaml.ScalarNode) and root.value == ""
-                            and root.style is None):  # nothing, or only "---"
-            raise ConfigError(name, [Problem("the file is empty; expected a YAML mapping with a "
-                                             "'graph:' (or 'model:') section")])
+        if root is None or (
+            isinstance(root, yaml.ScalarNode) and root.value == "" and root.style is None
+        ):  # nothing, or only "---"
+            raise ConfigError(
+                name,
+                [
+                    Problem(
+                        "the file is empty; expected a YAML mapping with a "
+                        "'graph:' (or 'model:') section"
+                    )
+                ],
+            )
         positions, keys = _positions(root, name)
         data = loader.construct_document(root)
     except yaml.MarkedYAMLError as exc:
@@ -171,13 +187,18 @@ def load(text: str, name: str) -> Source:
         elif isinstance(exc, yaml.constructor.ConstructorError) and exc.context:
             what = f"{exc.context}: {what}"
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        raise ConfigError(name, [Problem(f"YAML error: {what}", line=line, column=column)]) from None
+        raise ConfigError(
+            name, [Problem(f"YAML error: {what}", line=line, column=column)]
+        ) from None
     except yaml.reader.ReaderError as exc:
         # A character YAML does not allow (a control character such as NUL).
         line = text.count("\n", 0, exc.position) + 1
         column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
-        what = f"character {exc.character:#06x} is not allowed in YAML" if isinstance(
-            exc.character, int) else exc.reason
+        what = (
+            f"character {exc.character:#06x} is not allowed in YAML"
+            if isinstance(exc.character, int)
+            else exc.reason
+        )
         problem = Problem(f"YAML error: {what}", line=line, column=column)
         raise ConfigError(name, [problem]) from None
     except yaml.YAMLError as exc:

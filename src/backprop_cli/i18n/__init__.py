@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import string
-from functools import lru_cache
-from typing import Any, Callable
+from collections.abc import Callable
+from functools import cache
+from typing import Any
 
 from ..errors import UsageError
 
@@ -24,11 +25,12 @@ def languages() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def strings(lang: str) -> dict[str, str]:
     if lang not in languages():
-        raise UsageError(f"--lang: unknown language '{lang}'; expected one of "
-                         f"{', '.join(languages())}")
+        raise UsageError(
+            f"--lang: unknown language '{lang}'; expected one of {', '.join(languages())}"
+        )
     return importlib.import_module(f"{__name__}.{lang}").STRINGS
 
 

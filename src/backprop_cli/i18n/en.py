@@ -47,59 +47,58 @@ STRINGS = {
     # Formulas and names arrive as placeholders, already typeset for the output format.
     "explain.title": "Why",
     "explain.edge.pass": "The {symbol} node hands {upstream} unchanged to {input}{also}: its "
-                         "local gradient is 1.",
+    "local gradient is 1.",
     "explain.edge.pass.also": " (and the same to {others})",
     "explain.edge.negate": "The {symbol} node hands {upstream} to {input} with its sign "
-                           "flipped: the local gradient is {minus_one}.",
+    "flipped: the local gradient is {minus_one}.",
     "explain.edge.product": "At a {symbol} node multiply the upstream gradient by the other "
-                            "input, {other}.",
+    "input, {other}.",
     "explain.edge.matmul": "At a {symbol} node multiply by the transpose of the other input: "
-                           "{global_}.",
+    "{global_}.",
     "explain.edge.relu": "ReLU lets the gradient through where {open_condition} and stops it "
-                         "elsewhere ({open} of {n} entries pass).",
+    "elsewhere ({open} of {n} entries pass).",
     "explain.edge.relu.scalar.open": "ReLU lets the gradient through: {open_condition}.",
     "explain.edge.relu.scalar.closed": "ReLU stops the gradient: {closed_condition}.",
     "explain.edge.slope": "Multiply elementwise by the slope of {function} at {input}: {local}.",
     "explain.edge.sum": "A sum hands {upstream} back to every element of {input} it added up.",
     "explain.edge.mean": "A mean hands {upstream} back to every element of {input} it "
-                         "averaged, times {local}.",
+    "averaged, times {local}.",
     "explain.edge.max": "A max hands {upstream} back to the largest element of {input} only "
-                        "(ties share it): {local}.",
+    "(ties share it): {local}.",
     "explain.edge.jacobian": "{function} mixes the entries of {input}, so the upstream gradient "
-                             "meets its whole Jacobian {local}, not one slope per entry.",
+    "meets its whole Jacobian {local}, not one slope per entry.",
     "explain.edge.rearrange": "{function} only moves entries around: the gradient goes back "
-                              "unchanged, to the places they came from in {input}.",
+    "unchanged, to the places they came from in {input}.",
     "explain.edge.cross_entropy": "The cross-entropy's local gradient is the predicted minus "
-                                  "the true probabilities: {local}.",
+    "the true probabilities: {local}.",
     "explain.edge.error": "The loss's local gradient is the error {local}.",
     "explain.edge.error.low": "The loss's local gradient is the error {error}: negative, the "
-                              "prediction is too low.",
+    "prediction is too low.",
     "explain.edge.error.high": "The loss's local gradient is the error {error}: positive, the "
-                               "prediction is too high.",
+    "prediction is too high.",
     "explain.edge.error.exact": "The loss's local gradient is the error {error}: the "
-                                "prediction is exact.",
+    "prediction is exact.",
     "explain.edge.target": "{input} is data, the true label: its gradient is recorded, but "
-                           "nothing is trained with it.",
+    "nothing is trained with it.",
     "explain.edge.l2": "At the {symbol} node the local gradient is {local}: the regulariser's "
-                       "own pull on {input}, towards 0.",
+    "own pull on {input}, towards 0.",
     "explain.edge.l1": "At the {symbol} node the local gradient is {local}: a pull of the same "
-                       "size on every nonzero entry of {input}, towards 0.",
+    "size on every nonzero entry of {input}, towards 0.",
     "explain.edge.unbroadcast": " {input} was broadcast in the forward pass, so the "
-                                "gradient is summed back to its shape.",
-    "explain.edge.terms": " This is term {term} of {terms} of {target}; the other paths add "
-                          "to it.",
+    "gradient is summed back to its shape.",
+    "explain.edge.terms": " This is term {term} of {terms} of {target}; the other paths add to it.",
     "explain.update.grows": "The gradient is negative ({grad}), so {param} grows: {move}.",
     "explain.update.shrinks": "The gradient is positive ({grad}), so {param} shrinks: {move}.",
     "explain.update.stays": "{param} does not move: {move}.",
     "explain.update.grows_by_state": "{param} grows ({move}) although its gradient is "
-                                     "{grad}: the optimiser's state (momentum, running "
-                                     "averages) carries it.",
+    "{grad}: the optimiser's state (momentum, running "
+    "averages) carries it.",
     "explain.update.shrinks_by_state": "{param} shrinks ({move}) although its gradient is "
-                                       "{grad}: the optimiser's state (momentum, running "
-                                       "averages) carries it.",
+    "{grad}: the optimiser's state (momentum, running "
+    "averages) carries it.",
     "explain.update.tensor": "{param}: {grow} entries grow, {shrink} shrink, {stay} do not "
-                             "move; {against} of the {moved} that move go against their "
-                             "gradient.",
+    "move; {against} of the {moved} that move go against their "
+    "gradient.",
     # ---- compare -------------------------------------------------------------------------
     "compare.title": "Paths that differ",
     "compare.col.path": "Path",
@@ -119,6 +118,6 @@ STRINGS = {
     "anomaly.count": "{bad} of {size} ({counts}): {elements}",
     "anomaly.input": "Input {name}",
     "anomaly.note": "The trace stops here (exit code 3); --allow-nonfinite traces on and marks "
-                    "non-finite values with ⚠.",
+    "non-finite values with ⚠.",
     "anomaly.note.document": "The trace stops here (exit code 3); --allow-nonfinite traces on.",
 }

@@ -48,12 +48,12 @@ STRINGS = {
     "explain.edge.pass": "到 {symbol} 节点:梯度 {upstream} 原样传给 {input}{also},局部梯度为 1。",
     "explain.edge.pass.also": "(在 {others} 上也各复用一份)",
     "explain.edge.negate": "到 {symbol} 节点:梯度 {upstream} 变号后传给 {input},局部梯度为 "
-                           "{minus_one}。",
+    "{minus_one}。",
     "explain.edge.product": "到 {symbol} 节点:把上游梯度乘以另一侧输入 {other}。",
     "explain.edge.matmul": "{symbol} 节点:需要用矩阵微积分结果,把梯度乘以另一侧输入的转置,"
-                           "{global_}。",
+    "{global_}。",
     "explain.edge.relu": "ReLU 在 {open_condition} 处让梯度通过,其余处截断({n} 个元素中 "
-                         "{open} 个通过)。",
+    "{open} 个通过)。",
     "explain.edge.relu.scalar.open": "ReLU 让梯度通过:{open_condition}。",
     "explain.edge.relu.scalar.closed": "ReLU 截断梯度:{closed_condition}。",
     "explain.edge.slope": "逐元素乘以 {function} 在 {input} 处的斜率:{local}。",
@@ -61,7 +61,7 @@ STRINGS = {
     "explain.edge.mean": "均值节点把 {upstream} 乘以 {local} 后传回 {input} 中参与平均的每个元素。",
     "explain.edge.max": "最大值节点只把 {upstream} 传回 {input} 中最大的元素(并列时平分):{local}。",
     "explain.edge.jacobian": "{function} 把 {input} 的各个元素混在一起,所以上游梯度要乘以整个雅可比矩阵 "
-                             "{local},而不是逐元素的斜率。",
+    "{local},而不是逐元素的斜率。",
     "explain.edge.rearrange": "{function} 只是搬动元素:梯度原样搬回它们在 {input} 中的位置。",
     "explain.edge.cross_entropy": "交叉熵的局部梯度是预测概率减去真实概率:{local}。",
     "explain.edge.error": "损失的局部梯度就是误差 {local}。",
@@ -77,11 +77,11 @@ STRINGS = {
     "explain.update.shrinks": "梯度为正({grad}),所以 {param} 应往小方向调:{move}。",
     "explain.update.stays": "{param} 不变:{move}。",
     "explain.update.grows_by_state": "{param} 变大({move}),尽管梯度为 {grad}:是优化器的状态"
-                                     "(动量、滑动平均)带着它走。",
+    "(动量、滑动平均)带着它走。",
     "explain.update.shrinks_by_state": "{param} 变小({move}),尽管梯度为 {grad}:是优化器的状态"
-                                       "(动量、滑动平均)带着它走。",
+    "(动量、滑动平均)带着它走。",
     "explain.update.tensor": "{param}:{grow} 个元素变大,{shrink} 个变小,{stay} 个不变;"
-                             "变化的 {moved} 个中有 {against} 个沿梯度的反方向调整。",
+    "变化的 {moved} 个中有 {against} 个沿梯度的反方向调整。",
     # ---- compare -------------------------------------------------------------------------
     "compare.title": "不同的路径",
     "compare.col.path": "路径",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -25,35 +26,60 @@ def _at(t: TensorCheck, which: str) -> float:
 
 
 def failure_line(t: TensorCheck, objective: str, precision: int) -> str:
-    return (f"{d(objective, t.name)}{_index(t.worst_index)}: traced "
-            f"{fmt.number(_at(t, 'traced'), precision)}, finite differences "
-            f"{fmt.number(_at(t, 'numeric'), precision)}")
+    return (
+        f"{d(objective, t.name)}{_index(t.worst_index)}: traced "
+        f"{fmt.number(_at(t, 'traced'), precision)}, finite differences "
+        f"{fmt.number(_at(t, 'numeric'), precision)}"
+    )
 
 
-def table(step: CheckStep, objective: str, eps: float, rtol: float, atol: float,
-          precision: int) -> RenderableType:
-    out = Table(title=f"Step {step.step}: traced gradients vs central finite differences "
-                      f"(eps = {eps:g}, rtol = {rtol:g}, atol = {atol:g})",
-                title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-    for column in ("Gradient", "Kind", "Max abs error", "Max rel error", "Worst element",
-                   "Traced", "Finite diff.", "Result"):
+def table(
+    step: CheckStep, objective: str, eps: float, rtol: float, atol: float, precision: int
+) -> RenderableType:
+    out = Table(
+        title=f"Step {step.step}: traced gradients vs central finite differences "
+        f"(eps = {eps:g}, rtol = {rtol:g}, atol = {atol:g})",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+    )
+    for column in (
+        "Gradient",
+        "Kind",
+        "Max abs error",
+        "Max rel error",
+        "Worst element",
+        "Traced",
+        "Finite diff.",
+        "Result",
+    ):
         out.add_column(column, no_wrap=column in ("Gradient", "Result"))
     for t in step.tensors:
         verdict = Text("pass", style="green") if t.passed else Text("FAIL", style="bold red")
-        out.add_row(d(objective, t.name), t.kind, f"{t.max_abs_error:.2e}",
-                    f"{t.max_rel_error:.2e}", _index(t.worst_index) or "(scalar)",
-                    fmt.number(_at(t, "traced"), precision),
-                    fmt.number(_at(t, "numeric"), precision), verdict)
+        out.add_row(
+            d(objective, t.name),
+            t.kind,
+            f"{t.max_abs_error:.2e}",
+            f"{t.max_rel_error:.2e}",
+            _index(t.worst_index) or "(scalar)",
+            fmt.number(_at(t, "traced"), precision),
+            fmt.number(_at(t, "numeric"), precision),
+            verdict,
+        )
     lines: list[RenderableType] = [out]
     failed = [t for t in step.tensors if not t.passed]
     if failed:
         for t in failed:
             lines.append(Text("FAIL " + failure_line(t, objective, precision), style="red"))
         for s in step.suspects:
-            lines.append(Text(f"suspect: the local gradient of node '{s.node}' ({s.equation}) "
-                              f"with respect to '{s.input}': the gradient of '{s.node}' agrees "
-                              f"with finite differences, the one it hands to '{s.input}' "
-                              f"does not"))
+            lines.append(
+                Text(
+                    f"suspect: the local gradient of node '{s.node}' ({s.equation}) "
+                    f"with respect to '{s.input}': the gradient of '{s.node}' agrees "
+                    f"with finite differences, the one it hands to '{s.input}' "
+                    f"does not"
+                )
+            )
         if not step.suspects and not any(t.kind == "node" for t in step.tensors):
             lines.append(Text("run with --nodes to locate the op whose gradient rule is wrong"))
     else:
@@ -61,26 +87,46 @@ def table(step: CheckStep, objective: str, eps: float, rtol: float, atol: float,
     return Group(*lines, Text(""))
 
 
-def document(steps: Iterable[CheckStep], objective: str, eps: float, rtol: float,
-             atol: float) -> str:
+def document(
+    steps: Iterable[CheckStep], objective: str, eps: float, rtol: float, atol: float
+) -> str:
     records: list[dict[str, Any]] = []
     passed = True
     for step in steps:
         passed &= step.passed
-        records.append({
-            "step": step.step,
-            "passed": step.passed,
-            "tensors": [
-                {"name": t.name, "kind": t.kind, "shape": list(t.traced.shape),
-                 "passed": t.passed, "max_abs_error": t.max_abs_error,
-                 "max_rel_error": t.max_rel_error, "worst_index": list(t.worst_index),
-                 "traced": value(_at(t, "traced")), "numeric": value(_at(t, "numeric")),
-                 "traced_grad": value(t.traced), "numeric_grad": value(t.numeric)}
-                for t in step.tensors
-            ],
-            "suspects": [{"node": s.node, "equation": s.equation, "input": s.input}
-                         for s in step.suspects],
-        })
-    doc = {"schema_version": SCHEMA_VERSION, "objective": objective, "eps": eps, "rtol": rtol,
-           "atol": atol, "passed": passed, "steps": records}
+        records.append(
+            {
+                "step": step.step,
+                "passed": step.passed,
+                "tensors": [
+                    {
+                        "name": t.name,
+                        "kind": t.kind,
+                        "shape": list(t.traced.shape),
+                        "passed": t.passed,
+                        "max_abs_error": t.max_abs_error,
+                        "max_rel_error": t.max_rel_error,
+                        "worst_index": list(t.worst_index),
+                        "traced": value(_at(t, "traced")),
+                        "numeric": value(_at(t, "numeric")),
+                        "traced_grad": value(t.traced),
+                        "numeric_grad": value(t.numeric),
+                    }
+                    for t in step.tensors
+                ],
+                "suspects": [
+                    {"node": s.node, "equation": s.equation, "input": s.input}
+                    for s in step.suspects
+                ],
+            }
+        )
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "objective": objective,
+        "eps": eps,
+        "rtol": rtol,
+        "atol": atol,
+        "passed": passed,
+        "steps": records,
+    }
     return dumps(doc, indent=True) + "\n"

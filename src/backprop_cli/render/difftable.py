@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -13,11 +13,22 @@ from ..compare import Difference, show
 from ..i18n import Catalogue
 
 
-def render(diffs: Iterable[Difference], expected: str, actual: str, rtol: float, atol: float,
-           max_rows: int, t: Catalogue) -> tuple[RenderableType, int]:
+def render(
+    diffs: Iterable[Difference],
+    expected: str,
+    actual: str,
+    rtol: float,
+    atol: float,
+    max_rows: int,
+    t: Catalogue,
+) -> tuple[RenderableType, int]:
     """The renderable and the number of differences (all of them are counted)."""
-    table = Table(title=t("compare.title", expected=expected, actual=actual),
-                  title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    table = Table(
+        title=t("compare.title", expected=expected, actual=actual),
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+    )
     table.add_column(t("compare.col.path"), no_wrap=True)
     table.add_column(t("compare.col.expected", expected=expected), overflow="fold")
     table.add_column(t("compare.col.actual", actual=actual), overflow="fold")
@@ -32,8 +43,11 @@ def render(diffs: Iterable[Difference], expected: str, actual: str, rtol: float,
     parts: list[RenderableType] = [table]
     if count > max_rows:
         parts.append(Text(t("compare.more", more=count - max_rows)))
-    parts.append(_line(t("compare.differ", count=count, expected=expected, actual=actual,
-                        tolerance=tolerance)))
+    parts.append(
+        _line(
+            t("compare.differ", count=count, expected=expected, actual=actual, tolerance=tolerance)
+        )
+    )
     return Group(*parts), count
 
 

@@ -9,7 +9,7 @@ LaTeX. Text is yielded as the steps stream by.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -52,8 +52,13 @@ def value_math(value: np.ndarray, view: View) -> str:
         if finite.size == 0:
             return out + t.compose("tensor.no_finite", text)
         out += text("; ") + t.compose(
-            "tensor.stats", text, mean=_num(finite.mean(), p), std=_num(finite.std(), p),
-            min=_num(finite.min(), p), max=_num(finite.max(), p))
+            "tensor.stats",
+            text,
+            mean=_num(finite.mean(), p),
+            std=_num(finite.std(), p),
+            min=_num(finite.min(), p),
+            max=_num(finite.max(), p),
+        )
         if finite.size < a.size:
             out += text("; ") + t.compose("tensor.non_finite", text, count=a.size - finite.size)
         return out
@@ -121,15 +126,20 @@ class Markdown(_Format):
     def heading(self, level: int, text: str) -> str:
         return f"{'#' * level} {text}\n\n"
 
-    def table(self, header: Sequence[str], rows: Iterable[Sequence[str]],
-              align: str = "", notes: Sequence[str] = ()) -> str:
+    def table(
+        self,
+        header: Sequence[str],
+        rows: Iterable[Sequence[str]],
+        align: str = "",
+        notes: Sequence[str] = (),
+    ) -> str:
         align = align or "l" * len(header)
         marks = {"l": "---", "c": ":-:", "r": "--:"}
-        lines = ["| " + " | ".join(header) + " |",
-                 "|" + "|".join(marks[a] for a in align) + "|"]
+        lines = ["| " + " | ".join(header) + " |", "|" + "|".join(marks[a] for a in align) + "|"]
         for row in rows:
-            lines.append("| " + " | ".join(c.replace("|", r"\|").replace("\n", " ")
-                                           for c in row) + " |")
+            lines.append(
+                "| " + " | ".join(c.replace("|", r"\|").replace("\n", " ") for c in row) + " |"
+            )
         out = "\n".join(lines) + "\n\n"
         if notes:
             out += "".join(f"- {n}\n" for n in notes) + "\n"
@@ -145,12 +155,34 @@ class Markdown(_Format):
         return ""
 
 
-LATEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
-                  "#": r"\#", "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\~{}"}
+LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "^": r"\^{}",
+    "_": r"\_",
+    "%": r"\%",
+    "~": r"\~{}",
+}
 # Unicode in the catalogue's prose that pdfLaTeX cannot typeset as text: put it in math.
-LATEX_PROSE_MATH = {"×": r"\times", "·": r"\cdot", "η": r"\eta", "λ": r"\lambda",
-                    "→": r"\to", "−": "-", "≤": r"\le", "ℓ": r"\ell", "…": r"\dots",
-                    "∂": r"\partial", "ᵀ": r"^\top", "σ": r"\sigma", "⊙": r"\odot"}
+LATEX_PROSE_MATH = {
+    "×": r"\times",
+    "·": r"\cdot",
+    "η": r"\eta",
+    "λ": r"\lambda",
+    "→": r"\to",
+    "−": "-",
+    "≤": r"\le",
+    "ℓ": r"\ell",
+    "…": r"\dots",
+    "∂": r"\partial",
+    "ᵀ": r"^\top",
+    "σ": r"\sigma",
+    "⊙": r"\odot",
+}
 
 
 class Latex(_Format):
@@ -172,17 +204,28 @@ class Latex(_Format):
         command = {2: "subsection*", 3: "subsubsection*"}[level]
         return f"\\{command}{{{text}}}\n\n"
 
-    def table(self, header: Sequence[str], rows: Iterable[Sequence[str]],
-              align: str = "", notes: Sequence[str] = ()) -> str:
+    def table(
+        self,
+        header: Sequence[str],
+        rows: Iterable[Sequence[str]],
+        align: str = "",
+        notes: Sequence[str] = (),
+    ) -> str:
         align = align or "l" * len(header)
-        lines = [r"\begin{tabular}{" + align + "}", r"\toprule",
-                 " & ".join(header) + r" \\", r"\midrule"]
+        lines = [
+            r"\begin{tabular}{" + align + "}",
+            r"\toprule",
+            " & ".join(header) + r" \\",
+            r"\midrule",
+        ]
         notes = list(notes)
         for i, row in enumerate(rows):
             lines.append(" & ".join(c.replace("\n", " ") for c in row) + r" \\")
             if notes and i < len(notes) and notes[i]:
-                lines.append(rf"\multicolumn{{{len(header)}}}{{p{{0.8\textwidth}}}}"
-                             rf"{{\footnotesize {notes[i]}}} \\")
+                lines.append(
+                    rf"\multicolumn{{{len(header)}}}{{p{{0.8\textwidth}}}}"
+                    rf"{{\footnotesize {notes[i]}}} \\"
+                )
         lines += [r"\bottomrule", r"\end{tabular}"]
         return "\n".join(lines) + "\n\n"
 
@@ -211,20 +254,41 @@ def _shape(shape: tuple[int, ...], f: _Format) -> str:
 def step_text(step: Step, tracer: Tracer, f: _Format) -> str:
     view, t = f.view, f.t
     p = view.precision
-    out = [f.heading(2, f.text("step.heading", step=str(step.step),
-                               objective=f.name(tracer.objective),
-                               value=f.inline(_num(step.objective, p))))]
+    out = [
+        f.heading(
+            2,
+            f.text(
+                "step.heading",
+                step=str(step.step),
+                objective=f.name(tracer.objective),
+                value=f.inline(_num(step.objective, p)),
+            ),
+        )
+    ]
     # forward
     rows = []
     for name, tensor in tracer.graph.tensors.items():
-        rows.append([f.name(name), f.prose(_kind(tensor.kind, tensor.trainable, t)),
-                     _shape(tensor.value.shape, f), f.inline(value_math(step.values[name], view))])
+        rows.append(
+            [
+                f.name(name),
+                f.prose(_kind(tensor.kind, tensor.trainable, t)),
+                _shape(tensor.value.shape, f),
+                f.inline(value_math(step.values[name], view)),
+            ]
+        )
     for node in tracer.graph.nodes:
-        rows.append([f.name(node.name), f.math(node.equation), _shape(node.shape, f),
-                     f.inline(value_math(step.values[node.name], view))])
+        rows.append(
+            [
+                f.name(node.name),
+                f.math(node.equation),
+                _shape(node.shape, f),
+                f.inline(value_math(step.values[node.name], view)),
+            ]
+        )
     out.append(f.heading(3, f.text("forward.title")))
-    out.append(f.table([f.text(k) for k in ("col.node", "col.equation", "col.shape",
-                                            "col.value")], rows))
+    out.append(
+        f.table([f.text(k) for k in ("col.node", "col.equation", "col.shape", "col.value")], rows)
+    )
     # backward
     rows, notes = [], []
     arrow = f.inline(r"\to") if isinstance(f, Latex) else "→"
@@ -233,64 +297,106 @@ def step_text(step: Step, tracer: Tracer, f: _Format) -> str:
         if not view.touches(info.node, info.input):
             continue
         sign = "=" if info.terms == 1 else "+="
-        rows.append([
-            fmt.circled(info.index) if isinstance(f, Markdown) else str(info.index),
-            f"{f.math(info.equation)} {arrow} {f.name(info.input)}",
-            f.equation_value(info.upstream, e.upstream),
-            f.equation_value(info.local, e.local),
-            f.equation_value(f"{info.target} {sign} {info.global_}", e.global_),
-        ])
+        rows.append(
+            [
+                fmt.circled(info.index) if isinstance(f, Markdown) else str(info.index),
+                f"{f.math(info.equation)} {arrow} {f.name(info.input)}",
+                f.equation_value(info.upstream, e.upstream),
+                f.equation_value(info.local, e.local),
+                f.equation_value(f"{info.target} {sign} {info.global_}", e.global_),
+            ]
+        )
         if view.explain:
             sentence = edge_sentence(e, tracer, t, f.ts, p)
             notes.append(f"{rows[-1][0]} {sentence}" if isinstance(f, Markdown) else sentence)
     out.append(f.heading(3, f.text("backward.title")))
     if view.node is not None:
         out.append(f.paragraph(f.text("backward.only_node", node=f.name(view.node))))
-    out.append(f.table([f.text(k) for k in ("col.step", "col.target", "col.upstream",
-                                            "col.local", "col.global")], rows, "cllll", notes))
+    out.append(
+        f.table(
+            [
+                f.text(k)
+                for k in ("col.step", "col.target", "col.upstream", "col.local", "col.global")
+            ],
+            rows,
+            "cllll",
+            notes,
+        )
+    )
     # sums over several paths
-    names = [name for name, terms in tracer.consumers.items() if len(terms) > 1
-             and view.node in (None, name)]
+    names = [
+        name
+        for name, terms in tracer.consumers.items()
+        if len(terms) > 1 and view.node in (None, name)
+    ]
     if names:
         out.append(f.heading(3, f.text("sums.title")))
-        out.append(f.table([f.text(k) for k in ("col.tensor", "col.sum", "col.value")],
-                           [[f.name(n), f.math(tracer.grad_formulas[n]),
-                             f.inline(value_math(step.grads[n], view))] for n in names]))
+        out.append(
+            f.table(
+                [f.text(k) for k in ("col.tensor", "col.sum", "col.value")],
+                [
+                    [
+                        f.name(n),
+                        f.math(tracer.grad_formulas[n]),
+                        f.inline(value_math(step.grads[n], view)),
+                    ]
+                    for n in names
+                ],
+            )
+        )
     # updates
     out.append(f.heading(3, f.text("updates.title", optimizer=f.math(step.optimizer))))
     has_state = any(u.state for u in step.updates.values())
     rows = []
     for n, u in step.updates.items():
-        row = [f.name(n), f.math(u.formula), f.inline(value_math(u.before, view)),
-               f.inline(value_math(u.grad, view))]
+        row = [
+            f.name(n),
+            f.math(u.formula),
+            f.inline(value_math(u.before, view)),
+            f.inline(value_math(u.grad, view)),
+        ]
         if has_state:
-            row.append(", ".join(f.equation_value(STATE_NAMES.get(k, k), v)
-                                 for k, v in u.state.items()))
-        rows.append(row + [f.inline(value_math(u.after, view))])
-    columns = ["col.param", "col.rule", "col.before", "col.gradient"] + \
-        (["col.state"] if has_state else []) + ["col.after"]
+            row.append(
+                ", ".join(f.equation_value(STATE_NAMES.get(k, k), v) for k, v in u.state.items())
+            )
+        rows.append([*row, f.inline(value_math(u.after, view))])
+    columns = (
+        ["col.param", "col.rule", "col.before", "col.gradient"]
+        + (["col.state"] if has_state else [])
+        + ["col.after"]
+    )
     if not rows:
         rows = [[f.text("updates.none")] + [""] * (len(columns) - 1)]
     notes = [update_sentence(u, t, f.ts, p) for u in step.updates.values()] if view.explain else []
     out.append(f.table([f.text(k) for k in columns], rows, notes=notes))
     frozen = [x.name for x in tracer.graph.params if not x.trainable]
     if frozen:
-        out.append(f.paragraph(f.text("updates.frozen",
-                                      names=", ".join(f.name(n) for n in frozen))))
+        out.append(
+            f.paragraph(f.text("updates.frozen", names=", ".join(f.name(n) for n in frozen)))
+        )
     return "".join(out)
 
 
 def summary_text(summary: Summary, tracer: Tracer, f: _Format) -> str:
     J = f.name(tracer.objective)
     out = [f.heading(2, f.text("summary.title", objective=J, steps=str(summary.total)))]
-    rows = [[f.text(key), str(point.step), f.inline(_num(point.value, f.view.precision))]
-            for key, point in summary.rows()]
+    rows = [
+        [f.text(key), str(point.step), f.inline(_num(point.value, f.view.precision))]
+        for key, point in summary.rows()
+    ]
     out.append(f.table([f.text("col.which"), f.text("col.step"), J], rows, "lrr"))
     if isinstance(f, Markdown):  # pdfLaTeX has no glyphs for the sparkline's blocks
-        per_mark = f.text("summary.per_mark", steps=str(summary.steps_per_mark)) \
-            if summary.steps_per_mark > 1 else ""
-        out.append(f.paragraph(f.text("summary.sparkline", objective=J,
-                                      sparkline=f.verbatim(summary.sparkline())) + per_mark))
+        per_mark = (
+            f.text("summary.per_mark", steps=str(summary.steps_per_mark))
+            if summary.steps_per_mark > 1
+            else ""
+        )
+        out.append(
+            f.paragraph(
+                f.text("summary.sparkline", objective=J, sparkline=f.verbatim(summary.sparkline()))
+                + per_mark
+            )
+        )
     return "".join(out)
 
 
@@ -298,19 +404,29 @@ def anomaly_text(anomaly: Anomaly, f: _Format) -> str:
     """Where the first non-finite value appeared (the terminal's anomaly report)."""
     value = np.asarray(anomaly.value)
     edge = f" → {anomaly.input}" if anomaly.input else ""
-    rows = [[f.text("col.node"), f.verbatim(anomaly.node + edge)],
-            [f.text("col.equation"), f.math(anomaly.equation)],
-            [f.text("anomaly.not_finite"), f.verbatim(anomaly.quantity)]]
+    rows = [
+        [f.text("col.node"), f.verbatim(anomaly.node + edge)],
+        [f.text("col.equation"), f.math(anomaly.equation)],
+        [f.text("anomaly.not_finite"), f.verbatim(anomaly.quantity)],
+    ]
     if value.ndim:
         rows.append([f.text("anomaly.elements"), f.prose(anomaly_elements(anomaly, f.t))])
     rows.append([f.text("col.value"), f.inline(value_math(value, f.view))])
     for label, v in anomaly.inputs:
-        rows.append([f.text("anomaly.input", name=f.verbatim(label)),
-                     f.inline(value_math(np.asarray(v), f.view))])
-    heading = f.text("anomaly.heading", step=str(anomaly.step),
-                     pass_name=f.text(f"anomaly.pass.{anomaly.pass_}"))
-    return (f.heading(2, heading) + f.table([f.prose(""), f.prose("")], rows, "ll")
-            + f.paragraph(f.text("anomaly.note.document")))
+        rows.append(
+            [
+                f.text("anomaly.input", name=f.verbatim(label)),
+                f.inline(value_math(np.asarray(v), f.view)),
+            ]
+        )
+    heading = f.text(
+        "anomaly.heading", step=str(anomaly.step), pass_name=f.text(f"anomaly.pass.{anomaly.pass_}")
+    )
+    return (
+        f.heading(2, heading)
+        + f.table([f.prose(""), f.prose("")], rows, "ll")
+        + f.paragraph(f.text("anomaly.note.document"))
+    )
 
 
 def render(steps: Iterable[Step], tracer: Tracer, view: View, kind: str) -> Iterator[str]:
@@ -331,9 +447,16 @@ def render(steps: Iterable[Step], tracer: Tracer, view: View, kind: str) -> Iter
                 yield piece(step_text(step, tracer, f))
             elif view.shows(step.step):
                 p = view.precision
-                yield piece(f.paragraph(f.text("step.heading", step=str(step.step),
-                                               objective=f.name(tracer.objective),
-                                               value=f.inline(_num(step.objective, p)))))
+                yield piece(
+                    f.paragraph(
+                        f.text(
+                            "step.heading",
+                            step=str(step.step),
+                            objective=f.name(tracer.objective),
+                            value=f.inline(_num(step.objective, p)),
+                        )
+                    )
+                )
     except NumericalAnomaly as exc:  # the steps before it are out; report it, then stop
         yield piece(anomaly_text(exc.anomaly, f) + (f.end() or ""))
         raise

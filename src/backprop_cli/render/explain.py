@@ -8,8 +8,8 @@ scalar error, how many entries a ReLU lets through. Nothing is recomputed here.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -32,8 +32,7 @@ PLAIN = Typeset(math=lambda s: s, prose=lambda s: s)
 SYMBOLS = {"add": "+", "sub": "−", "neg": "−", "matmul": "×", "l2": "ℓ₂", "l1": "ℓ₁"}
 
 
-def edge_sentence(edge: Edge, tracer: Tracer, t: Catalogue, ts: Typeset,
-                  precision: int) -> str:
+def edge_sentence(edge: Edge, tracer: Tracer, t: Catalogue, ts: Typeset, precision: int) -> str:
     info = edge.info
     node = next(n for n in tracer.graph.nodes if n.name == info.node)
     op, m = node.op, ts.math
@@ -44,17 +43,25 @@ def edge_sentence(edge: Edge, tracer: Tracer, t: Catalogue, ts: Typeset,
     if np.ndim(edge.upstream) == 0:  # "∂J/∂J = 1", as the document says it
         upstream += f" = {fmt.number(float(edge.upstream), precision)}"
     values = {
-        "symbol": m(SYMBOLS.get(op.name, op.name)), "upstream": m(upstream),
-        "input": m(info.input), "local": m(info.local), "global_": m(info.global_),
-        "target": m(info.target), "minus_one": m("−1"), "also": "",
-        "other": m(others[0]) if others else "", "function": m(info.equation),
-        "open_condition": m(f"{info.input} > 0"), "closed_condition": m(f"{info.input} ≤ 0"),
+        "symbol": m(SYMBOLS.get(op.name, op.name)),
+        "upstream": m(upstream),
+        "input": m(info.input),
+        "local": m(info.local),
+        "global_": m(info.global_),
+        "target": m(info.target),
+        "minus_one": m("−1"),
+        "also": "",
+        "other": m(others[0]) if others else "",
+        "function": m(info.equation),
+        "open_condition": m(f"{info.input} > 0"),
+        "closed_condition": m(f"{info.input} ≤ 0"),
         "n": math.prod(tracer.shapes[info.input]) or 1,
         "open": int(np.count_nonzero(local)),
     }
     if kind == "pass" and op.name == "add" and others:
-        values["also"] = t.compose("explain.edge.pass.also", ts.prose,
-                                   others=", ".join(m(o) for o in others))
+        values["also"] = t.compose(
+            "explain.edge.pass.also", ts.prose, others=", ".join(m(o) for o in others)
+        )
     if kind == "product":
         scalar = any(tracer.shapes[a] == () for a in node.args)
         values["symbol"] = m("·" if scalar else "⊙")
@@ -70,8 +77,9 @@ def edge_sentence(edge: Edge, tracer: Tracer, t: Catalogue, ts: Typeset,
     if info.global_.startswith(("unbroadcast(", "Σ(")):  # the engine summed a broadcast back
         sentence += t.compose("explain.edge.unbroadcast", ts.prose, input=m(info.input))
     if info.terms > 1:
-        sentence += t.compose("explain.edge.terms", ts.prose, term=info.term, terms=info.terms,
-                              target=m(info.target))
+        sentence += t.compose(
+            "explain.edge.terms", ts.prose, term=info.term, terms=info.terms, target=m(info.target)
+        )
     return sentence
 
 
@@ -85,13 +93,25 @@ def update_sentence(update: Update, t: Catalogue, ts: Typeset, precision: int) -
     if step.ndim == 0:
         direction = "grows" if step > 0 else "shrinks" if step < 0 else "stays"
         key = direction if direction == "stays" or against else f"{direction}_by_state"
-        move = f"{fmt.number(float(update.before), precision)} → " \
-               f"{fmt.number(float(update.after), precision)}"
-        return t.compose(f"explain.update.{key}", ts.prose, param=param, move=ts.math(move),
-                         grad=ts.math(fmt.number(float(grad), precision)))
+        move = (
+            f"{fmt.number(float(update.before), precision)} → "
+            f"{fmt.number(float(update.after), precision)}"
+        )
+        return t.compose(
+            f"explain.update.{key}",
+            ts.prose,
+            param=param,
+            move=ts.math(move),
+            grad=ts.math(fmt.number(float(grad), precision)),
+        )
     moved = step != 0
-    return t.compose("explain.update.tensor", ts.prose, param=param,
-                     grow=int(np.count_nonzero(step > 0)),
-                     shrink=int(np.count_nonzero(step < 0)),
-                     stay=int(np.count_nonzero(~moved)), moved=int(np.count_nonzero(moved)),
-                     against=int(np.count_nonzero(against & moved)))
+    return t.compose(
+        "explain.update.tensor",
+        ts.prose,
+        param=param,
+        grow=int(np.count_nonzero(step > 0)),
+        shrink=int(np.count_nonzero(step < 0)),
+        stay=int(np.count_nonzero(~moved)),
+        moved=int(np.count_nonzero(moved)),
+        against=int(np.count_nonzero(against & moved)),
+    )

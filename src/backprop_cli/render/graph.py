@@ -118,23 +118,38 @@ def build(tracer: Tracer, step: Step | None = None, backward: bool = False) -> V
     """
     g = tracer.graph
     active = {n.name for n in tracer.active}
-    vertices = [Vertex(t.name, t.kind, tuple(t.value.shape), t.trainable)
-                for t in g.tensors.values()]
+    vertices = [
+        Vertex(t.name, t.kind, tuple(t.value.shape), t.trainable) for t in g.tensors.values()
+    ]
     vertices += [
-        Vertex(n.name, "op", tuple(n.shape), op=n.op.name, args=tuple(n.args),
-               equation=n.equation, active=n.name in active)
+        Vertex(
+            n.name,
+            "op",
+            tuple(n.shape),
+            op=n.op.name,
+            args=tuple(n.args),
+            equation=n.equation,
+            active=n.name in active,
+        )
         for n in g.nodes
     ]
     if backward:
         if tracer.edge_info is None:
             raise ValueError("the backward graph needs a traced step")
         values = {e.info.index: e.global_ for e in step.edges} if step is not None else {}
-        flows = [Flow(i.input, i.node, i.position, i, values.get(i.index))
-                 for i in tracer.edge_info]
+        flows = [
+            Flow(i.input, i.node, i.position, i, values.get(i.index)) for i in tracer.edge_info
+        ]
     else:
         flows = [Flow(arg, n.name, pos) for n in g.nodes for pos, arg in enumerate(n.args)]
-    return View(title=os.path.basename(g.source), objective=g.objective, vertices=vertices,
-                flows=flows, backward=backward, step=step)
+    return View(
+        title=os.path.basename(g.source),
+        objective=g.objective,
+        vertices=vertices,
+        flows=flows,
+        backward=backward,
+        step=step,
+    )
 
 
 def _edge_formula(info: EdgeInfo) -> str:
@@ -168,8 +183,10 @@ def rich_view(view: View, precision: int = 4, full: bool = False) -> RenderableT
     """A tree hanging from the objective, then every node in forward order, and with
     ``backward`` every edge in backward order with the gradient it carries."""
     step = view.step
-    heading = (f"{'Gradient flow' if view.backward else 'Computational graph'} of {view.title}"
-               f" · objective {view.objective}" + (f" · step {step.step}" if step else ""))
+    heading = (
+        f"{'Gradient flow' if view.backward else 'Computational graph'} of {view.title}"
+        f" · objective {view.objective}" + (f" · step {step.step}" if step else "")
+    )
     parts: list[RenderableType] = [Text(heading, style="bold"), Text("")]
     parts += [_tree(view), Text("")]
     parts.append(_node_table(view, precision, full))
@@ -242,15 +259,21 @@ def _node_table(view: View, precision: int, full: bool) -> Table:
             row.append(v.equation or "")
         row.append(shape_text(v.shape))
         if step is not None:
-            row += [fmt.tensor(step.values[v.name], precision, full),
-                    fmt.tensor(step.grads[v.name], precision, full)]
+            row += [
+                fmt.tensor(step.values[v.name], precision, full),
+                fmt.tensor(step.grads[v.name], precision, full),
+            ]
         table.add_row(*row)
     return table
 
 
 def _edge_table(view: View, precision: int, full: bool) -> Table:
-    table = Table(title="Edges, in backward order: the gradient each carries",
-                  title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    table = Table(
+        title="Edges, in backward order: the gradient each carries",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+    )
     table.add_column("Step", no_wrap=True, justify="center")
     table.add_column("Edge", no_wrap=True)
     table.add_column("Gradient")
@@ -288,8 +311,10 @@ def _box_lines(view: View, v: Vertex, precision: int) -> list[str]:
     if view.step is not None:
         J = view.objective
         lines.append("= " + _indent(fmt.tensor(view.step.values[v.name], precision)))
-        lines.append(f"∂{J}/∂{v.name} = " + _indent(fmt.tensor(view.step.grads[v.name], precision),
-                                                   len(f"∂{J}/∂{v.name} = ")))
+        lines.append(
+            f"∂{J}/∂{v.name} = "
+            + _indent(fmt.tensor(view.step.grads[v.name], precision), len(f"∂{J}/∂{v.name} = "))
+        )
     return lines
 
 
@@ -324,25 +349,33 @@ def to_dot(view: View, precision: int = 4) -> str:
             fill, style = WHITE, "filled"
         extra = ", penwidth=2" if v.name == view.objective else ""
         tooltip = f', tooltip="{_dot_text(v.equation)}"' if v.equation else ""
-        out.append(f"  {_dot_id(v.name)} [shape=box, style=\"{style}\", fillcolor=\"{fill}\", "
-                   f"label={_dot_label(_box_lines(view, v, precision))}{tooltip}{extra}];")
+        out.append(
+            f'  {_dot_id(v.name)} [shape=box, style="{style}", fillcolor="{fill}", '
+            f"label={_dot_label(_box_lines(view, v, precision))}{tooltip}{extra}];"
+        )
         if v.kind == "op":
-            out.append(f"  {_op_id(v.name)} [shape=circle, fillcolor=\"{LIGHT_BLUE}\", "
-                       f"label=\"{_dot_text(symbol(v.op or ''))}\", "
-                       f"tooltip=\"{_dot_text(v.op or '')}: {_dot_text(v.equation or '')}\"];")
+            out.append(
+                f'  {_op_id(v.name)} [shape=circle, fillcolor="{LIGHT_BLUE}", '
+                f'label="{_dot_text(symbol(v.op or ""))}", '
+                f'tooltip="{_dot_text(v.op or "")}: {_dot_text(v.equation or "")}"];'
+            )
     if view.backward:
         up_done: set[str] = set()
         for f in view.flows:
             assert f.info is not None
             if f.node not in up_done:  # the node's gradient enters its op circle once
                 up_done.add(f.node)
-                out.append(f"  {_dot_id(f.node)} -> {_op_id(f.node)} "
-                           f"[label=\"{_dot_text(f.info.upstream)}\"];")
+                out.append(
+                    f"  {_dot_id(f.node)} -> {_op_id(f.node)} "
+                    f'[label="{_dot_text(f.info.upstream)}"];'
+                )
             label = [_edge_formula(f.info)]
             if f.value is not None:
                 label.append("= " + _indent(fmt.tensor(f.value, precision)))
-            out.append(f"  {_op_id(f.node)} -> {_dot_id(f.source)} "
-                       f"[label={_dot_label(label) if len(label) > 1 else _quote(label[0])}];")
+            out.append(
+                f"  {_op_id(f.node)} -> {_dot_id(f.source)} "
+                f"[label={_dot_label(label) if len(label) > 1 else _quote(label[0])}];"
+            )
     else:
         for name, _ in _op_flows(view):
             for f in (f for f in view.flows if f.node == name):
@@ -364,8 +397,9 @@ def _quote(text: str) -> str:
 def _mermaid_text(text: str) -> str:
     """Text inside a quoted Mermaid label: entity codes for the characters Mermaid or HTML
     would read, ``<br/>`` for line breaks."""
-    text = (text.replace("#", "#35;").replace('"', "#quot;").replace("<", "#lt;")
-            .replace(">", "#gt;"))
+    text = (
+        text.replace("#", "#35;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+    )
     return "<br/>".join(line.strip() for line in text.split("\n"))
 
 
@@ -386,8 +420,10 @@ def to_mermaid(view: View, precision: int = 4) -> str:
         label = "\n".join(_box_lines(view, v, precision))
         out.append(f'  {_mermaid_id(view, v.name)}["{_mermaid_text(label)}"]:::{cls}')
         if v.kind == "op":
-            out.append(f'  {_mermaid_id(view, v.name, op=True)}(("'
-                       f'{_mermaid_text(symbol(v.op or ""))}")):::op')
+            out.append(
+                f'  {_mermaid_id(view, v.name, op=True)}(("'
+                f'{_mermaid_text(symbol(v.op or ""))}")):::op'
+            )
     if view.backward:
         up_done: set[str] = set()
         for f in view.flows:
@@ -399,8 +435,7 @@ def to_mermaid(view: View, precision: int = 4) -> str:
             label = _edge_formula(f.info)
             if f.value is not None:
                 label += "\n= " + _inline(f.value, precision)
-            out.append(f'  {circle} -->|"{_mermaid_text(label)}"| '
-                       f'{_mermaid_id(view, f.source)}')
+            out.append(f'  {circle} -->|"{_mermaid_text(label)}"| {_mermaid_id(view, f.source)}')
     else:
         for name, _ in _op_flows(view):
             circle = _mermaid_id(view, name, op=True)
@@ -430,8 +465,13 @@ def to_dict(view: View) -> dict[str, Any]:
         if v.kind == "param":
             record["trainable"] = v.trainable
         if v.kind == "op":
-            record.update(op=v.op, symbol=symbol(v.op or ""), args=list(v.args),
-                          equation=v.equation, active=v.active)
+            record.update(
+                op=v.op,
+                symbol=symbol(v.op or ""),
+                args=list(v.args),
+                equation=v.equation,
+                active=v.active,
+            )
         if step is not None:
             record["value"] = json_value(step.values[v.name])
             record["grad"] = json_gradient(step.grads[v.name])
@@ -440,10 +480,16 @@ def to_dict(view: View) -> dict[str, Any]:
     for f in view.flows:
         if view.backward:
             assert f.info is not None
-            edge: dict[str, Any] = {"from": f.node, "to": f.source, "position": f.position,
-                                    "index": f.info.index, "target": f.info.target,
-                                    "gradient": f.info.global_, "term": f.info.term,
-                                    "terms": f.info.terms}
+            edge: dict[str, Any] = {
+                "from": f.node,
+                "to": f.source,
+                "position": f.position,
+                "index": f.info.index,
+                "target": f.info.target,
+                "gradient": f.info.global_,
+                "term": f.info.term,
+                "terms": f.info.terms,
+            }
             if f.value is not None:
                 edge["value"] = json_value(f.value)
         else:

@@ -13,7 +13,8 @@ A trace stopped by a numerical anomaly still writes the steps before it, then th
 
 from __future__ import annotations
 
-from typing import Any, Iterable, TextIO
+from collections.abc import Iterable
+from typing import Any, TextIO
 
 import numpy as np
 import orjson
@@ -60,13 +61,18 @@ def graph_record(tracer: Tracer) -> dict[str, Any]:
         "objective": g.objective,
         "optimizer": {"name": g.optimizer.name, "lr": g.optimizer.lr, **g.optimizer.options},
         "tensors": [
-            {"name": t.name, "kind": t.kind, "shape": list(t.value.shape),
-             "trainable": t.trainable}
+            {"name": t.name, "kind": t.kind, "shape": list(t.value.shape), "trainable": t.trainable}
             for t in g.tensors.values()
         ],
         "nodes": [
-            {"name": n.name, "op": n.op.name, "args": list(n.args), "equation": n.equation,
-             "shape": list(n.shape), **n.options}
+            {
+                "name": n.name,
+                "op": n.op.name,
+                "args": list(n.args),
+                "equation": n.equation,
+                "shape": list(n.shape),
+                **n.options,
+            }
             for n in g.nodes
         ],
     }
@@ -131,8 +137,12 @@ def anomaly_record(anomaly: Anomaly) -> dict[str, Any]:
     }
     for label, v in anomaly.inputs:
         arr = np.asarray(v, dtype=np.float64)
-        summary = {"name": label, "shape": list(arr.shape), **finite_stats(arr),
-                   "nonfinite": nonfinite_counts(arr)}
+        summary = {
+            "name": label,
+            "shape": list(arr.shape),
+            **finite_stats(arr),
+            "nonfinite": nonfinite_counts(arr),
+        }
         if arr.size <= INPUT_ELEMENTS:
             summary["value"] = value(arr)
         record["inputs"].append(summary)
@@ -141,8 +151,11 @@ def anomaly_record(anomaly: Anomaly) -> dict[str, Any]:
 
 def dumps_bytes(obj: Any, indent: bool = False, newline: bool = False) -> bytes:
     """UTF-8 JSON of records holding numbers, strings and the arrays ``value`` returns."""
-    option = orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_INDENT_2 if indent else 0) | \
-        (orjson.OPT_APPEND_NEWLINE if newline else 0)
+    option = (
+        orjson.OPT_SERIALIZE_NUMPY
+        | (orjson.OPT_INDENT_2 if indent else 0)
+        | (orjson.OPT_APPEND_NEWLINE if newline else 0)
+    )
     return orjson.dumps(obj, option=option)
 
 
@@ -180,8 +193,12 @@ def _nested(obj: Any) -> bytes:
 def write_document(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
     """One JSON document, the same text ``dumps(document(...), indent=True)`` gives, written
     as each step finishes: only one step's record is held at a time."""
-    head = dumps_bytes({"schema_version": SCHEMA_VERSION, "graph": graph_record(tracer)},
-                       indent=True)[:-2] + b',\n  "steps": ['
+    head = (
+        dumps_bytes({"schema_version": SCHEMA_VERSION, "graph": graph_record(tracer)}, indent=True)[
+            :-2
+        ]
+        + b',\n  "steps": ['
+    )
     # The head goes out with the first step: an error before it (exit 2) leaves stdout empty.
     count = 0
     try:
@@ -190,8 +207,13 @@ def write_document(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
             _write(out, (b"," if count else head) + b"\n" + record)
             count += 1
     except NumericalAnomaly as exc:
-        _write(out, (b"\n  ]" if count else head + b"]") + b',\n  "anomaly": ' +
-               _nested(anomaly_record(exc.anomaly))[4:] + b"\n}\n")
+        _write(
+            out,
+            (b"\n  ]" if count else head + b"]")
+            + b',\n  "anomaly": '
+            + _nested(anomaly_record(exc.anomaly))[4:]
+            + b"\n}\n",
+        )
         out.flush()
         raise
     _write(out, (b"\n  ]" if count else head + b"]") + b"\n}\n")
@@ -201,11 +223,20 @@ def write_document(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
 def write_lines(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
     try:
         for s in steps:
-            _write(out, dumps_bytes({"schema_version": SCHEMA_VERSION, **step_record(s, tracer)},
-                                    newline=True))
+            _write(
+                out,
+                dumps_bytes(
+                    {"schema_version": SCHEMA_VERSION, **step_record(s, tracer)}, newline=True
+                ),
+            )
             out.flush()
     except NumericalAnomaly as exc:
-        _write(out, dumps_bytes({"schema_version": SCHEMA_VERSION,
-                                 "anomaly": anomaly_record(exc.anomaly)}, newline=True))
+        _write(
+            out,
+            dumps_bytes(
+                {"schema_version": SCHEMA_VERSION, "anomaly": anomaly_record(exc.anomaly)},
+                newline=True,
+            ),
+        )
         out.flush()
         raise

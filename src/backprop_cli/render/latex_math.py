@@ -3,7 +3,8 @@
 One deterministic translation used by the Markdown and LaTeX renderers:
 
 * ``∂J/∂o`` -> ``\\frac{\\partial J}{\\partial o}``; ``ᵀ`` -> ``^\\top``; ``²`` -> ``^2``;
-  ``·`` -> ``\\,`` (a thin space, as the document writes products); ``⊙`` -> ``\\odot``; ``−`` -> ``-``; ``½`` -> ``\\tfrac{1}{2}``;
+  ``·`` -> ``\\,`` (a thin space, as the document writes products); ``⊙`` -> ``\\odot``;
+  ``−`` -> ``-``; ``½`` -> ``\\tfrac{1}{2}``;
   ``‖x‖`` -> ``\\lVert x\\rVert``; ``σ λ η φ Σ`` -> ``\\sigma \\lambda \\eta \\varphi \\sum``;
   ``relu(z)`` -> ``\\operatorname{relu}(z)``; ``1e-05`` -> ``1\\times 10^{-5}``.
 * Names, one rule: a single letter stays (``x``); a letter and digits takes them as a
@@ -21,7 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["Untranslatable", "to_latex", "name_to_latex", "number_to_latex"]
+__all__ = ["Untranslatable", "name_to_latex", "number_to_latex", "to_latex"]
 
 
 class Untranslatable(ValueError):
@@ -29,27 +30,84 @@ class Untranslatable(ValueError):
 
 
 SYMBOLS = {
-    "·": r"\,", "⊙": r"\odot", "×": r"\times", "−": "-", "←": r"\leftarrow",
-    "→": r"\to", "½": r"\tfrac{1}{2}", "Σ": r"\sum", "σ": r"\sigma", "λ": r"\lambda",
-    "η": r"\eta", "φ": r"\varphi", "ϕ": r"\phi", "∂": r"\partial", "ᵀ": r"^\top",
-    "²": "^2", "³": "^3", "′": "'", "≤": r"\le", "≥": r"\ge", "≠": r"\ne", "|": r"\vert",
-    "{": r"\{", "}": r"\}", "%": r"\%", "&": r"\&", "#": r"\#", "∞": r"\infty",
-    "ℓ": r"\ell", "ᵗ": "^t", "ⁿ": "^n",
+    "·": r"\,",
+    "⊙": r"\odot",
+    "×": r"\times",
+    "−": "-",
+    "←": r"\leftarrow",
+    "→": r"\to",
+    "½": r"\tfrac{1}{2}",
+    "Σ": r"\sum",
+    "σ": r"\sigma",
+    "λ": r"\lambda",
+    "η": r"\eta",
+    "φ": r"\varphi",
+    "ϕ": r"\phi",
+    "∂": r"\partial",
+    "ᵀ": r"^\top",
+    "²": "^2",
+    "³": "^3",
+    "′": "'",
+    "≤": r"\le",
+    "≥": r"\ge",
+    "≠": r"\ne",
+    "|": r"\vert",
+    "{": r"\{",
+    "}": r"\}",
+    "%": r"\%",
+    "&": r"\&",
+    "#": r"\#",
+    "∞": r"\infty",
+    "ℓ": r"\ell",
+    "ᵗ": "^t",
+    "ⁿ": "^n",
     **{chr(0x2080 + i): f"_{i}" for i in range(10)},  # ₀ … ₉
 }
 GREEK = {
-    "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\varepsilon",
-    "ζ": r"\zeta", "θ": r"\theta", "κ": r"\kappa", "μ": r"\mu", "ν": r"\nu", "ξ": r"\xi",
-    "π": r"\pi", "ρ": r"\rho", "τ": r"\tau", "χ": r"\chi", "ψ": r"\psi", "ω": r"\omega",
-    "Γ": r"\Gamma", "Δ": r"\Delta", "Θ": r"\Theta", "Λ": r"\Lambda", "Π": r"\Pi",
-    "Φ": r"\Phi", "Ψ": r"\Psi", "Ω": r"\Omega",
+    "α": r"\alpha",
+    "β": r"\beta",
+    "γ": r"\gamma",
+    "δ": r"\delta",
+    "ε": r"\varepsilon",
+    "ζ": r"\zeta",
+    "θ": r"\theta",
+    "κ": r"\kappa",
+    "μ": r"\mu",
+    "ν": r"\nu",
+    "ξ": r"\xi",
+    "π": r"\pi",
+    "ρ": r"\rho",
+    "τ": r"\tau",
+    "χ": r"\chi",
+    "ψ": r"\psi",
+    "ω": r"\omega",
+    "Γ": r"\Gamma",
+    "Δ": r"\Delta",
+    "Θ": r"\Theta",
+    "Λ": r"\Lambda",
+    "Π": r"\Pi",
+    "Φ": r"\Phi",
+    "Ψ": r"\Psi",
+    "Ω": r"\Omega",
 }
 SYMBOLS.update(GREEK)
 PLAIN = set("()[]+-=,<>/:;!'.*")
-FUNCTIONS = {"tanh": r"\tanh", "exp": r"\exp", "log": r"\log", "max": r"\max",
-             "min": r"\min"}
-OPERATOR_NAMES = {"relu", "mean", "unbroadcast", "softmax", "log_softmax", "sign", "diag",
-                  "elu", "gelu", "leaky_relu", "softplus", "onehot", "sigmoid"}
+FUNCTIONS = {"tanh": r"\tanh", "exp": r"\exp", "log": r"\log", "max": r"\max", "min": r"\min"}
+OPERATOR_NAMES = {
+    "relu",
+    "mean",
+    "unbroadcast",
+    "softmax",
+    "log_softmax",
+    "sign",
+    "diag",
+    "elu",
+    "gelu",
+    "leaky_relu",
+    "softplus",
+    "onehot",
+    "sigmoid",
+}
 ACCENT_SUFFIXES = {"hat": r"\hat", "bar": r"\bar", "tilde": r"\tilde"}
 COMBINING = {"\u0302": r"\hat", "\u0304": r"\bar", "\u0303": r"\tilde", "\u0307": r"\dot"}
 
@@ -139,8 +197,11 @@ class _Out:
 
     def add(self, piece: str) -> None:
         # A control word followed by a letter needs a space: \lambda W, not \lambdaW.
-        if self.parts and re.search(r"\\[A-Za-z]+$", self.parts[-1]) and \
-                re.match(r"[A-Za-z0-9]", piece):
+        if (
+            self.parts
+            and re.search(r"\\[A-Za-z]+$", self.parts[-1])
+            and re.match(r"[A-Za-z0-9]", piece)
+        ):
             self.parts.append(" ")
         self.parts.append(piece)
 
@@ -162,8 +223,10 @@ def to_latex(text: str) -> str:
             words = False
         frac = _FRAC.match(text, i)
         if frac:
-            out.add(rf"\frac{{\partial {name_to_latex(frac[1])}}}"
-                    rf"{{\partial {name_to_latex(frac[2])}}}")
+            out.add(
+                rf"\frac{{\partial {name_to_latex(frac[1])}}}"
+                rf"{{\partial {name_to_latex(frac[2])}}}"
+            )
             i = frac.end()
             continue
         if text.startswith("+=", i):  # ∂J/∂W1 += …, a term of a sum
@@ -185,7 +248,7 @@ def to_latex(text: str) -> str:
             continue
         if ch == "^" or ch == "√":  # a^−0.5, e^−|z|, √(2/π), √v̂: the operand in braces
             end = _group_end(text, i + 1)
-            inner = text[i + 1:end]
+            inner = text[i + 1 : end]
             if ch == "√" and inner[:1] == "(" and inner[-1:] == ")":
                 inner = inner[1:-1]
             out.add(("^{" if ch == "^" else r"\sqrt{") + to_latex(inner) + "}")
@@ -193,7 +256,7 @@ def to_latex(text: str) -> str:
             continue
         if ch in GREEK:  # β1 -> \beta_{1}
             out.add(GREEK[ch])
-            m = re.match(r"\d+", text[i + 1:])
+            m = re.match(r"\d+", text[i + 1 :])
             if m:
                 out.add(f"_{{{m[0]}}}")
             i += 1 + (len(m[0]) if m else 0)

@@ -47,7 +47,7 @@ class Summary:
         return math.ceil(self.total / self.width) if self.width else 1
 
     def sparkline(self) -> str:
-        means = [s / c if c else None for s, c in zip(self.sums, self.counts)]
+        means = [s / c if c else None for s, c in zip(self.sums, self.counts, strict=False)]
         finite = [v for v in means if v is not None]
         if not finite:
             return ""

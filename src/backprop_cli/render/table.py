@@ -7,7 +7,7 @@ by a numerical anomaly ends with a report of where it happened.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 from rich import box
@@ -61,27 +61,38 @@ def _cell(formula: str, value: np.ndarray, style: Style, t: Catalogue | None = N
 
 def forward_table(step: Step, tracer: Tracer, style: Style) -> Table:
     t = Catalogue(style.lang)
-    table = Table(title=t("forward.title"), title_justify="left", box=box.SIMPLE_HEAD,
-                  show_edge=False)
+    table = Table(
+        title=t("forward.title"), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False
+    )
     table.add_column(t("col.node"), style="cyan", no_wrap=True)
     table.add_column(t("col.equation"))
     table.add_column(t("col.shape"), no_wrap=True)
     table.add_column(t("col.value"), overflow="fold")
     graph = tracer.graph
     for name, tensor in graph.tensors.items():
-        table.add_row(name, Text(_kind(tensor.kind, tensor.trainable, t), style="dim"),
-                      _shape(tensor.value.shape, t), _value(step.values[name], style, t))
+        table.add_row(
+            name,
+            Text(_kind(tensor.kind, tensor.trainable, t), style="dim"),
+            _shape(tensor.value.shape, t),
+            _value(step.values[name], style, t),
+        )
     for node in graph.nodes:
         eq = Text(node.equation, style="bold" if node.name == graph.objective else "")
-        table.add_row(node.name, eq, _shape(node.shape, t),
-                      _value(step.values[node.name], style, t))
+        table.add_row(
+            node.name, eq, _shape(node.shape, t), _value(step.values[node.name], style, t)
+        )
     return table
 
 
 def backward_table(step: Step, style: Style) -> Table:
     t = Catalogue(style.lang)
-    table = Table(title=t("backward.title"), title_justify="left",
-                  box=box.SIMPLE_HEAD, show_edge=False, show_lines=True)
+    table = Table(
+        title=t("backward.title"),
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        show_lines=True,
+    )
     table.add_column(t("col.step"), no_wrap=True, justify="center")
     table.add_column(t("col.target"))
     table.add_column(t("col.upstream"), overflow="fold")
@@ -110,13 +121,15 @@ def backward_table(step: Step, style: Style) -> Table:
 
 def sums_table(step: Step, tracer: Tracer, style: Style) -> Table | None:
     """Gradients that gather terms from several paths (W1 into both × and ℓ2)."""
-    names = [name for name, terms in tracer.consumers.items() if len(terms) > 1
-             and style.node in (None, name)]
+    names = [
+        name
+        for name, terms in tracer.consumers.items()
+        if len(terms) > 1 and style.node in (None, name)
+    ]
     if not names:
         return None
     t = Catalogue(style.lang)
-    table = Table(title=t("sums.title"), title_justify="left",
-                  box=box.SIMPLE_HEAD, show_edge=False)
+    table = Table(title=t("sums.title"), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
     table.add_column(t("col.tensor"), style="cyan", no_wrap=True)
     table.add_column(t("col.sum"))
     table.add_column(t("col.value"), overflow="fold")
@@ -128,8 +141,13 @@ def sums_table(step: Step, tracer: Tracer, style: Style) -> Table | None:
 def updates_table(step: Step, tracer: Tracer, style: Style) -> Table:
     t = Catalogue(style.lang)
     has_state = any(u.state for u in step.updates.values())
-    table = Table(title=t("updates.title", optimizer=step.optimizer), title_justify="left",
-                  box=box.SIMPLE_HEAD, show_edge=False, show_lines=has_state)
+    table = Table(
+        title=t("updates.title", optimizer=step.optimizer),
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        show_lines=has_state,
+    )
     table.add_column(t("col.param"), style="cyan", no_wrap=True)
     table.add_column(t("col.rule"))
     table.add_column(t("col.before"), overflow="fold")
@@ -139,12 +157,17 @@ def updates_table(step: Step, tracer: Tracer, style: Style) -> Table:
     table.add_column(t("col.after"), overflow="fold")
     p, full = style.precision, style.full
     for name, u in step.updates.items():
-        cells = [name, u.formula.replace("; ", "\n"), _value(u.before, style, t),
-                 _value(u.grad, style, t)]
+        cells = [
+            name,
+            u.formula.replace("; ", "\n"),
+            _value(u.before, style, t),
+            _value(u.grad, style, t),
+        ]
         if has_state:
             state = "\n".join(
                 f"{STATE_NAMES.get(k, k)} = " + fmt.tensor(v, p, full, t).replace("\n", "\n  ")
-                for k, v in u.state.items())
+                for k, v in u.state.items()
+            )
             finite = all(np.isfinite(v).all() for v in u.state.values())
             cells.append(state if finite else Text(state + WARNING, style=WARNING_STYLE))
         cells.append(_value(u.after, style, t))
@@ -162,8 +185,12 @@ STATE_NAMES = {"m_hat": "m̂", "v_hat": "v̂", "velocity": "v"}
 
 
 def heading(step: Step, tracer: Tracer, style: Style) -> str:
-    return Catalogue(style.lang)("step.heading", step=step.step, objective=tracer.objective,
-                                 value=fmt.number(step.objective, style.precision))
+    return Catalogue(style.lang)(
+        "step.heading",
+        step=step.step,
+        objective=tracer.objective,
+        value=fmt.number(step.objective, style.precision),
+    )
 
 
 def _notes(lines: list[str]) -> Text:
@@ -181,15 +208,25 @@ def render_step(step: Step, tracer: Tracer, style: Style) -> RenderableType:
     ]
     t = Catalogue(style.lang)
     if style.explain:
-        parts.append(_notes([
-            f"{fmt.circled(e.info.index)} {edge_sentence(e, tracer, t, PLAIN, style.precision)}"
-            for e in step.edges if style.touches(e.info.node, e.info.input)]))
+        parts.append(
+            _notes(
+                [
+                    fmt.circled(e.info.index)
+                    + " "
+                    + edge_sentence(e, tracer, t, PLAIN, style.precision)
+                    for e in step.edges
+                    if style.touches(e.info.node, e.info.input)
+                ]
+            )
+        )
     sums = sums_table(step, tracer, style)
     if sums is not None:
         parts.append(sums)
     parts.append(updates_table(step, tracer, style))
     if style.explain and step.updates:
-        parts.append(_notes([update_sentence(u, t, PLAIN, style.precision) for u in step.updates.values()]))
+        parts.append(
+            _notes([update_sentence(u, t, PLAIN, style.precision) for u in step.updates.values()])
+        )
     spaced: list[RenderableType] = []
     for part in parts:
         spaced += [part, Text("")]
@@ -199,8 +236,12 @@ def render_step(step: Step, tracer: Tracer, style: Style) -> RenderableType:
 def summary_block(summary: Summary, tracer: Tracer, style: Style) -> RenderableType:
     t = Catalogue(style.lang)
     J, p = tracer.objective, style.precision
-    table = Table(title=t("summary.title", objective=J, steps=summary.total),
-                  title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    table = Table(
+        title=t("summary.title", objective=J, steps=summary.total),
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+    )
     table.add_column(t("col.which"))
     table.add_column(t("col.step"), justify="right")
     table.add_column(J, justify="right")
@@ -234,8 +275,10 @@ def render(steps: Iterable[Step], tracer: Tracer, style: Style) -> Iterator[Rend
 def anomaly_report(anomaly: Anomaly, style: Style) -> RenderableType:
     """Where the first non-finite value appeared, which elements, and what went into it."""
     t = Catalogue(style.lang)
-    heading = Text(t("anomaly.heading", step=anomaly.step,
-                     pass_name=t(f"anomaly.pass.{anomaly.pass_}")), style=WARNING_STYLE)
+    heading = Text(
+        t("anomaly.heading", step=anomaly.step, pass_name=t(f"anomaly.pass.{anomaly.pass_}")),
+        style=WARNING_STYLE,
+    )
     table = Table(box=box.SIMPLE_HEAD, show_header=False, show_edge=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
@@ -248,8 +291,9 @@ def anomaly_report(anomaly: Anomaly, style: Style) -> RenderableType:
         table.add_row(t("anomaly.elements"), anomaly_elements(anomaly, t))
     table.add_row(t("col.value"), _value(value, style, t))
     for label, v in anomaly.inputs:
-        table.add_row(t("anomaly.input", name=STATE_NAMES.get(label, label)),
-                      _value(np.asarray(v), style, t))
+        table.add_row(
+            t("anomaly.input", name=STATE_NAMES.get(label, label)), _value(np.asarray(v), style, t)
+        )
     note = Text(t("anomaly.note"), style="dim")
     return Group(Rule(heading, align="left"), table, Text(""), note)
 
@@ -260,8 +304,13 @@ def anomaly_elements(anomaly: Anomaly, t: Catalogue) -> str:
     listed = ", ".join(f"[{', '.join(map(str, i))}] {v}" for i, v in anomaly.elements())
     bad = sum(anomaly.counts.values())
     more = ", …" if bad > len(anomaly.elements()) else ""
-    return t("anomaly.count", bad=bad, size=np.asarray(anomaly.value).size, counts=counts,
-             elements=listed + more)
+    return t(
+        "anomaly.count",
+        bad=bad,
+        size=np.asarray(anomaly.value).size,
+        counts=counts,
+        elements=listed + more,
+    )
 
 
 def graph_summary(graph: Graph) -> RenderableType:
@@ -280,15 +329,18 @@ def graph_summary(graph: Graph) -> RenderableType:
     for n in graph.nodes:
         nodes.add_row(n.name, n.op.name, n.equation, shape_text(n.shape))
     opt = graph.optimizer
-    footer = Text(f"objective {graph.objective} · optimizer {opt.name}, η = "
-                  f"{fmt.number(opt.lr, 6)} · {graph.steps} step{'s' * (graph.steps != 1)}")
+    footer = Text(
+        f"objective {graph.objective} · optimizer {opt.name}, η = "
+        f"{fmt.number(opt.lr, 6)} · {graph.steps} step{'s' * (graph.steps != 1)}"
+    )
     return Group(tensors, Text(""), nodes, Text(""), footer)
 
 
 def ops_table() -> Table:
     """What ``backprop ops`` prints: the op table, as the user writes and reads it."""
-    table = Table(title="Ops", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
-                  show_lines=True)
+    table = Table(
+        title="Ops", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, show_lines=True
+    )
     table.add_column("Op", style="cyan", no_wrap=True)
     table.add_column("Computes")
     table.add_column("Options")
@@ -311,8 +363,9 @@ def ops_table() -> Table:
                 locals_.append(f"∂/∂{names[pos]}: {text}")
             except (KeyError, ValueError, IndexError):
                 locals_.append(f"∂/∂{names[pos]}: see the summary")
-        opts = ", ".join(f"{k}" + ("" if o.required else f" = {o.default}")
-                         for k, o in op.options.items())
+        opts = ", ".join(
+            f"{k}" + ("" if o.required else f" = {o.default}") for k, o in op.options.items()
+        )
         summary = op.summary + (f"\nkink: {op.kink}" if op.kink else "")
         table.add_row(op.name, summary, opts, "\n".join(locals_))
     return table
