@@ -37,6 +37,9 @@ from .options import Option
 
 Array = np.ndarray
 Shape = tuple[int, ...]
+Opts = dict[str, Any]  # an op's options, checked against its Option table
+# (out, args, shapes, opts) -> the node's equation, e.g. "z = W1·x"
+EquationText = Callable[[str, list[str], list[Shape], Opts], str]
 
 ONE = np.float64(1.0)
 MINUS_ONE = np.float64(-1.0)
@@ -74,7 +77,7 @@ def shape_text(shape: Shape) -> str:
     return "×".join(str(n) for n in shape) if shape else "scalar"
 
 
-def _broadcast(shapes: list[Shape], opts: dict) -> Shape:
+def _broadcast(shapes: list[Shape], opts: Opts) -> Shape:
     try:
         return tuple(np.broadcast_shapes(*shapes))
     except ValueError:
@@ -87,16 +90,16 @@ def _same(shapes: list[Shape]) -> Shape:
     return shapes[0]
 
 
-def _same_to_scalar(shapes: list[Shape], opts: dict) -> Shape:
+def _same_to_scalar(shapes: list[Shape], opts: Opts) -> Shape:
     _same(shapes)
     return ()
 
 
-def _unary(shapes: list[Shape], opts: dict) -> Shape:
+def _unary(shapes: list[Shape], opts: Opts) -> Shape:
     return shapes[0]
 
 
-def _scalar(shapes: list[Shape], opts: dict) -> Shape:
+def _scalar(shapes: list[Shape], opts: Opts) -> Shape:
     return ()
 
 
@@ -114,14 +117,14 @@ def _axis(shape: Shape, axis: int | None) -> int | None:
     return axis % len(shape)
 
 
-def _reduce_shape(shapes: list[Shape], opts: dict) -> Shape:
+def _reduce_shape(shapes: list[Shape], opts: Opts) -> Shape:
     axis = _axis(shapes[0], opts.get("axis"))
     if axis is None:
         return ()
     return shapes[0][:axis] + shapes[0][axis + 1 :]
 
 
-def _along_axis_shape(shapes: list[Shape], opts: dict) -> Shape:
+def _along_axis_shape(shapes: list[Shape], opts: Opts) -> Shape:
     if not shapes[0]:
         raise ValueError("a vector or a matrix (a softmax over one number is always 1)")
     _axis(shapes[0], opts["axis"])
@@ -137,7 +140,7 @@ def _as_matrices(a_shape: Shape, b_shape: Shape) -> tuple[Shape, Shape]:
     return a2, b2
 
 
-def _matmul_shape(shapes: list[Shape], opts: dict) -> Shape:
+def _matmul_shape(shapes: list[Shape], opts: Opts) -> Shape:
     a, b = shapes
     a2, b2 = _as_matrices(a, b)
     if a2[1] != b2[0]:
@@ -145,13 +148,13 @@ def _matmul_shape(shapes: list[Shape], opts: dict) -> Shape:
     return tuple([a[0]] if len(a) == 2 else []) + tuple([b[1]] if len(b) == 2 else [])
 
 
-def _transpose_shape(shapes: list[Shape], opts: dict) -> Shape:
+def _transpose_shape(shapes: list[Shape], opts: Opts) -> Shape:
     if len(shapes[0]) > 2:
         raise ValueError("a scalar, a vector or a matrix")
     return shapes[0][::-1]
 
 
-def _reshape_shape(shapes: list[Shape], opts: dict) -> Shape:
+def _reshape_shape(shapes: list[Shape], opts: Opts) -> Shape:
     size = math.prod(shapes[0])
     target = list(opts["shape"])
     known = math.prod(n for n in target if n != -1)
@@ -164,18 +167,19 @@ def _reshape_shape(shapes: list[Shape], opts: dict) -> Shape:
     return tuple(target)
 
 
-def _concat_shape(shapes: list[Shape], opts: dict) -> Shape:
+def _concat_shape(shapes: list[Shape], opts: Opts) -> Shape:
     first = shapes[0]
     if not first or len(first) > 2:
         raise ValueError("vectors or matrices")
     axis = _axis(first, opts["axis"])
+    assert axis is not None  # concat's axis option has a default and is never None
     for s in shapes[1:]:
         if len(s) != len(first) or any(s[i] != first[i] for i in range(len(s)) if i != axis):
             raise ValueError(f"inputs that agree in every dimension but axis {axis}")
     return (*first[:axis], sum(s[axis] for s in shapes), *first[axis + 1 :])
 
 
-def _cross_entropy_shape(shapes: list[Shape], opts: dict) -> Shape:
+def _cross_entropy_shape(shapes: list[Shape], opts: Opts) -> Shape:
     logits, targets = shapes
     if not logits or len(logits) > 2:
         raise ValueError("logits as a vector (one example) or a classes × examples matrix")
@@ -198,18 +202,18 @@ class Chain:
     """``apply(upstream, local, input_shape, opts) -> global``, and its formula template
     (``{g}`` the upstream gradient, ``{local}`` the local one, ``{shape}`` the input's shape)."""
 
-    apply: Callable[[Array, Array, Shape, dict], Array]
+    apply: Callable[[Array, Array, Shape, Opts], Array]
     text: str
     elementwise: bool = False
 
 
-def _elementwise(g: Array, local: Array, shape: Shape, opts: dict) -> Array:
+def _elementwise(g: Array, local: Array, shape: Shape, opts: Opts) -> Array:
     if local.ndim == 0 and local == 1.0 and g.shape == shape:
         return g  # × 1: the upstream gradient itself (arrays are never changed in place)
     return fit_to_shape(g * local, shape)
 
 
-def _reduce(g: Array, local: Array, shape: Shape, opts: dict) -> Array:
+def _reduce(g: Array, local: Array, shape: Shape, opts: Opts) -> Array:
     # A reduction over an axis: put the reduced axis back, then broadcast over it.
     axis = opts.get("axis")
     if axis is not None:
@@ -217,17 +221,17 @@ def _reduce(g: Array, local: Array, shape: Shape, opts: dict) -> Array:
     return fit_to_shape(g * local, shape)
 
 
-def _matmul_left(g: Array, local: Array, shape: Shape, opts: dict) -> Array:
+def _matmul_left(g: Array, local: Array, shape: Shape, opts: Opts) -> Array:
     # z = A·B: ∂J/∂A = ∂J/∂z · Bᵀ, where local = Bᵀ (k×n) and ∂J/∂z is m×k.
     return (g.reshape(-1, local.shape[0]) @ local).reshape(shape)
 
 
-def _matmul_right(g: Array, local: Array, shape: Shape, opts: dict) -> Array:
+def _matmul_right(g: Array, local: Array, shape: Shape, opts: Opts) -> Array:
     # z = A·B: ∂J/∂B = Aᵀ · ∂J/∂z, where local = Aᵀ (n×m) and ∂J/∂z is m×k.
     return (local @ g.reshape(local.shape[1], -1)).reshape(shape)
 
 
-def _jacobian(g: Array, local: Array, shape: Shape, opts: dict) -> Array:
+def _jacobian(g: Array, local: Array, shape: Shape, opts: Opts) -> Array:
     # local holds one Jacobian per slice along the op's axis: (..., n, n), the axis moved last.
     axis = opts["axis"] % len(shape)
     moved = np.moveaxis(g, axis, -1)
@@ -235,15 +239,15 @@ def _jacobian(g: Array, local: Array, shape: Shape, opts: dict) -> Array:
     return np.moveaxis(out, -1, axis)
 
 
-def _transpose_back(g: Array, local: Array, shape: Shape, opts: dict) -> Array:
+def _transpose_back(g: Array, local: Array, shape: Shape, opts: Opts) -> Array:
     return np.transpose(g).reshape(shape)
 
 
-def _reshape_back(g: Array, local: Array, shape: Shape, opts: dict) -> Array:
+def _reshape_back(g: Array, local: Array, shape: Shape, opts: Opts) -> Array:
     return np.reshape(g, shape)
 
 
-def _select(g: Array, local: Array, shape: Shape, opts: dict) -> Array:
+def _select(g: Array, local: Array, shape: Shape, opts: Opts) -> Array:
     # local is this input's selection matrix S (nᵢ × n) for axis 0, or Sᵀ for axis 1.
     if len(shape) == 2 and opts["axis"] % 2 == 1:
         return g @ local
@@ -273,12 +277,12 @@ class Op:
     summary: str
     arity: int | None  # None: one or more inputs
     equation: Text
-    forward: Callable[[list[Array], dict], Array]
-    local: Callable[[list[Array], Array, dict], list[Array]]
+    forward: Callable[[list[Array], Opts], Array]
+    local: Callable[[list[Array], Array, Opts], list[Array]]
     local_text: tuple[Text, ...]  # one per input; a variadic op gives one, used for each
-    shape: Callable[[list[Shape], dict], Shape]
+    shape: Callable[[list[Shape], Opts], Shape]
     chain: tuple[Chain, ...] = (ELEMENTWISE,)  # one per input, or one for all
-    options: dict[str, Option] = field(default_factory=dict)
+    options: dict[str, Option] = field(default_factory=Opts)
     kink: str = ""  # the rule used where the function has no derivative
     loss: bool = False  # a loss or regulariser: reduces to a scalar, states its reduction
     # --explain: per input (or one for all), the kind of sentence that says what the edge does;
@@ -366,20 +370,20 @@ def _onehot(targets: Array, logits: Array) -> Array:
     return (np.arange(logits.shape[0]).reshape((-1,) + (1,) * labels.ndim) == labels) * 1.0
 
 
-def _examples(logits: Array, opts: dict) -> float:
+def _examples(logits: Array, opts: Opts) -> float:
     """The divisor a mean reduction uses: the number of examples (columns)."""
     if opts["reduction"] == "sum":
         return 1.0
     return float(math.prod(logits.shape[1:]))
 
 
-def _ce_forward(a: list[Array], o: dict) -> Array:
+def _ce_forward(a: list[Array], o: Opts) -> Array:
     logits, targets = a
     log_p = logits - _logsumexp(logits, 0)
     return -np.sum(_onehot(targets, logits) * log_p) / _examples(logits, o)
 
 
-def _ce_local(a: list[Array], out: Array, o: dict) -> list[Array]:
+def _ce_local(a: list[Array], out: Array, o: Opts) -> list[Array]:
     logits, targets = a
     n = _examples(logits, o)
     onehot = _onehot(targets, logits)
@@ -389,20 +393,20 @@ def _ce_local(a: list[Array], out: Array, o: dict) -> list[Array]:
     return [d_logits, np.zeros_like(targets)]  # integer labels carry no gradient
 
 
-def _bce_forward(a: list[Array], o: dict) -> Array:
+def _bce_forward(a: list[Array], o: Opts) -> Array:
     z, y = a
     # max(z, 0) − z·y + log(1 + e^(−|z|)): log σ and log(1 − σ) without overflow.
     loss = np.maximum(z, 0.0) - z * y + np.log1p(np.exp(-np.abs(z)))
     return np.sum(loss) / (1.0 if o["reduction"] == "sum" else z.size)
 
 
-def _bce_local(a: list[Array], out: Array, o: dict) -> list[Array]:
+def _bce_local(a: list[Array], out: Array, o: Opts) -> list[Array]:
     z, y = a
     n = 1.0 if o["reduction"] == "sum" else z.size
     return [(_stable_sigmoid(z) - y) / n, -z / n]
 
 
-def _max_local(a: list[Array], out: Array, o: dict) -> list[Array]:
+def _max_local(a: list[Array], out: Array, o: Opts) -> list[Array]:
     x = a[0]
     axis = o.get("axis")
     peak = np.max(x, axis=axis, keepdims=True)
@@ -431,7 +435,7 @@ def _selection(shapes: list[Shape], axis: int) -> list[Array]:
     return out
 
 
-def _axis_text(opts: dict, default: str = "") -> str:
+def _axis_text(opts: Opts, default: str = "") -> str:
     axis = opts.get("axis")
     return default if axis is None else f", axis={axis}"
 
@@ -443,28 +447,28 @@ def _num(x: float) -> str:
 # ---- formula texts that need more than a template -------------------------------------------
 
 
-def _equation_mul(out: str, args: list[str], shapes: list[Shape], opts: dict) -> str:
+def _equation_mul(out: str, args: list[str], shapes: list[Shape], opts: Opts) -> str:
     sign = "·" if any(s == () for s in shapes) else " ⊙ "
     return f"{out} = {args[0]}{sign}{args[1]}"
 
 
-def _equation_norms(symbol: str, norm: str, option: str):
-    def text(out: str, args: list[str], shapes: list[Shape], opts: dict) -> str:
+def _equation_norms(symbol: str, norm: str, option: str) -> EquationText:
+    def text(out: str, args: list[str], shapes: list[Shape], opts: Opts) -> str:
         norms = " + ".join(norm.format(a) for a in args)
         return f"{out} = {symbol}({norms}), {symbol[0]} = {opts[option]:g}"
 
     return text
 
 
-def _equation_reduce(name: str):
-    def text(out: str, args: list[str], shapes: list[Shape], opts: dict) -> str:
+def _equation_reduce(name: str) -> EquationText:
+    def text(out: str, args: list[str], shapes: list[Shape], opts: Opts) -> str:
         return f"{out} = {name}({args[0]}{_axis_text(opts)})"
 
     return text
 
 
-def _equation_loss(body: str):
-    def text(out: str, args: list[str], shapes: list[Shape], opts: dict) -> str:
+def _equation_loss(body: str) -> EquationText:
+    def text(out: str, args: list[str], shapes: list[Shape], opts: Opts) -> str:
         reduce = "mean" if opts["reduction"] == "mean" else "Σ"
         return f"{out} = {reduce}[{body.format(*args)}]"
 
@@ -472,7 +476,7 @@ def _equation_loss(body: str):
 
 
 def _mean_local_text(
-    out: str, args: list[str], shapes: list[Shape], opts: dict, position: int
+    out: str, args: list[str], shapes: list[Shape], opts: Opts, position: int
 ) -> str:
     axis = opts.get("axis")
     n = math.prod(shapes[0]) if axis is None else shapes[0][axis]
@@ -480,7 +484,7 @@ def _mean_local_text(
 
 
 def _pow_local_text(
-    out: str, args: list[str], shapes: list[Shape], opts: dict, position: int
+    out: str, args: list[str], shapes: list[Shape], opts: Opts, position: int
 ) -> str:
     p = opts["exponent"]
     if p == 2:
@@ -489,7 +493,7 @@ def _pow_local_text(
 
 
 def _concat_local_text(
-    out: str, args: list[str], shapes: list[Shape], opts: dict, position: int
+    out: str, args: list[str], shapes: list[Shape], opts: Opts, position: int
 ) -> str:
     blocks = ["0"] * len(args)
     blocks[position] = "I"
@@ -498,7 +502,7 @@ def _concat_local_text(
 
 
 def _ce_local_text(
-    out: str, args: list[str], shapes: list[Shape], opts: dict, position: int
+    out: str, args: list[str], shapes: list[Shape], opts: Opts, position: int
 ) -> str:
     z, y = args
     divide = "" if opts["reduction"] == "sum" else f"/{math.prod(shapes[0][1:])}"
@@ -511,7 +515,7 @@ def _ce_local_text(
 
 
 def _bce_local_text(
-    out: str, args: list[str], shapes: list[Shape], opts: dict, position: int
+    out: str, args: list[str], shapes: list[Shape], opts: Opts, position: int
 ) -> str:
     z, y = args
     divide = "" if opts["reduction"] == "sum" else f"/{math.prod(shapes[0])}"
