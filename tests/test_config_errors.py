@@ -473,6 +473,65 @@ def test_validate_lists_every_problem(tmp_path, monkeypatch) -> None:
     ]
 
 
+def test_validate_checks_inputs_after_an_unknown_op(tmp_path, monkeypatch) -> None:
+    """A node with an unknown op does not hide the problems of the nodes after it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "typos.yaml").write_text(
+        "data: {x: 2.0, y: 3.0}\n"
+        "params: {w: 0.5, b: 0.1}\n"
+        "graph:\n"
+        "  - {name: p, op: mull, args: [w, x]}\n"
+        "  - {name: q, op: add, args: [p, bb]}\n"
+        "  - {name: L, op: half_squared_error, args: [q, y]}\n"
+        "optimiser: {name: sgd, lr: 0.1}\n",
+        encoding="utf-8",
+    )
+    result = invoke("validate", "typos.yaml")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "backprop: error: typos.yaml:7:1: optimiser: unknown top-level key 'optimiser' (did you "
+        "mean 'optimizer'?); expected one of data, params, graph, objective, optimizer, steps, "
+        "model",
+        "backprop: error: typos.yaml:4:19: graph[0].op: node 'p': unknown op 'mull' (did you "
+        "mean 'mul'?); 'backprop ops' lists the 31 ops",
+        "backprop: error: typos.yaml:5:34: graph[1].args[1]: node 'q': input 'bb' is undefined; "
+        "it is not in data, params or an earlier node (did you mean 'b'?)",
+    ]
+
+
+def test_validate_lists_every_undefined_input_of_a_node(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "two.yaml").write_text(
+        "data: {x: 2.0}\ngraph:\n  - {name: q, op: add, args: [aa, bb]}\n", encoding="utf-8"
+    )
+    lines = invoke("validate", "two.yaml").stderr.splitlines()
+    assert [line.split(": node")[0] for line in lines] == [
+        "backprop: error: two.yaml:3:31: graph[0].args[0]",
+        "backprop: error: two.yaml:3:35: graph[0].args[1]",
+    ]
+
+
+def test_validate_lists_every_problem_of_a_model(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.yaml").write_text(
+        "data: {x: [1.0, 2.0], y: [1.0]}\n"
+        "model: {name: mlp, hidden: [3], activation: rleu, loss: mse, seed: -1, l2: -0.5,"
+        " colour: red}\n"
+        "optimizer: {name: sgd, lr: -1}\n",
+        encoding="utf-8",
+    )
+    result = invoke("validate", "model.yaml")
+    assert result.exit_code == 2
+    fields = [line.split(": ")[3] for line in result.stderr.splitlines()]
+    assert fields == [
+        "model.colour",
+        "model.activation",
+        "model.seed",
+        "model.l2",
+        "optimizer.lr",
+    ]
+
+
 def test_validate_prints_the_expanded_graph() -> None:
     from .conftest import CONFIGS
 

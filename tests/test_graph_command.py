@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from .conftest import CONFIGS, GOLDEN
-from .helpers import invoke, trace_json
+from .helpers import assert_matches, invoke, trace_json
 
 MLP = str(CONFIGS / "seed_mlp_l2.yaml")
 LINEAR = str(CONFIGS / "seed_linear.yaml")
@@ -35,12 +35,7 @@ def graph(*args: str, input: str | None = None) -> str:
 @pytest.mark.parametrize("name", sorted(GRAPH_GOLDEN))
 def test_golden(name: str, update_golden: bool) -> None:
     out = graph(MLP, "--width", "100", *GRAPH_GOLDEN[name])
-    path = GOLDEN / name
-    if update_golden:
-        path.write_text(out, encoding="utf-8")
-    assert out == path.read_text(encoding="utf-8"), (
-        f"output differs from {name}; if the change is intended, run pytest --update-golden"
-    )
+    assert_matches(out, GOLDEN / name, update_golden)
 
 
 @pytest.mark.parametrize("fmt", ["table", "dot", "mermaid", "json"])

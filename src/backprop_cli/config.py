@@ -171,12 +171,17 @@ class _Compiler:
                 )
         tensors: dict[str, Tensor] = {}
         origin: dict[str, Path] = {}
+        known = len(self.problems)
         for name, t in self.data(root.get("data")).items():
             tensors[name], origin[name] = t, ("data", name)
         params = self.params(root.get("params"), tensors, origin)
 
         graph_entries = root.get("graph")
+        expanded = True
         if "model" in root:
+            # A model is expanded only over data and params without problems (it would report
+            # their absence again); its own problems are all listed with the others.
+            inputs_ok = len(self.problems) == known
             if "graph" in root:
                 self.problem(
                     ("graph",),
@@ -184,11 +189,17 @@ class _Compiler:
                     "'model:' expands into the graph",
                     key=True,
                 )
-            self.stop_if_problems()
-            expansion = models.expand(self.src, root["model"], tensors, params)
-            for name, t in expansion.params.items():
-                tensors[name], origin[name] = t, ("model",)
-            graph_entries = expansion.graph
+            expanded = False
+            if inputs_ok:
+                try:
+                    expansion = models.expand(self.src, root["model"], tensors, params)
+                except ConfigError as exc:
+                    self.problems.extend(exc.problems)
+                else:
+                    expanded = True
+                    for name, t in expansion.params.items():
+                        tensors[name], origin[name] = t, ("model",)
+                    graph_entries = expansion.graph
             entry_path = ("model",)
         elif "graph" not in root:
             self.problem((), "missing 'graph:' (the list of nodes to compute) or 'model:'")
@@ -197,7 +208,7 @@ class _Compiler:
             entry_path = None
         for name, t in params.items():
             tensors.setdefault(name, t)
-        nodes = self.graph(graph_entries, tensors, origin, entry_path)
+        nodes = self.graph(graph_entries, tensors, origin, entry_path) if expanded else []
         optimizer = self.optimizer(root.get("optimizer", {}))
         steps = 1
         if "steps" in root:
@@ -445,33 +456,19 @@ class _Compiler:
                 f"node '{name}': {op_name} takes {op.arity_text()}, found {len(args)}",
             )
             return None
-        if any(a in self.broken for a in args):
+        # Every input is checked, so one node reports all its undefined inputs; an input whose
+        # own node was broken is not reported again (its problem is listed already).
+        ok = True
+        for j, arg in enumerate(args):
+            if arg in self.broken:
+                ok = False
+            elif arg not in defined:
+                why = self.missing_input(name, arg, index, defined, later, entries)
+                self.problem((*path, "args", j), f"node '{name}': {why}")
+                ok = False
+        if not ok:
             self.broken.add(name)
             return None
-        for j, arg in enumerate(args):
-            if arg not in defined:
-                if arg == name:
-                    message = f"input '{arg}' is the node itself; a graph has no cycles"
-                elif arg in later and later[arg] > index:
-                    cycle = self.cycle(name, arg, entries)
-                    if cycle:
-                        message = (
-                            f"input '{arg}' makes a cycle: "
-                            + ", which uses ".join(f"'{n}'" for n in cycle)
-                            + "; a graph has no cycles"
-                        )
-                    else:
-                        message = (
-                            f"input '{arg}' is defined later, at graph[{later[arg]}]; "
-                            f"list a node after its inputs"
-                        )
-                else:
-                    message = (
-                        f"input '{arg}' is undefined; it is not in data, params or an "
-                        f"earlier node{suggest(arg, defined)}"
-                    )
-                self.problem((*path, "args", j), f"node '{name}': {message}")
-                return None
         options = self.options(entry, op, name, path)
         if options is None:
             return None
@@ -500,6 +497,29 @@ class _Compiler:
             shape=shape,
             equation=equation,
             where=where,
+        )
+
+    def missing_input(
+        self, name: str, arg: str, index: int, defined: dict, later: dict, entries: list
+    ) -> str:
+        """Why ``arg``, an input of node ``name``, is not defined where the node needs it."""
+        if arg == name:
+            return f"input '{arg}' is the node itself; a graph has no cycles"
+        if arg in later and later[arg] > index:
+            cycle = self.cycle(name, arg, entries)
+            if cycle:
+                return (
+                    f"input '{arg}' makes a cycle: "
+                    + ", which uses ".join(f"'{n}'" for n in cycle)
+                    + "; a graph has no cycles"
+                )
+            return (
+                f"input '{arg}' is defined later, at graph[{later[arg]}]; "
+                f"list a node after its inputs"
+            )
+        return (
+            f"input '{arg}' is undefined; it is not in data, params or an "
+            f"earlier node{suggest(arg, defined)}"
         )
 
     @staticmethod

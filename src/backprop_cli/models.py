@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import arrays
-from .errors import ConfigError, describe, quoted, suggest
+from .errors import ConfigError, Problem, describe, quoted, suggest
 from .graph import Tensor
 from .ops import shape_text
 from .yamlsrc import Source
@@ -52,16 +52,18 @@ def expand(src: Source, spec: Any, data: dict[str, Tensor], params: dict[str, Te
             f"unknown model {quoted(name)}{suggest(name, MODELS)}; "
             f"expected one of {', '.join(MODELS)}",
         )
+    builder = _Builder(src, spec, data, params)
     for key in spec:
         if key not in MODEL_KEYS[name]:
-            raise src.error(
-                ("model", key),
-                f"unknown {name} model option '{key}'"
-                f"{suggest(key, MODEL_KEYS[name])}; expected "
-                f"{', '.join(MODEL_KEYS[name])}",
-                key=True,
+            builder.problems.append(
+                src.problem(
+                    ("model", key),
+                    f"unknown {name} model option '{key}'"
+                    f"{suggest(key, MODEL_KEYS[name])}; expected "
+                    f"{', '.join(MODEL_KEYS[name])}",
+                    key=True,
+                )
             )
-    builder = _Builder(src, spec, data, params)
     return builder.linear() if name == "linear" else builder.mlp()
 
 
@@ -70,41 +72,57 @@ class _Builder:
         self.src, self.spec, self.data, self.given = src, spec, data, params
         self.params: dict[str, Tensor] = {}
         self.graph: list[dict[str, Any]] = []
+        # Independent problems are all collected; the model is built only when there are none.
+        self.problems: list[Problem] = []
 
     def fail(self, key: str, message: str) -> ConfigError:
-        return self.src.error(("model", key), message)
+        """A problem that makes the remaining checks meaningless: raised with those before it."""
+        self.report(key, message)
+        return ConfigError(self.src.name, self.problems)
+
+    def report(self, key: str, message: str) -> None:
+        self.problems.append(self.src.problem(("model", key), message))
+
+    def stop_if_problems(self) -> None:
+        if self.problems:
+            raise ConfigError(self.src.name, self.problems)
 
     def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
         value = self.spec.get(key, default)
         if not isinstance(value, str) or value not in allowed:
-            raise self.fail(
+            self.report(
                 key,
                 f"unknown {key} {quoted(value)}{suggest(value, allowed)}; "
                 f"expected one of {', '.join(allowed)}",
             )
+            return default
         return value
 
-    def tensor(self, key: str, default: str) -> Tensor:
+    def tensor(self, key: str, default: str) -> Tensor | None:
         name = self.spec.get(key, default)
         if not isinstance(name, str):
-            raise self.fail(key, f"expected the name of a data tensor, found {describe(name)}")
+            self.report(key, f"expected the name of a data tensor, found {describe(name)}")
+            return None
         if name not in self.data:
-            raise self.fail(
+            self.report(
                 key,
                 f"the model's {key} is '{name}', but data has no '{name}'; "
                 f"add it under data: or name it with model.{key}",
             )
+            return None
         return self.data[name]
 
     def param(self, name: str, shape: tuple[int, ...], init: str, seed: int) -> str:
         if name in self.given:
             given = self.given[name]
             if given.value.shape != shape:
-                raise self.src.error(
-                    ("params", name),
-                    f"the model needs '{name}' of shape "
-                    f"{shape_text(shape)}, found "
-                    f"{shape_text(given.value.shape)}",
+                self.problems.append(
+                    self.src.problem(
+                        ("params", name),
+                        f"the model needs '{name}' of shape "
+                        f"{shape_text(shape)}, found "
+                        f"{shape_text(given.value.shape)}",
+                    )
                 )
             self.params[name] = given
         else:
@@ -123,6 +141,7 @@ class _Builder:
         return name
 
     def done(self) -> Expansion:
+        self.stop_if_problems()
         # Params the config gives but the model does not use are kept (traced with grad 0).
         for name, tensor in self.given.items():
             self.params.setdefault(name, tensor)
@@ -134,6 +153,8 @@ class _Builder:
         x = self.tensor("input", "x")
         y = self.tensor("target", "y")
         loss = self.choice("loss", "half_squared_error", LINEAR_LOSSES)
+        self.stop_if_problems()
+        assert x is not None and y is not None  # reported above otherwise
         prediction = self.spec.get("prediction", "y_hat")
         w_given = self.given.get("w")
         vector_w = w_given is not None and w_given.value.ndim >= 1 and x.value.ndim >= 1
@@ -152,11 +173,12 @@ class _Builder:
         value = self.spec.get(key, default)
         values = value if isinstance(value, list) else [value] * count
         if len(values) != count or not all(valid(v) for v in values):
-            raise self.fail(
+            self.report(
                 key,
                 f"expected {expected}, or a list of {count} of them (one per "
                 f"layer), found {describe(value)}",
             )
+            return [default] * count
         return values
 
     def strength(self, key: str) -> float:
@@ -166,7 +188,8 @@ class _Builder:
             or isinstance(lam, bool)
             or not 0 <= lam < float("inf")
         ):
-            raise self.fail(key, f"expected λ, a finite number ≥ 0, found {describe(lam)}")
+            self.report(key, f"expected λ, a finite number ≥ 0, found {describe(lam)}")
+            return 0.0
         return float(lam)
 
     def outputs(self, x: Tensor, y: Tensor, loss: str) -> int:
@@ -192,8 +215,8 @@ class _Builder:
     def mlp(self) -> Expansion:
         x = self.tensor("input", "x")
         y = self.tensor("target", "y")
-        if x.value.ndim not in (1, 2):
-            raise self.fail(
+        if x is not None and x.value.ndim not in (1, 2):
+            self.report(
                 "input",
                 "an mlp needs an input vector (one example) or a matrix whose columns are examples",
             )
@@ -206,11 +229,12 @@ class _Builder:
             or len(hidden) > MAX_LAYERS
             or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden)
         ):
-            raise self.fail(
+            self.report(
                 "hidden",
                 f"expected 1 to {MAX_LAYERS} hidden layer sizes such as "
                 f"[4] or [8, 8], found {describe(hidden)}",
             )
+            hidden = [4]
         loss = self.choice("loss", "half_squared_error", LOSSES)
         activations = self.per_layer(
             "activation",
@@ -225,8 +249,11 @@ class _Builder:
         init = self.choice("init", "xavier", arrays.INITS)
         seed = self.spec.get("seed", 0)
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise self.fail("seed", f"expected a whole number ≥ 0, found {describe(seed)}")
+            self.report("seed", f"expected a whole number ≥ 0, found {describe(seed)}")
+            seed = 0
         l2, l1 = self.strength("l2"), self.strength("l1")
+        self.stop_if_problems()
+        assert x is not None and y is not None  # reported above otherwise
 
         sizes = [x.value.shape[0], *hidden, self.outputs(x, y, loss)]
         batch = x.value.ndim == 2
