@@ -175,7 +175,7 @@ class Tracer:
         """Formula text of every edge and of every accumulated gradient."""
         J = self.objective
         texts: dict[tuple[str, int], str] = {}
-        infos = []
+        infos: list[EdgeInfo] = []
         for node in reversed(self.active):
             up = d(J, node.name)
             arg_shapes = [self.shapes[a] for a in node.args]
@@ -311,9 +311,10 @@ class Tracer:
         }
         if self.edge_info is None:
             self._describe_edges(locals_by_node)
+        assert self.edge_info is not None
         edges = [
             Edge(info, up, loc, glob)
-            for info, (_, _, up, loc, glob) in zip(self.edge_info, recorded, strict=False)
+            for info, (_, _, up, loc, glob) in zip(self.edge_info, recorded, strict=True)
         ]
         return edges, grads
 

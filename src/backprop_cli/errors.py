@@ -10,7 +10,6 @@ import reprlib
 from dataclasses import dataclass
 from typing import Any
 
-EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
 EXIT_ANOMALY = 3

@@ -31,7 +31,7 @@ def tensor(
     a tensor too large to read as its shape and a few statistics (unless ``full``)."""
     a = np.asarray(value, dtype=np.float64)
     if a.ndim == 0:
-        return number(a, precision)
+        return number(float(a), precision)
     too_large = a.size > SHOW_ELEMENTS or max(a.shape) > SHOW_SIDE or a.ndim > 2
     if too_large and not full:
         return summary(a, precision, t)

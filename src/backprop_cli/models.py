@@ -9,6 +9,7 @@ initialised (``init`` and ``seed`` of the model).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +69,13 @@ def expand(src: Source, spec: Any, data: dict[str, Tensor], params: dict[str, Te
 
 
 class _Builder:
-    def __init__(self, src: Source, spec: dict, data: dict[str, Tensor], params: dict[str, Tensor]):
+    def __init__(
+        self,
+        src: Source,
+        spec: dict[str, Any],
+        data: dict[str, Tensor],
+        params: dict[str, Tensor],
+    ):
         self.src, self.spec, self.data, self.given = src, spec, data, params
         self.params: dict[str, Tensor] = {}
         self.graph: list[dict[str, Any]] = []
@@ -157,8 +164,10 @@ class _Builder:
         assert x is not None and y is not None  # reported above otherwise
         prediction = self.spec.get("prediction", "y_hat")
         w_given = self.given.get("w")
-        vector_w = w_given is not None and w_given.value.ndim >= 1 and x.value.ndim >= 1
-        w_shape = w_given.value.shape if vector_w else ()
+        w_shape: tuple[int, ...] = ()
+        if w_given is not None and w_given.value.ndim >= 1 and x.value.ndim >= 1:
+            w_shape = w_given.value.shape
+        vector_w = w_shape != ()
         w = self.param("w", w_shape, "zeros", 0)
         b = self.param("b", self.given["b"].value.shape if "b" in self.given else (), "zeros", 0)
         wx = self.node("wx", "matmul" if vector_w else "mul", w, x.name)
@@ -168,7 +177,9 @@ class _Builder:
 
     # ---- mlp: z = W1x [+ b1], h = φ(z), ..., o = Wh [+ b], L = l(o, y) [+ ℓ2] [+ ℓ1] --------
 
-    def per_layer(self, key: str, default: Any, count: int, valid: Any, expected: str) -> list:
+    def per_layer(
+        self, key: str, default: Any, count: int, valid: Callable[[Any], bool], expected: str
+    ) -> list[Any]:
         """An option given once for every layer, or as a list with one entry per layer."""
         value = self.spec.get(key, default)
         values = value if isinstance(value, list) else [value] * count

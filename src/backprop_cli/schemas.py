@@ -20,6 +20,7 @@ from . import arrays, config, datafiles, models
 from .ops import OPS, Op
 from .optim import OPTIMIZERS
 from .options import Option
+from .render.graph import GRAPH_SCHEMA_VERSION
 from .render.jsonout import SCHEMA_VERSION
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -560,14 +561,14 @@ def graph_schema() -> dict[str, Any]:
     trace_defs = trace_schema()["$defs"]
     return {
         "$schema": DRAFT,
-        "title": "backprop-cli graph (JSON output, schema_version 1)",
+        "title": f"backprop-cli graph (JSON output, schema_version {GRAPH_SCHEMA_VERSION})",
         "description": "'backprop graph --format json': the named tensors and the edges between "
         "them; with --backward the edges are reversed and carry their gradient; "
         "with --step, values and gradients. New keys may be added within schema "
         "version 1.",
         **_obj(
             {
-                "schema_version": {"const": SCHEMA_VERSION},
+                "schema_version": {"const": GRAPH_SCHEMA_VERSION},
                 "objective": string,
                 "direction": {"enum": ["forward", "backward"]},
                 "step": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},

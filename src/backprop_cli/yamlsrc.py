@@ -35,7 +35,7 @@ class _Loader(yaml.SafeLoader):
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):  # an alias reuses a node: not expanded here
             return super().compose_node(parent, index)
-        mark = self.peek_event().start_mark
+        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
         self.nodes += 1
         self.depth += 1
         try:
@@ -118,7 +118,9 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _positions(root: yaml.Node, name: str) -> tuple[dict, dict]:
+def _positions(
+    root: yaml.Node, name: str
+) -> tuple[dict[Path, tuple[int, int]], dict[Path, tuple[int, int]]]:
     positions: dict[Path, tuple[int, int]] = {(): _mark(root)}
     keys: dict[Path, tuple[int, int]] = {}
     stack: list[tuple[yaml.Node, Path]] = [(root, ())]
@@ -149,8 +151,9 @@ def _positions(root: yaml.Node, name: str) -> tuple[dict, dict]:
                     stack.append((value, child))
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
-                positions[(*path, i)] = _mark(item)
-                stack.append((item, (*path, i)))
+                child = (*path, i)
+                positions[child] = _mark(item)
+                stack.append((item, child))
     return positions, keys
 
 

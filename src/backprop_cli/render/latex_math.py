@@ -267,6 +267,7 @@ def to_latex(text: str) -> str:
             continue
         if ch.isascii() and ch.isdigit():
             m = _NUMBER.match(text, i)
+            assert m is not None  # _NUMBER matches any digit
             out.add(number_to_latex(m[0]))
             i = m.end()
             continue

@@ -26,8 +26,6 @@ from .explain import PLAIN, edge_sentence, update_sentence
 from .summary import Summary
 from .view import View
 
-Style = View  # the name the table renderer's options had before View was shared
-
 
 def _shape(shape: tuple[int, ...], t: Catalogue) -> str:
     return shape_text(shape) if shape else t("shape.scalar")
@@ -41,7 +39,7 @@ WARNING = " ⚠"
 WARNING_STYLE = "bold red"
 
 
-def _value(value: np.ndarray, style: Style, t: Catalogue | None = None) -> str | Text:
+def _value(value: np.ndarray, style: View, t: Catalogue | None = None) -> str | Text:
     """A tensor's text; marked when it holds NaN or ±Inf."""
     text = fmt.tensor(value, style.precision, style.full, t)
     if np.isfinite(value).all():
@@ -49,7 +47,7 @@ def _value(value: np.ndarray, style: Style, t: Catalogue | None = None) -> str |
     return Text(text + WARNING, style=WARNING_STYLE)
 
 
-def _cell(formula: str, value: np.ndarray, style: Style, t: Catalogue | None = None) -> Text:
+def _cell(formula: str, value: np.ndarray, style: View, t: Catalogue | None = None) -> Text:
     text = Text(formula, style="bold")
     value_text = fmt.tensor(value, style.precision, style.full, t)
     if np.isfinite(value).all():
@@ -59,7 +57,7 @@ def _cell(formula: str, value: np.ndarray, style: Style, t: Catalogue | None = N
     return text
 
 
-def forward_table(step: Step, tracer: Tracer, style: Style) -> Table:
+def forward_table(step: Step, tracer: Tracer, style: View) -> Table:
     t = Catalogue(style.lang)
     table = Table(
         title=t("forward.title"), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False
@@ -84,7 +82,7 @@ def forward_table(step: Step, tracer: Tracer, style: Style) -> Table:
     return table
 
 
-def backward_table(step: Step, style: Style) -> Table:
+def backward_table(step: Step, style: View) -> Table:
     t = Catalogue(style.lang)
     table = Table(
         title=t("backward.title"),
@@ -119,7 +117,7 @@ def backward_table(step: Step, style: Style) -> Table:
     return table
 
 
-def sums_table(step: Step, tracer: Tracer, style: Style) -> Table | None:
+def sums_table(step: Step, tracer: Tracer, style: View) -> Table | None:
     """Gradients that gather terms from several paths (W1 into both × and ℓ2)."""
     names = [
         name
@@ -138,7 +136,7 @@ def sums_table(step: Step, tracer: Tracer, style: Style) -> Table | None:
     return table
 
 
-def updates_table(step: Step, tracer: Tracer, style: Style) -> Table:
+def updates_table(step: Step, tracer: Tracer, style: View) -> Table:
     t = Catalogue(style.lang)
     has_state = any(u.state for u in step.updates.values())
     table = Table(
@@ -184,7 +182,7 @@ def updates_table(step: Step, tracer: Tracer, style: Style) -> Table:
 STATE_NAMES = {"m_hat": "m̂", "v_hat": "v̂", "velocity": "v"}
 
 
-def heading(step: Step, tracer: Tracer, style: Style) -> str:
+def heading(step: Step, tracer: Tracer, style: View) -> str:
     return Catalogue(style.lang)(
         "step.heading",
         step=step.step,
@@ -197,7 +195,7 @@ def _notes(lines: list[str]) -> Text:
     return Text("\n".join(lines), style="italic")
 
 
-def render_step(step: Step, tracer: Tracer, style: Style) -> RenderableType:
+def render_step(step: Step, tracer: Tracer, style: View) -> RenderableType:
     title = Text(heading(step, tracer, style), style="bold")
     if not np.isfinite(step.objective):
         title.append(WARNING, style=WARNING_STYLE)
@@ -233,7 +231,7 @@ def render_step(step: Step, tracer: Tracer, style: Style) -> RenderableType:
     return Group(*spaced)
 
 
-def summary_block(summary: Summary, tracer: Tracer, style: Style) -> RenderableType:
+def summary_block(summary: Summary, tracer: Tracer, style: View) -> RenderableType:
     t = Catalogue(style.lang)
     J, p = tracer.objective, style.precision
     table = Table(
@@ -253,7 +251,7 @@ def summary_block(summary: Summary, tracer: Tracer, style: Style) -> RenderableT
     return Group(Rule(style="dim"), table, Text(""), line)
 
 
-def render(steps: Iterable[Step], tracer: Tracer, style: Style) -> Iterator[RenderableType]:
+def render(steps: Iterable[Step], tracer: Tracer, style: View) -> Iterator[RenderableType]:
     """One renderable per step as it is traced (full tables, or one line under ``--every``),
     then, for a run of several steps, the summary of the objective. A numerical anomaly is
     reported after the steps before it, then raised again."""
@@ -272,7 +270,7 @@ def render(steps: Iterable[Step], tracer: Tracer, style: Style) -> Iterator[Rend
         yield summary_block(summary, tracer, style)
 
 
-def anomaly_report(anomaly: Anomaly, style: Style) -> RenderableType:
+def anomaly_report(anomaly: Anomaly, style: View) -> RenderableType:
     """Where the first non-finite value appeared, which elements, and what went into it."""
     t = Catalogue(style.lang)
     heading = Text(
