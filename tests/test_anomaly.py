@@ -115,10 +115,10 @@ def test_allow_nonfinite_traces_on_and_marks_cells() -> None:
     assert "Step 3 · L = inf ⚠" in out
     assert "numerical anomaly" not in out
     logits_row = next(
-        line for line in out.splitlines() if line.startswith(" logits") and "inf" in line
+        line for line in out.splitlines() if line.startswith("logits") and "inf" in line
     )
     assert logits_row.rstrip().endswith("[inf, 0] ⚠")
-    finite_rows = [line for line in out.splitlines() if line.startswith(" x ")]
+    finite_rows = [line for line in out.splitlines() if line.startswith("x ")]
     assert finite_rows and all("⚠" not in line for line in finite_rows)
 
 

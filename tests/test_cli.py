@@ -26,8 +26,11 @@ def test_table_shows_the_documents_numbers() -> None:
         assert text in out, text
     for column in ("Step", "Target", "Upstream", "Local", "Global"):
         assert column in out
-    assert "①" in out and "⑥" in out
+    # the document's view: one row per node (L, y_hat, wx); --view edges: one per edge
+    assert "①" in out and "③" in out and "④" not in out
     assert "∂L/∂w = ∂L/∂wx · x" in out
+    edges = invoke("trace", LINEAR, "--view", "edges").stdout
+    assert "⑥" in edges and "∂L/∂y = " in edges and "∂L/∂y = " not in out
     assert "\x1b[" not in out  # no colour codes when stdout is not a terminal
     assert max(len(line) for line in out.splitlines()) <= 100
 

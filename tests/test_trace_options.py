@@ -29,26 +29,30 @@ MLP = str(CONFIGS / "seed_mlp_l2.yaml")
 
 def test_markdown_zh_reproduces_the_documents_section_4() -> None:
     out = invoke("trace", LINEAR, "--format", "markdown", "--lang", "zh").stdout
-    for heading in ("## 第 1 步 · $L$ = $1.805$", "### 前向传播", "### 反向传播", "### 参数更新"):
+    for heading in (
+        "## 第 1 步 · $`L`$ = $`1.805`$",
+        "### 前向传播",
+        "### 反向传播",
+        "### 参数更新",
+    ):
         assert heading in out
     assert "| 步骤 | 目标 | 上游梯度 | 局部梯度 | 全局梯度 |" in out
-    assert r"| $\hat{y}$ | $\hat{y} = \mathrm{wx} + b$ | 标量 | $1.1$ |" in out
-    assert r"| $L$ | $L = \tfrac{1}{2}\lVert \hat{y} - y\rVert^2$ | 标量 | $1.805$ |" in out
+    assert r"| $`\hat{y}`$ | $`\hat{y} = \mathrm{wx} + b`$ | 标量 | $`1.1`$ |" in out
+    assert r"| $`L`$ | $`L = \tfrac{1}{2}\lVert \hat{y} - y\rVert^2`$ | 标量 | $`1.805`$ |" in out
     # ∂L/∂ŷ = ŷ − y = −1.9; ∂L/∂w = (−1.9)·2 = −3.8; ∂L/∂b = −1.9
-    assert r"| $\hat{y} - y = -1.9$ |" in out
+    assert r"$`\frac{\partial L}{\partial \hat{y}} = \hat{y} - y = -1.9`$ |" in out
     assert (
-        r"$\frac{\partial L}{\partial w} = \frac{\partial L}{\partial \mathrm{wx}}\,x = -3.8$"
+        r"$`\frac{\partial L}{\partial w} = \frac{\partial L}{\partial \mathrm{wx}}\,x = -3.8`$"
         in out
     )
-    assert r"$\frac{\partial L}{\partial b} = \frac{\partial L}{\partial \hat{y}} = -1.9$" in out
+    assert r"$`\frac{\partial L}{\partial b} = \frac{\partial L}{\partial \hat{y}} = -1.9`$" in out
     assert (
-        r"| $w$ | $w \leftarrow w - \eta\,\frac{\partial L}{\partial w}$ | $0.5$ | $-3.8$ "
-        r"| $0.88$ |" in out
+        r"| $`w`$ | $`w \leftarrow w - \eta\,\frac{\partial L}{\partial w}`$ | $`0.5`$ | "
+        r"$`-3.8`$ | $`0.88`$ |" in out
     )
-    assert "| $0.1$ | $-1.9$ | $0.29$ |" in out
-    assert not re.search("[A-Za-z]{4,}", re.sub(r"\$[^$]*\$|\\[a-z]+|sgd", "", out)), (
-        "English words left in the Chinese output"
-    )
+    assert "| $`0.1`$ | $`-1.9`$ | $`0.29`$ |" in out
+    prose = re.sub(r"\$`[^$]*`\$|\\[a-z]+|sgd|<br>|--[a-z-]+", "", out)
+    assert not re.search("[A-Za-z]{4,}", prose), "English words left in the Chinese output"
 
 
 def _outside_math(line: str) -> str:
@@ -61,13 +65,13 @@ def test_latex_tables_are_well_formed(config: str, lang: str) -> None:
     out = invoke(
         "trace", str(CONFIGS / config), "--format", "latex", "--lang", lang, "--explain", "-n", "2"
     ).stdout
-    assert out.startswith("% backprop trace: needs \\usepackage{amsmath,booktabs}")
-    assert out.count(r"\begin{tabular}") == out.count(r"\end{tabular}") > 0
+    assert out.startswith("% backprop trace: needs \\usepackage{amsmath,booktabs,longtable}")
+    assert out.count(r"\begin{longtable}") == out.count(r"\end{longtable}") > 0
     assert (
         out.count(r"\toprule")
         == out.count(r"\midrule")
         == out.count(r"\bottomrule")
-        == out.count(r"\begin{tabular}")
+        == out.count(r"\begin{longtable}")
     )
     assert out.count("$") % 2 == 0
     assert out.count(r"\begin{bmatrix}") == out.count(r"\end{bmatrix}")
@@ -79,9 +83,9 @@ def test_latex_tables_are_well_formed(config: str, lang: str) -> None:
     assert depth == 0
     columns = 0
     for line in out.splitlines():
-        m = re.match(r"\\begin\{tabular\}\{(\w+)\}", line)
+        m = re.match(r"\\begin\{longtable\}\{@\{\}(.*)@\{\}\}$", line)
         if m:
-            columns = len(m[1])
+            columns = len(re.findall(r"[lcr]|p\{[^}]*\}", m[1]))
         elif line.endswith(r"\\") and not line.startswith(r"\multicolumn"):
             assert _outside_math(line).count("&") == columns - 1, line
     text = _outside_math(out)
@@ -96,7 +100,7 @@ def test_untranslatable_names_are_shown_verbatim_not_broken(tmp_path) -> None:
         encoding="utf-8",
     )
     md = invoke("trace", str(config), "--format", "markdown").stdout
-    assert "| `损失` | `损失 = w·x` | scalar | $1$ |" in md
+    assert "| `损失` | `损失 = w·x` | scalar | $`1`$ |" in md
     tex = invoke("trace", str(config), "--format", "latex").stdout
     assert r"\texttt{损失} & \texttt{损失 = w$\cdot$x} & scalar & $1$ \\" in tex
 
@@ -105,7 +109,7 @@ def test_untranslatable_names_are_shown_verbatim_not_broken(tmp_path) -> None:
 
 
 def test_explain_in_the_terminal() -> None:
-    out = invoke("trace", LINEAR, "--explain").stdout
+    out = invoke("trace", LINEAR, "--explain", "--view", "edges").stdout
     assert (
         "① The loss's local gradient is the error y_hat − y = -1.9: negative, the "
         "prediction is too low." in out
@@ -120,7 +124,7 @@ def test_explain_in_the_terminal() -> None:
 
 
 def test_explain_for_the_documents_network() -> None:
-    out = invoke("trace", MLP, "--explain", "--width", "200").stdout
+    out = invoke("trace", MLP, "--explain", "--view", "edges", "--width", "200").stdout
     assert (
         "① The + node hands ∂J/∂J = 1 unchanged to L (and the same to s): its local "
         "gradient is 1." in out
@@ -140,7 +144,9 @@ def test_explain_for_the_documents_network() -> None:
 
 
 def test_explain_in_chinese_uses_the_documents_words() -> None:
-    out = invoke("trace", MLP, "--explain", "--lang", "zh", "--width", "200").stdout
+    out = invoke(
+        "trace", MLP, "--explain", "--view", "edges", "--lang", "zh", "--width", "200"
+    ).stdout
     assert "① 到 + 节点:梯度 ∂J/∂J = 1 原样传给 L(在 s 上也各复用一份),局部梯度为 1。" in out
     assert "把梯度乘以另一侧输入的转置" in out
     assert "③ ℓ₂ 节点:局部导数是 λW1,立刻得到正则对 W1 的梯度" in out
@@ -220,13 +226,13 @@ def test_only_step_beyond_the_run_is_a_usage_error() -> None:
 
 
 def test_node_restricts_the_backward_table() -> None:
-    out = invoke("trace", MLP, "--node", "W1", "--width", "160").stdout
+    out = invoke("trace", MLP, "--node", "W1", "--view", "edges", "--width", "160").stdout
     backward = out.split("Backward pass", 1)[1].split("Gradients summed", 1)[0]
     assert re.findall("[①-⑪]", backward) == ["③", "⑩"]
     assert "rows touching W1 only" in backward
     sums = out.split("Gradients summed", 1)[1].split("Parameter updates", 1)[0]
     assert "W1 " in sums and "W2 " not in sums
-    md = invoke("trace", MLP, "--node", "h", "-f", "markdown").stdout
+    md = invoke("trace", MLP, "--node", "h", "--view", "edges", "-f", "markdown").stdout
     assert re.findall(r"^\| ([①-⑪]) \|", md, re.M) == ["⑧", "⑨"]
 
 
@@ -351,11 +357,11 @@ def test_large_tensor_summaries_speak_the_language(tmp_path) -> None:
         "graph:\n  - {name: s, op: sum, args: [W]}\n"
     )
     zh = invoke("trace", str(config), "--lang", "zh").stdout
-    assert "12×12 张量" in zh and "均值 -0.08061  标准差 0.8878" in zh and "mean" not in zh
+    assert "12×12 张量" in zh and "均值 -0.08061 标准差 0.8878" in zh and "mean" not in zh
     md = invoke("trace", str(config), "-f", "markdown").stdout
     assert (
-        r"| $12\times 12\text{ tensor}\text{; }\text{mean }-0.08061\text{  std }0.8878"
-        r"\text{; min }-2.711\text{  max }2.548$ |" in md
+        r"| $`\begin{array}{@{}l@{}}12\times 12\text{ tensor} \\ \text{mean }-0.08061"
+        r"\text{  std }0.8878 \\ \text{min }-2.711\text{  max }2.548\end{array}`$ |" in md
     )
 
 

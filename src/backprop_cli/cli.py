@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import re
 import sys
 from collections import deque
 from collections.abc import Callable
@@ -53,6 +54,11 @@ class Format(str, Enum):
 
 
 HUMAN = (Format.table, Format.markdown, Format.latex)
+
+
+class BackwardView(str, Enum):
+    nodes = "nodes"
+    edges = "edges"
 
 
 class CheckFormat(str, Enum):
@@ -175,6 +181,24 @@ def trace(
     explain: bool = typer.Option(
         False, "--explain", help="A sentence under each backward row and each update."
     ),
+    view_name: BackwardView = typer.Option(
+        BackwardView.nodes,
+        "--view",
+        help="The backward table: nodes (one row per operator node, as the document's "
+        "gradient table, sums of several paths on the row that completes them) or edges "
+        "(one row per node input, and a table of the sums).",
+    ),
+    standalone: bool = typer.Option(
+        False,
+        "--standalone",
+        help="With --format latex: a complete document (compiles with pdflatex) instead of "
+        "a fragment to paste.",
+    ),
+    data_grads: bool = typer.Option(
+        False,
+        "--data-grads",
+        help="Show the gradients of data tensors (x, y, labels) too; the nodes view hides them.",
+    ),
     every: int | None = typer.Option(
         None,
         "--every",
@@ -253,6 +277,9 @@ def trace(
         every=every,
         only_step=only_step,
         total=total,
+        view=view_name.value,
+        data_grads=data_grads,
+        standalone=standalone,
     )
     if format is Format.table:
         from .render import table
@@ -261,7 +288,7 @@ def trace(
         recorder = make_recorder(console.width) if save_svg or save_html else None
         stopped: NumericalAnomaly | None = None
         try:
-            for renderable in table.render(run, tracer, view):
+            for renderable in table.render(run, tracer, view, console.width):
                 console.print(renderable)
                 if recorder is not None:
                     recorder.print(renderable)
@@ -630,6 +657,31 @@ def make_recorder(width: int) -> Any:
     )
 
 
+class _RstripWriter:
+    """A text stream that drops the spaces Rich pads lines with before each newline, so that
+    piped output has no trailing spaces."""
+
+    def __init__(self, stream: Any):
+        self.stream = stream
+        self.pending = ""  # spaces at the end of the last write: kept unless a newline follows
+
+    def write(self, text: str) -> int:
+        text = self.pending + text
+        body = text.rstrip(" ")
+        self.pending = text[len(body) :]
+        self.stream.write(re.sub(r" +\n", "\n", body))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return int(self.stream.fileno())
+
+
 def make_console(width: int | None) -> Any:
     from rich.console import Console
 
@@ -641,7 +693,7 @@ def make_console(width: int | None) -> Any:
     # gets, at a fixed width.
     terminal = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     return PipeConsole(
-        file=sys.stdout,
+        file=sys.stdout if terminal else _RstripWriter(sys.stdout),
         width=width or (None if terminal else 100),
         highlight=False,
         markup=False,

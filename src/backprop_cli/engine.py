@@ -176,6 +176,10 @@ class Tracer:
         J = self.objective
         texts: dict[tuple[str, int], str] = {}
         infos: list[EdgeInfo] = []
+        # Gradients that are 1 whatever the values (∂J/∂J, and what a + node hands on from it):
+        # a product with them is written as the local gradient alone, as the document writes
+        # ∂J/∂W2 = ∂J/∂o·hᵀ + λW2 rather than … + ∂J/∂s·λW2.
+        ones = {J} if self.shapes[J] == () else set()
         for node in reversed(self.active):
             up = d(J, node.name)
             arg_shapes = [self.shapes[a] for a in node.args]
@@ -194,10 +198,14 @@ class Tracer:
                     scalar=scalar,
                     shape=shape_text(self.shapes[arg]),
                 )
+                if chain.elementwise and node.name in ones:  # a scalar 1 times the local
+                    glob = loc_text
                 if chain is ELEMENTWISE and self._reduces(node, arg, local):
                     glob = f"Σ({glob})" if self.shapes[arg] == () else f"unbroadcast({glob})"
                 texts[(node.name, pos)] = glob
                 terms = self.consumers[arg]
+                if glob == "1" and len(terms) == 1 and self.shapes[arg] == ():
+                    ones.add(arg)
                 infos.append(
                     EdgeInfo(
                         index=len(infos) + 1,

@@ -50,9 +50,21 @@ def tensor(
     )
 
 
-def summary(a: np.ndarray, precision: int, t: Catalogue | None = None) -> str:
+def corners(a: np.ndarray, precision: int) -> str:
+    """The first and last elements along each axis: ``[[a, …, b], …, [c, …, d]]``."""
+    if a.ndim == 1:
+        return f"[{number(a[0], precision)}, …, {number(a[-1], precision)}]"
+    m = a.reshape(a.shape[0], -1)
+    first = f"[{number(m[0, 0], precision)}, …, {number(m[0, -1], precision)}]"
+    last = f"[{number(m[-1, 0], precision)}, …, {number(m[-1, -1], precision)}]"
+    return f"[{first}, …, {last}]"
+
+
+def summary(
+    a: np.ndarray, precision: int, t: Catalogue | None = None, with_corners: bool = False
+) -> str:
     """``4×30 tensor`` and its mean, std, min and max (of the finite values), in ``t``'s
-    language (English by default)."""
+    language (English by default); ``with_corners``, its first and last elements too."""
     t = t or Catalogue()
     finite = a[np.isfinite(a)]
     head = t("tensor.head", shape=shape_text(a.shape))
@@ -66,7 +78,10 @@ def summary(a: np.ndarray, precision: int, t: Catalogue | None = None) -> str:
         max=number(finite.max(), precision),
     )
     bad = a.size - finite.size
-    return f"{head}\n{stats}" + ("\n" + t("tensor.non_finite", count=bad) if bad else "")
+    out = f"{head}\n{stats}" + ("\n" + t("tensor.non_finite", count=bad) if bad else "")
+    if with_corners and a.size:
+        out += "\n" + t("tensor.corners", corners=corners(a, precision))
+    return out
 
 
 def circled(n: int) -> str:

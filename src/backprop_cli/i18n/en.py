@@ -120,4 +120,9 @@ STRINGS = {
     "anomaly.note": "The trace stops here (exit code 3); --allow-nonfinite traces on and marks "
     "non-finite values with ⚠.",
     "anomaly.note.document": "The trace stops here (exit code 3); --allow-nonfinite traces on.",
+    # ---- layout of the tables -----------------------------------------------------------------
+    "backward.to": "→ {input}",
+    "backward.data_hidden": "gradients of data ({names}) are not shown; --data-grads shows them",
+    "tensor.corners": "corners {corners}",
+    "layout.summarised": "tensors too wide for {width} columns are summarised; --full shows them whole",
 }

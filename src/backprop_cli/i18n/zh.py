@@ -102,4 +102,9 @@ STRINGS = {
     "anomaly.input": "输入 {name}",
     "anomaly.note": "追踪到此停止(退出码 3);--allow-nonfinite 会继续追踪,并用 ⚠ 标出非有限值。",
     "anomaly.note.document": "追踪到此停止(退出码 3);--allow-nonfinite 会继续追踪。",
+    # ---- 表格排版 ---------------------------------------------------------------------------
+    "backward.to": "→ {input}",
+    "backward.data_hidden": "未列出数据（{names}）的梯度；加 --data-grads 可显示",
+    "tensor.corners": "四角 {corners}",
+    "layout.summarised": "宽于 {width} 列的张量只给出摘要；加 --full 显示完整张量",
 }

@@ -17,10 +17,11 @@ from .. import fmt
 from ..engine import Anomaly, Step, Tracer
 from ..errors import NumericalAnomaly
 from ..i18n import Catalogue
+from . import model
 from .explain import Typeset, edge_sentence, update_sentence
 from .latex_math import Untranslatable, name_to_latex, number_to_latex, to_latex
 from .summary import Summary
-from .table import STATE_NAMES, anomaly_elements
+from .table import anomaly_elements
 from .view import View
 
 # ---- values and formulas as LaTeX math (shared) ----------------------------------------------
@@ -30,7 +31,7 @@ def _num(x: float, precision: int) -> str:
     return number_to_latex(fmt.number(x, precision))
 
 
-def value_math(value: np.ndarray, view: View) -> str:
+def value_math(value: np.ndarray, view: View, max_chars: int | None = None) -> str:
     """A scalar, ``[a, b]`` for a vector, a ``bmatrix`` for a matrix; a large tensor as its
     shape and statistics, as in the terminal (unless ``--full``)."""
     a = np.asarray(value, dtype=np.float64)
@@ -38,20 +39,23 @@ def value_math(value: np.ndarray, view: View) -> str:
     if a.ndim == 0:
         return _num(a, p)
     too_large = a.size > fmt.SHOW_ELEMENTS or max(a.shape) > fmt.SHOW_SIDE or a.ndim > 2
+    if max_chars is not None and not view.full:
+        widest = max(len(row) for row in fmt.tensor(a, p, view.full).split("\n"))
+        too_large = too_large or widest > max_chars
     if (too_large and not view.full) or a.ndim > 2:
         # the terminal's summary: words as \text, numbers as math
         t = Catalogue(view.lang)
 
         def text(words: str) -> str:
-            words = words.replace("\n", "; ")
-            return rf"\text{{{words}}}" if words.strip() else words
+            lines = [rf"\text{{{w}}}" if w.strip() else w for w in words.split("\n")]
+            return r" \\ ".join(lines)
 
         shape = r"\times ".join(str(n) for n in a.shape)
         out = t.compose("tensor.head", text, shape=shape)
         finite = a[np.isfinite(a)]
         if finite.size == 0:
             return out + t.compose("tensor.no_finite", text)
-        out += text("; ") + t.compose(
+        out += r" \\ " + t.compose(
             "tensor.stats",
             text,
             mean=_num(finite.mean(), p),
@@ -60,8 +64,8 @@ def value_math(value: np.ndarray, view: View) -> str:
             max=_num(finite.max(), p),
         )
         if finite.size < a.size:
-            out += text("; ") + t.compose("tensor.non_finite", text, count=a.size - finite.size)
-        return out
+            out += r" \\ " + t.compose("tensor.non_finite", text, count=a.size - finite.size)
+        return r"\begin{array}{@{}l@{}}" + out + r"\end{array}"
     if a.ndim == 1:
         return "[" + ", ".join(_num(x, p) for x in a) + "]"
     rows = [" & ".join(_num(x, p) for x in row) for row in a]
@@ -106,6 +110,8 @@ class _Format:
         return self.t.compose(key, self.prose, **values)
 
     # format-specific
+    line_break = " "
+
     def inline(self, tex: str) -> str:
         return f"${tex}$"
 
@@ -115,8 +121,42 @@ class _Format:
     def verbatim(self, text: str) -> str:
         raise NotImplementedError
 
+    def heading(self, level: int, text: str) -> str:
+        raise NotImplementedError
+
+    def table(
+        self,
+        header: Sequence[str],
+        rows: Iterable[Sequence[str]],
+        align: str = "",
+        notes: Sequence[str] = (),
+        kind: str = "",
+    ) -> str:
+        raise NotImplementedError
+
+    def paragraph(self, text: str) -> str:
+        return text + "\n\n"
+
+    def begin(self, tracer: Tracer) -> str:
+        return ""
+
+    def end(self) -> str:
+        return ""
+
+    def column_chars(self, table: model.Table, column: int) -> int | None:
+        """How many characters wide a value may be in this column (None: any)."""
+        return None
+
 
 class Markdown(_Format):
+    """GitHub-flavoured Markdown. Math is written ``$`…`$``, the form GitHub and GitLab keep
+    verbatim: inside plain ``$…$``, Markdown eats the backslashes of ``\\\\`` and ``\\,``."""
+
+    line_break = "<br>"
+
+    def inline(self, tex: str) -> str:
+        return f"$`{tex}`$"
+
     def prose(self, text: str) -> str:
         return re.sub(r"([\\*_`<>\[\]])", r"\\\1", text)
 
@@ -132,6 +172,7 @@ class Markdown(_Format):
         rows: Iterable[Sequence[str]],
         align: str = "",
         notes: Sequence[str] = (),
+        kind: str = "",
     ) -> str:
         align = align or "l" * len(header)
         marks = {"l": "---", "c": ":-:", "r": "--:"}
@@ -185,6 +226,25 @@ LATEX_PROSE_MATH = {
 }
 
 
+# A line of \linewidth holds about this many characters of \small table text; a value wider
+# than its column's share is summarised, as in a narrow terminal.
+CHARS_PER_LINE = 66
+# The share of \linewidth of each column (None: as wide as its content, for short names).
+FRACTIONS = {
+    "forward": (None, 0.3, None, 0.42),
+    "backward": (None, 0.17, 0.18, 0.19, 0.25),
+    "sums": (None, 0.42, 0.4),
+}
+
+
+def _fractions(kind: str, n: int) -> tuple[float | None, ...]:
+    if kind in FRACTIONS and len(FRACTIONS[kind]) == n:
+        return FRACTIONS[kind]
+    if kind == "updates":  # Param, Rule, then Before, Gradient, [State,] After share the rest
+        return (None, 0.2, *([0.55 / (n - 2)] * (n - 2)))
+    return (None,) * n
+
+
 class Latex(_Format):
     def prose(self, text: str) -> str:
         out = []
@@ -204,176 +264,138 @@ class Latex(_Format):
         command = {2: "subsection*", 3: "subsubsection*"}[level]
         return f"\\{command}{{{text}}}\n\n"
 
+    line_break = r"\newline "
+
+    def column_chars(self, table: model.Table, column: int) -> int | None:
+        frac = _fractions(table.kind, len(table.columns))[column]
+        return None if frac is None else int(frac * CHARS_PER_LINE) - 2
+
     def table(
         self,
         header: Sequence[str],
         rows: Iterable[Sequence[str]],
         align: str = "",
         notes: Sequence[str] = (),
+        kind: str = "",
     ) -> str:
-        align = align or "l" * len(header)
+        fracs = _fractions(kind, len(header))
+        spec = "".join(
+            ("l" if a != "c" else "c") if f is None else rf"p{{{f:.2f}\linewidth}}"
+            for a, f in zip(align or "l" * len(header), fracs, strict=True)
+        )
         lines = [
-            r"\begin{tabular}{" + align + "}",
+            r"\begingroup\small",
+            r"\begin{longtable}{@{}" + spec + "@{}}",
             r"\toprule",
             " & ".join(header) + r" \\",
             r"\midrule",
+            r"\endhead",
         ]
         notes = list(notes)
         for i, row in enumerate(rows):
             lines.append(" & ".join(c.replace("\n", " ") for c in row) + r" \\")
             if notes and i < len(notes) and notes[i]:
                 lines.append(
-                    rf"\multicolumn{{{len(header)}}}{{p{{0.8\textwidth}}}}"
+                    rf"\multicolumn{{{len(header)}}}{{@{{}}p{{\linewidth}}@{{}}}}"
                     rf"{{\footnotesize {notes[i]}}} \\"
                 )
-        lines += [r"\bottomrule", r"\end{tabular}"]
+        lines += [r"\bottomrule", r"\end{longtable}", r"\endgroup"]
         return "\n".join(lines) + "\n\n"
 
     def paragraph(self, text: str) -> str:
         return text + "\n\n"
 
     def begin(self, tracer: Tracer) -> str:
-        zh = "; with --lang zh: xelatex and \\usepackage{ctex}" if self.view.lang == "zh" else ""
-        return f"% backprop trace: needs \\usepackage{{amsmath,booktabs}}{zh}\n\n"
+        zh = self.view.lang == "zh"
+        if self.view.standalone:
+            engine = "xelatex" if zh else "pdflatex"
+            return (
+                f"% backprop trace of {tracer.graph.source}: compile with {engine}\n"
+                "\\documentclass{article}\n"
+                "\\usepackage{amsmath,booktabs,longtable}\n"
+                + ("\\usepackage{ctex}\n" if zh else "")
+                + "\\begin{document}\n\n"
+            )
+        needs = "; with --lang zh: xelatex and \\usepackage{ctex}" if zh else ""
+        return f"% backprop trace: needs \\usepackage{{amsmath,booktabs,longtable}}{needs}\n\n"
 
     def end(self) -> str:
-        return ""
+        return "\\end{document}\n" if self.view.standalone else ""
 
 
 # ---- the tables -------------------------------------------------------------------------------
 
 
-def _kind(kind: str, trainable: bool, t: Catalogue) -> str:
-    return t("kind.data") if kind == "data" else t("kind.param" if trainable else "kind.frozen")
+def _inline(piece: model.Inline, f: _Format) -> str:
+    if isinstance(piece, model.Formula):
+        return f.math(piece.text)
+    if isinstance(piece, model.Name):
+        return f.name(piece.text)
+    if isinstance(piece, model.Shape):
+        if not piece.shape:
+            return f.text("shape.scalar")
+        return f.inline(r"\times ".join(str(n) for n in piece.shape))
+    if isinstance(piece, model.Msg):
+        return f.text(piece.key, **{k: _inline(v, f) for k, v in piece.values})
+    return f.prose(str(piece))
 
 
-def _shape(shape: tuple[int, ...], f: _Format) -> str:
-    return f.inline(r"\times ".join(str(n) for n in shape)) if shape else f.text("shape.scalar")
+def _piece(piece: model.Piece, style: str, f: _Format, max_chars: int | None) -> str:
+    if isinstance(piece, model.Eq):
+        tex = f.formula(piece.formula) if piece.formula is not None else None
+        value = value_math(piece.value, f.view, max_chars)
+        label = f"{f.math(piece.label)}: " if piece.label else ""
+        if piece.formula is None:
+            return label + f.inline(value)
+        if tex is None:
+            return f"{label}{f.verbatim(piece.formula)} {f.inline('= ' + value)}"
+        if tex == value or (np.ndim(piece.value) == 0 and tex.endswith("= " + value)):
+            return label + f.inline(tex)
+        if np.ndim(piece.value) > 0:  # the value on a line of its own where lines can break
+            return label + f.inline(tex) + f.line_break + f.inline("= " + value)
+        return label + f.inline(f"{tex} = {value}")
+    if isinstance(piece, model.Formula) and style == "step":
+        return fmt.circled(int(piece.text)) if isinstance(f, Markdown) else piece.text
+    return _inline(piece, f)
+
+
+def table_text(table: model.Table, f: _Format, tracer: Tracer) -> str:
+    view = f.view
+    header = [f.text(c.key) for c in table.columns]
+    rows = [
+        [
+            f.line_break.join(
+                _piece(p, cell.style, f, f.column_chars(table, c)) for p in cell.pieces
+            )
+            for c, cell in enumerate(row.cells)
+        ]
+        for row in table.rows
+    ]
+    notes = []
+    for i, row in enumerate(table.rows, 1):
+        sentences = []
+        for note in row.notes:
+            if note.edge is not None:
+                sentences.append(edge_sentence(note.edge, tracer, f.t, f.ts, view.precision))
+            elif note.update is not None:
+                sentences.append(update_sentence(note.update, f.t, f.ts, view.precision))
+        number = (
+            fmt.circled(i) + " " if isinstance(f, Markdown) and table.kind == "backward" else ""
+        )
+        notes.append(number + " ".join(sentences) if sentences else "")
+    align = "".join(c.align for c in table.columns)
+    out = f.heading(3, _inline(table.title, f)) if table.title is not None else ""
+    out += f.table(header, rows, align, notes if any(notes) else (), table.kind)
+    for caption in table.captions:
+        out += f.paragraph(_inline(caption, f))
+    return out
 
 
 def step_text(step: Step, tracer: Tracer, f: _Format) -> str:
-    view, t = f.view, f.t
-    p = view.precision
-    out = [
-        f.heading(
-            2,
-            f.text(
-                "step.heading",
-                step=str(step.step),
-                objective=f.name(tracer.objective),
-                value=f.inline(_num(step.objective, p)),
-            ),
-        )
-    ]
-    # forward
-    rows = []
-    for name, tensor in tracer.graph.tensors.items():
-        rows.append(
-            [
-                f.name(name),
-                f.prose(_kind(tensor.kind, tensor.trainable, t)),
-                _shape(tensor.value.shape, f),
-                f.inline(value_math(step.values[name], view)),
-            ]
-        )
-    for node in tracer.graph.nodes:
-        rows.append(
-            [
-                f.name(node.name),
-                f.math(node.equation),
-                _shape(node.shape, f),
-                f.inline(value_math(step.values[node.name], view)),
-            ]
-        )
-    out.append(f.heading(3, f.text("forward.title")))
-    out.append(
-        f.table([f.text(k) for k in ("col.node", "col.equation", "col.shape", "col.value")], rows)
-    )
-    # backward
-    rows, notes = [], []
-    arrow = f.inline(r"\to") if isinstance(f, Latex) else "→"
-    for e in step.edges:
-        info = e.info
-        if not view.touches(info.node, info.input):
-            continue
-        sign = "=" if info.terms == 1 else "+="
-        rows.append(
-            [
-                fmt.circled(info.index) if isinstance(f, Markdown) else str(info.index),
-                f"{f.math(info.equation)} {arrow} {f.name(info.input)}",
-                f.equation_value(info.upstream, e.upstream),
-                f.equation_value(info.local, e.local),
-                f.equation_value(f"{info.target} {sign} {info.global_}", e.global_),
-            ]
-        )
-        if view.explain:
-            sentence = edge_sentence(e, tracer, t, f.ts, p)
-            notes.append(f"{rows[-1][0]} {sentence}" if isinstance(f, Markdown) else sentence)
-    out.append(f.heading(3, f.text("backward.title")))
-    if view.node is not None:
-        out.append(f.paragraph(f.text("backward.only_node", node=f.name(view.node))))
-    out.append(
-        f.table(
-            [
-                f.text(k)
-                for k in ("col.step", "col.target", "col.upstream", "col.local", "col.global")
-            ],
-            rows,
-            "cllll",
-            notes,
-        )
-    )
-    # sums over several paths
-    names = [
-        name
-        for name, terms in tracer.consumers.items()
-        if len(terms) > 1 and view.node in (None, name)
-    ]
-    if names:
-        out.append(f.heading(3, f.text("sums.title")))
-        out.append(
-            f.table(
-                [f.text(k) for k in ("col.tensor", "col.sum", "col.value")],
-                [
-                    [
-                        f.name(n),
-                        f.math(tracer.grad_formulas[n]),
-                        f.inline(value_math(step.grads[n], view)),
-                    ]
-                    for n in names
-                ],
-            )
-        )
-    # updates
-    out.append(f.heading(3, f.text("updates.title", optimizer=f.math(step.optimizer))))
-    has_state = any(u.state for u in step.updates.values())
-    rows = []
-    for n, u in step.updates.items():
-        row = [
-            f.name(n),
-            f.math(u.formula),
-            f.inline(value_math(u.before, view)),
-            f.inline(value_math(u.grad, view)),
-        ]
-        if has_state:
-            row.append(
-                ", ".join(f.equation_value(STATE_NAMES.get(k, k), v) for k, v in u.state.items())
-            )
-        rows.append([*row, f.inline(value_math(u.after, view))])
-    columns = (
-        ["col.param", "col.rule", "col.before", "col.gradient"]
-        + (["col.state"] if has_state else [])
-        + ["col.after"]
-    )
-    if not rows:
-        rows = [[f.text("updates.none")] + [""] * (len(columns) - 1)]
-    notes = [update_sentence(u, t, f.ts, p) for u in step.updates.values()] if view.explain else []
-    out.append(f.table([f.text(k) for k in columns], rows, notes=notes))
-    frozen = [x.name for x in tracer.graph.params if not x.trainable]
-    if frozen:
-        out.append(
-            f.paragraph(f.text("updates.frozen", names=", ".join(f.name(n) for n in frozen)))
-        )
+    view = f.view
+    out = [f.heading(2, _inline(model.heading(step, tracer, view), f))]
+    for table in model.step_tables(step, tracer, view):
+        out.append(table_text(table, f, tracer))
     return "".join(out)
 
 

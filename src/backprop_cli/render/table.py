@@ -1,5 +1,5 @@
-"""Rich tables of a trace: forward values, the backward pass as the document's gradient table
-(Step | Target | Upstream | Local | Global), sums over several paths, and the updates.
+"""The terminal's tables of a trace (Rich): the tables of ``render/model.py``, laid out by
+``render/layout.py`` so that nothing is split mid-row or mid-token at any width.
 
 Cells holding NaN or ±Inf (traced with ``--allow-nonfinite``) are marked with ⚠. A trace stopped
 by a numerical anomaly ends with a report of where it happened.
@@ -22,213 +22,180 @@ from ..errors import NumericalAnomaly
 from ..graph import Graph
 from ..i18n import Catalogue
 from ..ops import OPS, local_text, shape_text
+from . import layout, model
 from .explain import PLAIN, edge_sentence, update_sentence
+from .layout import Line
+from .model import STATE_NAMES
 from .summary import Summary
 from .view import View
 
-
-def _shape(shape: tuple[int, ...], t: Catalogue) -> str:
-    return shape_text(shape) if shape else t("shape.scalar")
-
-
-def _kind(kind: str, trainable: bool, t: Catalogue) -> str:
-    return t("kind.data") if kind == "data" else t("kind.param" if trainable else "kind.frozen")
-
+__all__ = ["STATE_NAMES", "anomaly_elements", "render", "render_step"]
 
 WARNING = " ⚠"
 WARNING_STYLE = "bold red"
 
 
-def _value(value: np.ndarray, style: View, t: Catalogue | None = None) -> str | Text:
-    """A tensor's text; marked when it holds NaN or ±Inf."""
-    text = fmt.tensor(value, style.precision, style.full, t)
-    if np.isfinite(value).all():
-        return text
-    return Text(text + WARNING, style=WARNING_STYLE)
+class _Typesetter:
+    """Pieces of the table model as terminal lines, for one view and width."""
+
+    def __init__(self, view: View, width: int):
+        self.view = view
+        self.width = width
+        self.t = Catalogue(view.lang)
+        self.summarised = False
+
+    def inline(self, piece: model.Inline) -> str:
+        if isinstance(piece, (model.Formula, model.Name)):
+            return piece.text
+        if isinstance(piece, model.Shape):
+            return shape_text(piece.shape) if piece.shape else self.t("shape.scalar")
+        if isinstance(piece, model.Msg):
+            return self.message(piece)
+        return str(piece)
+
+    def message(self, msg: model.Msg) -> str:
+        return self.t(msg.key, **{k: self.inline(v) for k, v in msg.values})
+
+    def value_lines(self, value: np.ndarray, width: int | None) -> list[str]:
+        """A tensor's rows; summarised when its widest row does not fit ``width``."""
+        p, full = self.view.precision, self.view.full
+        text = fmt.tensor(value, p, full, self.t)
+        rows = text.split("\n")
+        if width is not None and not full and max(len(r) for r in rows) > width - 2:
+            self.summarised = True
+            return fmt.summary(
+                np.asarray(value, dtype=np.float64), p, self.t, with_corners=True
+            ).split("\n")
+        return rows
+
+    def lines(self, piece: model.Piece, style: str, width: int | None) -> list[Line]:
+        if isinstance(piece, model.Eq):
+            return self.eq_lines(piece, width)
+        if isinstance(piece, model.Formula) and style == "step":
+            return [Line([Text(fmt.circled(int(piece.text)))])]
+        if isinstance(piece, model.Formula):
+            atoms = layout.formula_atoms(piece.text)
+            return [Line([Text(a, style="bold" if piece.bold else "") for a in atoms])]
+        if isinstance(piece, model.Name):
+            return [Line([Text(piece.text, style="cyan")])]
+        if isinstance(piece, model.Shape):
+            return [Line([Text(self.inline(piece))])]
+        text = Text(self.message(piece), style="dim" if style == "dim" or piece.dim else "")
+        return [Line(layout.words(text))]
+
+    def eq_lines(self, eq: model.Eq, width: int | None) -> list[Line]:
+        value = np.asarray(eq.value)
+        finite = bool(np.isfinite(value).all())
+        out: list[Line] = []
+        head: list[Text] = []
+        if eq.label:
+            head.append(Text(eq.label + ":", style="dim"))
+        formula = eq.formula
+        if formula is not None:
+            head += [Text(a, style="bold") for a in layout.formula_atoms(formula)]
+        rows = self.value_lines(value, None if width is None else width - 2)
+        if (
+            formula is not None
+            and value.ndim == 0
+            and (rows == [formula] or formula.endswith(" = " + rows[0]))
+        ):
+            rows = []  # a local gradient of 1 is "1", not "1 = 1"
+        if head:
+            out.append(Line(head))
+        style = "" if finite else WARNING_STYLE
+        summary = rows and not rows[0].startswith("[") and value.ndim > 0
+        for i, row in enumerate(rows):
+            prefix = ("= " if i == 0 else "  ") if formula is not None else ""
+            text = Text(prefix + row, style=style)
+            if not finite and i == len(rows) - 1:
+                text.append(WARNING)
+            # a matrix row stays whole; the lines of a summary may wrap between words
+            out.append(Line(layout.words(text, keep=len(prefix)) if summary else [text]))
+        return out
+
+    def cell(self, cell: model.Cell, width: int | None) -> list[Line]:
+        out: list[Line] = []
+        for piece in cell.pieces:
+            out += self.lines(piece, cell.style, width)
+        return out
+
+    def table(self, table: model.Table) -> list[Text]:
+        titles = [Text(self.t(c.key), style="bold") for c in table.columns]
+        head = [c.head for c in table.columns]
+        natural = [[self.cell(cell, None) for cell in row.cells] for row in table.rows]
+        grid = layout.plan(titles, natural, self.width, head)
+        lines: list[Text] = []
+        if table.title is not None:
+            lines.append(Text(self.message(table.title), style="bold"))
+        if table.header and any(grid.side):
+            header = layout.grid_row([[Line([t])] for t in titles], grid.widths)
+            lines += header
+            total = sum(grid.widths) + layout.GAP * (len(titles) - 1)
+            lines.append(Text("─" * total))
+
+        def build(r: int, c: int, width: int | None) -> list[Line]:
+            return self.cell(table.rows[r].cells[c], width)
+
+        for r, _row in enumerate(table.rows):
+            if r and table.spaced:
+                lines.append(Text(""))
+            if grid.side[r]:
+                lines += layout.grid_row(natural[r], grid.widths)
+            else:
+                lines += layout.stacked_row(build, r, titles, head, grid.widths, self.width)
+        if table.captions and table.spaced:
+            lines.append(Text(""))
+        for caption in table.captions:
+            text = Text(self.message(caption), style="dim")
+            lines += layout.wrap(Line(layout.words(text)), self.width)
+        return lines
+
+    def notes(self, sentences: list[str]) -> list[Text]:
+        out: list[Text] = []
+        for sentence in sentences:
+            out += layout.wrap(Line(layout.words(Text(sentence, style="italic"))), self.width)
+        return out
 
 
-def _cell(formula: str, value: np.ndarray, style: View, t: Catalogue | None = None) -> Text:
-    text = Text(formula, style="bold")
-    value_text = fmt.tensor(value, style.precision, style.full, t)
-    if np.isfinite(value).all():
-        text.append("\n= " + value_text.replace("\n", "\n  "), style="")
-    else:
-        text.append("\n= " + value_text.replace("\n", "\n  ") + WARNING, style=WARNING_STYLE)
-    return text
+def _group(lines: list[Text]) -> Group:
+    for line in lines:
+        line.no_wrap = True
+        line.overflow = "ignore"
+    return Group(*lines)
 
 
-def forward_table(step: Step, tracer: Tracer, style: View) -> Table:
-    t = Catalogue(style.lang)
-    table = Table(
-        title=t("forward.title"), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False
-    )
-    table.add_column(t("col.node"), style="cyan", no_wrap=True)
-    table.add_column(t("col.equation"))
-    table.add_column(t("col.shape"), no_wrap=True)
-    table.add_column(t("col.value"), overflow="fold")
-    graph = tracer.graph
-    for name, tensor in graph.tensors.items():
-        table.add_row(
-            name,
-            Text(_kind(tensor.kind, tensor.trainable, t), style="dim"),
-            _shape(tensor.value.shape, t),
-            _value(step.values[name], style, t),
-        )
-    for node in graph.nodes:
-        eq = Text(node.equation, style="bold" if node.name == graph.objective else "")
-        table.add_row(
-            node.name, eq, _shape(node.shape, t), _value(step.values[node.name], style, t)
-        )
-    return table
+def heading(step: Step, tracer: Tracer, view: View) -> str:
+    ts = _Typesetter(view, 0)
+    return ts.message(model.heading(step, tracer, view))
 
 
-def backward_table(step: Step, style: View) -> Table:
-    t = Catalogue(style.lang)
-    table = Table(
-        title=t("backward.title"),
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        show_lines=True,
-    )
-    table.add_column(t("col.step"), no_wrap=True, justify="center")
-    table.add_column(t("col.target"))
-    table.add_column(t("col.upstream"), overflow="fold")
-    table.add_column(t("col.local"), overflow="fold")
-    table.add_column(t("col.global"), overflow="fold")
-    if style.node is not None:
-        table.caption = t("backward.only_node", node=style.node)
-        table.caption_justify = "left"
-    for e in step.edges:
-        info = e.info
-        if not style.touches(info.node, info.input):
-            continue
-        target = Text(info.equation)
-        target.append(f"\n→ {info.input}", style="cyan")
-        sign = "=" if info.terms == 1 else "+="
-        glob = f"{info.target} {sign} {info.global_}"
-        table.add_row(
-            fmt.circled(info.index),
-            target,
-            _cell(info.upstream, e.upstream, style, t),
-            _cell(info.local, e.local, style, t),
-            _cell(glob, e.global_, style, t),
-        )
-    return table
-
-
-def sums_table(step: Step, tracer: Tracer, style: View) -> Table | None:
-    """Gradients that gather terms from several paths (W1 into both × and ℓ2)."""
-    names = [
-        name
-        for name, terms in tracer.consumers.items()
-        if len(terms) > 1 and style.node in (None, name)
-    ]
-    if not names:
-        return None
-    t = Catalogue(style.lang)
-    table = Table(title=t("sums.title"), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-    table.add_column(t("col.tensor"), style="cyan", no_wrap=True)
-    table.add_column(t("col.sum"))
-    table.add_column(t("col.value"), overflow="fold")
-    for name in names:
-        table.add_row(name, tracer.grad_formulas[name], _value(step.grads[name], style, t))
-    return table
-
-
-def updates_table(step: Step, tracer: Tracer, style: View) -> Table:
-    t = Catalogue(style.lang)
-    has_state = any(u.state for u in step.updates.values())
-    table = Table(
-        title=t("updates.title", optimizer=step.optimizer),
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        show_lines=has_state,
-    )
-    table.add_column(t("col.param"), style="cyan", no_wrap=True)
-    table.add_column(t("col.rule"))
-    table.add_column(t("col.before"), overflow="fold")
-    table.add_column(t("col.gradient"), overflow="fold")
-    if has_state:
-        table.add_column(t("col.state"), overflow="fold")
-    table.add_column(t("col.after"), overflow="fold")
-    p, full = style.precision, style.full
-    for name, u in step.updates.items():
-        cells = [
-            name,
-            u.formula.replace("; ", "\n"),
-            _value(u.before, style, t),
-            _value(u.grad, style, t),
-        ]
-        if has_state:
-            state = "\n".join(
-                f"{STATE_NAMES.get(k, k)} = " + fmt.tensor(v, p, full, t).replace("\n", "\n  ")
-                for k, v in u.state.items()
-            )
-            finite = all(np.isfinite(v).all() for v in u.state.values())
-            cells.append(state if finite else Text(state + WARNING, style=WARNING_STYLE))
-        cells.append(_value(u.after, style, t))
-        table.add_row(*cells)
-    frozen = [t.name for t in tracer.graph.params if not t.trainable]
-    if frozen:
-        table.caption = t("updates.frozen", names=", ".join(frozen))
-        table.caption_justify = "left"
-    if not step.updates:
-        table.add_row(Text(t("updates.none"), style="dim"), *[""] * (len(table.columns) - 1))
-    return table
-
-
-STATE_NAMES = {"m_hat": "m̂", "v_hat": "v̂", "velocity": "v"}
-
-
-def heading(step: Step, tracer: Tracer, style: View) -> str:
-    return Catalogue(style.lang)(
-        "step.heading",
-        step=step.step,
-        objective=tracer.objective,
-        value=fmt.number(step.objective, style.precision),
-    )
-
-
-def _notes(lines: list[str]) -> Text:
-    return Text("\n".join(lines), style="italic")
-
-
-def render_step(step: Step, tracer: Tracer, style: View) -> RenderableType:
-    title = Text(heading(step, tracer, style), style="bold")
+def render_step(step: Step, tracer: Tracer, view: View, width: int) -> RenderableType:
+    ts = _Typesetter(view, width)
+    title = Text(heading(step, tracer, view), style="bold")
     if not np.isfinite(step.objective):
         title.append(WARNING, style=WARNING_STYLE)
-    parts: list[RenderableType] = [
-        Rule(title, align="left"),
-        forward_table(step, tracer, style),
-        backward_table(step, style),
-    ]
-    t = Catalogue(style.lang)
-    if style.explain:
-        parts.append(
-            _notes(
-                [
-                    fmt.circled(e.info.index)
-                    + " "
-                    + edge_sentence(e, tracer, t, PLAIN, style.precision)
-                    for e in step.edges
-                    if style.touches(e.info.node, e.info.input)
-                ]
-            )
-        )
-    sums = sums_table(step, tracer, style)
-    if sums is not None:
-        parts.append(sums)
-    parts.append(updates_table(step, tracer, style))
-    if style.explain and step.updates:
-        parts.append(
-            _notes([update_sentence(u, t, PLAIN, style.precision) for u in step.updates.values()])
-        )
-    spaced: list[RenderableType] = []
-    for part in parts:
-        spaced += [part, Text("")]
-    return Group(*spaced)
+    parts: list[RenderableType] = [Rule(title, align="left")]
+    t = ts.t
+    for table in model.step_tables(step, tracer, view):
+        lines = ts.table(table)
+        if view.explain:
+            sentences = []
+            for i, row in enumerate(table.rows, 1):
+                for note in row.notes:
+                    if note.edge is not None:
+                        number = fmt.circled(note.edge.info.index if view.view == "edges" else i)
+                        sentence = edge_sentence(note.edge, tracer, t, PLAIN, view.precision)
+                        sentences.append(f"{number} {sentence}")
+                    elif note.update is not None:
+                        sentences.append(update_sentence(note.update, t, PLAIN, view.precision))
+            if sentences:
+                lines += [Text(""), *ts.notes(sentences)]
+        parts += [Text(""), _group(lines)]
+    if ts.summarised:
+        note = t("layout.summarised", width=width)
+        parts += [Text(""), _group(layout.wrap(Line(layout.words(Text(note, style="dim"))), width))]
+    parts.append(Text(""))
+    return Group(*parts)
 
 
 def summary_block(summary: Summary, tracer: Tracer, style: View) -> RenderableType:
@@ -251,7 +218,9 @@ def summary_block(summary: Summary, tracer: Tracer, style: View) -> RenderableTy
     return Group(Rule(style="dim"), table, Text(""), line)
 
 
-def render(steps: Iterable[Step], tracer: Tracer, style: View) -> Iterator[RenderableType]:
+def render(
+    steps: Iterable[Step], tracer: Tracer, style: View, width: int = 100
+) -> Iterator[RenderableType]:
     """One renderable per step as it is traced (full tables, or one line under ``--every``),
     then, for a run of several steps, the summary of the objective. A numerical anomaly is
     reported after the steps before it, then raised again."""
@@ -260,7 +229,7 @@ def render(steps: Iterable[Step], tracer: Tracer, style: View) -> Iterator[Rende
         for step in steps:
             summary.add(step)
             if style.shows_full(step.step):
-                yield render_step(step, tracer, style)
+                yield render_step(step, tracer, style, width)
             elif style.shows(step.step):
                 yield Text(heading(step, tracer, style))
     except NumericalAnomaly as exc:
@@ -268,6 +237,14 @@ def render(steps: Iterable[Step], tracer: Tracer, style: View) -> Iterator[Rende
         raise
     if style.summarises and summary.seen > 1:
         yield summary_block(summary, tracer, style)
+
+
+def _value(value: np.ndarray, style: View, t: Catalogue | None = None) -> str | Text:
+    """A tensor's text; marked when it holds NaN or ±Inf."""
+    text = fmt.tensor(value, style.precision, style.full, t)
+    if np.isfinite(value).all():
+        return text
+    return Text(text + WARNING, style=WARNING_STYLE)
 
 
 def anomaly_report(anomaly: Anomaly, style: View) -> RenderableType:

@@ -15,6 +15,9 @@ class View:
     every: int | None = None  # full tables every K steps, one line for the others
     only_step: int | None = None  # this step only
     total: int = 1  # how many steps the run traces
+    view: str = "nodes"  # the backward table: one row per node (the document's) or per edge
+    data_grads: bool = False  # the nodes view shows gradients of data tensors too
+    standalone: bool = False  # LaTeX: a complete document, not a fragment
 
     def shows(self, step: int) -> bool:
         return self.only_step is None or step == self.only_step
