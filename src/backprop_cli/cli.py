@@ -10,7 +10,7 @@ import sys
 from collections import deque
 from collections.abc import Callable
 from enum import Enum
-from typing import Any
+from typing import IO, Any, cast
 
 import typer
 
@@ -294,7 +294,7 @@ def trace(
                     recorder.print(renderable)
         except NumericalAnomaly as exc:  # the picture keeps what was shown, report included
             stopped = exc
-        if save_svg:
+        if save_svg and recorder is not None:
             files.write_new_file(
                 save_svg,
                 recorder.export_svg(
@@ -302,7 +302,7 @@ def trace(
                 ),
                 force,
             )
-        if save_html:
+        if save_html and recorder is not None:
             files.write_new_file(save_html, recorder.export_html(clear=False), force)
         if stopped is not None:
             raise stopped
@@ -693,7 +693,7 @@ def make_console(width: int | None) -> Any:
     # gets, at a fixed width.
     terminal = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     return PipeConsole(
-        file=sys.stdout if terminal else _RstripWriter(sys.stdout),
+        file=sys.stdout if terminal else cast("IO[str]", _RstripWriter(sys.stdout)),
         width=width or (None if terminal else 100),
         highlight=False,
         markup=False,

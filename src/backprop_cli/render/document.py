@@ -37,7 +37,7 @@ def value_math(value: np.ndarray, view: View, max_chars: int | None = None) -> s
     a = np.asarray(value, dtype=np.float64)
     p = view.precision
     if a.ndim == 0:
-        return _num(a, p)
+        return _num(float(a), p)
     too_large = a.size > fmt.SHOW_ELEMENTS or max(a.shape) > fmt.SHOW_SIDE or a.ndim > 2
     if max_chars is not None and not view.full:
         widest = max(len(row) for row in fmt.tensor(a, p, view.full).split("\n"))

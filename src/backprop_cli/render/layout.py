@@ -96,7 +96,7 @@ def formula_atoms(text: str) -> list[str]:
 def words(text: Text, keep: int = 0) -> list[Text]:
     """Prose split at spaces into atoms (styles kept); the first ``keep`` characters (an
     indentation or a ``= `` prefix) stay with the first word."""
-    out = []
+    out: list[Text] = []
     position = keep
     for part in text.plain[keep:].split(" "):
         if part:
@@ -217,20 +217,20 @@ def stacked_row(
         avail = width - indent - CONTINUATION
     for c in rest:
         lines: list[Text] = []
-        for line in build(r, c, avail):
-            lines += wrap(line, avail)
+        for cell_line in build(r, c, avail):
+            lines += wrap(cell_line, avail)
         if not lines:
             continue
         label = titles[c]
         if below:
             out.append(Text(" " * indent) + label)
-            out += [Text(" " * (indent + CONTINUATION)) + line for line in lines]
+            out += [Text(" " * (indent + CONTINUATION)) + text for text in lines]
             continue
-        for i, line in enumerate(lines):
+        for i, text in enumerate(lines):
             prefix = Text(" " * indent)
             prefix.append_text(_pad(label, label_w) if i == 0 else Text(" " * label_w))
             prefix.append(" " * GAP)
-            prefix.append_text(line)
+            prefix.append_text(text)
             prefix.rstrip()
             out.append(prefix)
     return out

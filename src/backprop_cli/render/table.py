@@ -192,8 +192,8 @@ def render_step(step: Step, tracer: Tracer, view: View, width: int) -> Renderabl
                 lines += [Text(""), *ts.notes(sentences)]
         parts += [Text(""), _group(lines)]
     if ts.summarised:
-        note = t("layout.summarised", width=width)
-        parts += [Text(""), _group(layout.wrap(Line(layout.words(Text(note, style="dim"))), width))]
+        said = Text(t("layout.summarised", width=width), style="dim")
+        parts += [Text(""), _group(layout.wrap(Line(layout.words(said)), width))]
     parts.append(Text(""))
     return Group(*parts)
 
@@ -323,7 +323,7 @@ def ops_table() -> Table:
     for op in OPS.values():
         count = 2 if op.arity is None else op.arity
         names = ["a", "b"][:count] if op.arity != 1 else ["z"]
-        shapes = [(3,)] * count
+        shapes: list[tuple[int, ...]] = [(3,)] * count
         # A required option needs a value to show a formula; 3 stands for it, and is named.
         options = {k: (3.0 if o.required else o.default) for k, o in op.options.items()}
         example = ", ".join(f"{k} = 3" for k, o in op.options.items() if o.required)
