@@ -180,7 +180,11 @@ def trace(
         "--every",
         min=1,
         metavar="K",
-        help="Full tables for steps 1, K+1, 2K+1, … and the last; one line for the others.",
+        help="Full tables for steps 1, K+1, 2K+1, … and the last, nothing for the others; "
+        "then the summary.",
+    ),
+    summary: bool = typer.Option(
+        False, "--summary", help="Print only the summary of the run (no step's tables)."
     ),
     only_step: int | None = typer.Option(
         None, "--only-step", min=1, metavar="K", help="Only step K (in JSON too)."
@@ -224,7 +228,9 @@ def trace(
     if lr is not None and not (math.isfinite(lr) and lr >= 0):
         raise UsageError(f"--lr: expected a finite learning rate ≥ 0, found {lr}")
     Catalogue(lang)  # an unknown language is a usage error before any work
-    _check_trace_options(format, explain, every, node, save_svg, save_html, expect)
+    _check_trace_options(format, explain, every, node, save_svg, save_html, expect, summary)
+    if summary:
+        _check_summary_options(every, only_step, node, explain)
     for path in (save_svg, save_html):
         if path:
             files.check_new_file(path, force)
@@ -253,6 +259,7 @@ def trace(
         every=every,
         only_step=only_step,
         total=total,
+        summary_only=summary,
     )
     if format is Format.table:
         from .render import table
@@ -301,11 +308,17 @@ def _check_trace_options(
     save_svg: str | None,
     save_html: str | None,
     expect: str | None,
+    summary: bool = False,
 ) -> None:
     """Options that shape the human-readable output make no sense with JSON or --expect."""
     shaping = [
         name
-        for name, given in (("--explain", explain), ("--every", every), ("--node", node))
+        for name, given in (
+            ("--explain", explain),
+            ("--every", every),
+            ("--node", node),
+            ("--summary", summary),
+        )
         if given
     ]
     saving = [
@@ -326,6 +339,27 @@ def _check_trace_options(
     if format is not Format.table and saving:
         raise UsageError(
             f"{', '.join(saving)}: record the terminal tables; use with --format table"
+        )
+
+
+def _check_summary_options(
+    every: int | None, only_step: int | None, node: str | None, explain: bool
+) -> None:
+    """--summary prints no step, so the options that pick or shape steps contradict it."""
+    given = [
+        name
+        for name, value in (
+            ("--every", every),
+            ("--only-step", only_step),
+            ("--node", node),
+            ("--explain", explain),
+        )
+        if value
+    ]
+    if given:
+        raise UsageError(
+            f"--summary prints only the summary of the run; it does not combine with "
+            f"{', '.join(given)}"
         )
 
 

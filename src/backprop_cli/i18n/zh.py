@@ -38,7 +38,6 @@ STRINGS = {
     # ---- many steps ----------------------------------------------------------------------
     "summary.title": "{objective} 在 {steps} 步中的变化",
     "summary.sparkline": "每步的 {objective}:{sparkline}",
-    "summary.per_mark": "(每个符号是 {steps} 步的平均值)",
     "col.which": "",
     "summary.first": "最初",
     "summary.last": "最后",
@@ -102,4 +101,10 @@ STRINGS = {
     "anomaly.input": "输入 {name}",
     "anomaly.note": "追踪到此停止(退出码 3);--allow-nonfinite 会继续追踪,并用 ⚠ 标出非有限值。",
     "anomaly.note.document": "追踪到此停止(退出码 3);--allow-nonfinite 会继续追踪。",
+    # ---- how to read the sparkline of a run of many steps ---------------------------------
+    "summary.title.one": "{objective} 在 {steps} 步中的变化",
+    "summary.marks": "每个符号是 {steps} 步的平均值。",
+    "summary.scale.log": "对数刻度：▁ 为 {low}，█ 为 {high}。",
+    "summary.scale.log_zero": "对数刻度：▁ 为 {low}（或 0），█ 为 {high}。",
+    "summary.nonfinite": "{mark} 表示该处的 {objective} 至少有一步为 NaN 或 ±Inf。",
 }
