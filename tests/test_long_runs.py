@@ -115,7 +115,7 @@ def test_summary_refuses_options_that_pick_or_shape_steps(args, names) -> None:
     )
 
 
-@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
 def test_summary_is_refused_with_machine_formats(fmt: str) -> None:
     result = invoke("trace", LINEAR, "--summary", "-f", fmt)
     assert result.exit_code == 2

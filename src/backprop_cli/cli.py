@@ -50,6 +50,7 @@ class Format(str, Enum):
     jsonl = "jsonl"
     markdown = "markdown"
     latex = "latex"
+    csv = "csv"
 
 
 HUMAN = (Format.table, Format.markdown, Format.latex)
@@ -150,7 +151,8 @@ def trace(
         "-f",
         help="table (Rich), json (one document), jsonl (one line "
         "per step, as each finishes), markdown or latex "
-        "(tables for documents).",
+        "(tables for documents), csv (one row per step: "
+        "step, objective, each param's gradient norm).",
     ),
     steps: int | None = typer.Option(
         None, "--steps", "-n", min=1, help="Number of training steps (overrides 'steps:')."
@@ -292,6 +294,11 @@ def trace(
         for text in document.render(run, tracer, view, format.value):
             sys.stdout.write(text)
             sys.stdout.flush()
+    elif format is Format.csv:
+        from .render import csvout
+
+        selected = (s for s in run if only_step in (None, s.step))
+        csvout.write_rows(selected, tracer, sys.stdout)
     else:
         from .render import jsonout
 
@@ -310,7 +317,7 @@ def _check_trace_options(
     expect: str | None,
     summary: bool = False,
 ) -> None:
-    """Options that shape the human-readable output make no sense with JSON or --expect."""
+    """Options that shape the human-readable output make no sense with JSON, CSV or --expect."""
     shaping = [
         name
         for name, given in (
@@ -330,6 +337,12 @@ def _check_trace_options(
             raise UsageError(
                 f"--expect prints only the comparison; it does not combine with {', '.join(other)}"
             )
+    if format is Format.csv and shaping:
+        raise UsageError(
+            f"{', '.join(shaping)}: shape{'s' * (len(shaping) == 1)} the table, "
+            f"markdown and latex formats; CSV always has one row for every step "
+            f"(use --only-step to pick one step)"
+        )
     if format not in HUMAN and shaping:
         raise UsageError(
             f"{', '.join(shaping)}: shape{'s' * (len(shaping) == 1)} the table, "
