@@ -89,7 +89,7 @@ def test_json_values_round_trip_at_full_precision() -> None:
 
 
 @pytest.mark.parametrize("config", SHIPPED)
-@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "markdown", "latex"])
+@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "markdown", "latex", "csv"])
 def test_output_is_byte_identical_across_runs(config: str, fmt: str) -> None:
     args = ("trace", str(CONFIGS / config), "--format", fmt, "--steps", "3")
     first, second = invoke(*args), invoke(*args)

@@ -86,6 +86,7 @@ COMMANDS = st.sampled_from(
         ("trace", "--steps", "1"),
         ("trace", "--steps", "2", "--allow-nonfinite", "--format", "json"),
         ("trace", "--steps", "2", "--format", "markdown"),
+        ("trace", "--steps", "2", "--format", "csv"),
         ("graph", "--backward", "--step", "2"),
     ]
 )

@@ -328,7 +328,7 @@ def test_ops_command_lists_every_op() -> None:
     assert "∂/∂z: 1[z > 0]" in out and "kink: at z = 0" in out
 
 
-@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "markdown", "latex"])
+@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "markdown", "latex", "csv"])
 def test_an_op_error_in_the_first_step_prints_nothing_on_stdout(fmt: str) -> None:
     """Exit 2 means nothing on stdout: no JSON head or LaTeX preamble before the failing step."""
     from .helpers import invoke

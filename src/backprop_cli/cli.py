@@ -51,6 +51,7 @@ class Format(str, Enum):
     jsonl = "jsonl"
     markdown = "markdown"
     latex = "latex"
+    csv = "csv"
 
 
 HUMAN = (Format.table, Format.markdown, Format.latex)
@@ -156,7 +157,8 @@ def trace(
         "-f",
         help="table (Rich), json (one document), jsonl (one line "
         "per step, as each finishes), markdown or latex "
-        "(tables for documents).",
+        "(tables for documents), csv (one row per step: "
+        "step, objective, each param's gradient norm).",
     ),
     steps: int | None = typer.Option(
         None, "--steps", "-n", min=1, help="Number of training steps (overrides 'steps:')."
@@ -204,7 +206,11 @@ def trace(
         "--every",
         min=1,
         metavar="K",
-        help="Full tables for steps 1, K+1, 2K+1, … and the last; one line for the others.",
+        help="Full tables for steps 1, K+1, 2K+1, … and the last, nothing for the others; "
+        "then the summary.",
+    ),
+    summary: bool = typer.Option(
+        False, "--summary", help="Print only the summary of the run (no step's tables)."
     ),
     only_step: int | None = typer.Option(
         None, "--only-step", min=1, metavar="K", help="Only step K (in JSON too)."
@@ -248,7 +254,9 @@ def trace(
     if lr is not None and not (math.isfinite(lr) and lr >= 0):
         raise UsageError(f"--lr: expected a finite learning rate ≥ 0, found {lr}")
     Catalogue(lang)  # an unknown language is a usage error before any work
-    _check_trace_options(format, explain, every, node, save_svg, save_html, expect)
+    _check_trace_options(format, explain, every, node, save_svg, save_html, expect, summary)
+    if summary:
+        _check_summary_options(every, only_step, node, explain)
     for path in (save_svg, save_html):
         if path:
             files.check_new_file(path, force)
@@ -280,6 +288,7 @@ def trace(
         view=view_name.value,
         data_grads=data_grads,
         standalone=standalone,
+        summary_only=summary,
     )
     if format is Format.table:
         from .render import table
@@ -312,6 +321,11 @@ def trace(
         for text in document.render(run, tracer, view, format.value):
             sys.stdout.write(text)
             sys.stdout.flush()
+    elif format is Format.csv:
+        from .render import csvout
+
+        selected = (s for s in run if only_step in (None, s.step))
+        csvout.write_rows(selected, tracer, sys.stdout)
     else:
         from .render import jsonout
 
@@ -328,11 +342,17 @@ def _check_trace_options(
     save_svg: str | None,
     save_html: str | None,
     expect: str | None,
+    summary: bool = False,
 ) -> None:
-    """Options that shape the human-readable output make no sense with JSON or --expect."""
+    """Options that shape the human-readable output make no sense with JSON, CSV or --expect."""
     shaping = [
         name
-        for name, given in (("--explain", explain), ("--every", every), ("--node", node))
+        for name, given in (
+            ("--explain", explain),
+            ("--every", every),
+            ("--node", node),
+            ("--summary", summary),
+        )
         if given
     ]
     saving = [
@@ -344,6 +364,12 @@ def _check_trace_options(
             raise UsageError(
                 f"--expect prints only the comparison; it does not combine with {', '.join(other)}"
             )
+    if format is Format.csv and shaping:
+        raise UsageError(
+            f"{', '.join(shaping)}: shape{'s' * (len(shaping) == 1)} the table, "
+            f"markdown and latex formats; CSV always has one row for every step "
+            f"(use --only-step to pick one step)"
+        )
     if format not in HUMAN and shaping:
         raise UsageError(
             f"{', '.join(shaping)}: shape{'s' * (len(shaping) == 1)} the table, "
@@ -353,6 +379,27 @@ def _check_trace_options(
     if format is not Format.table and saving:
         raise UsageError(
             f"{', '.join(saving)}: record the terminal tables; use with --format table"
+        )
+
+
+def _check_summary_options(
+    every: int | None, only_step: int | None, node: str | None, explain: bool
+) -> None:
+    """--summary prints no step, so the options that pick or shape steps contradict it."""
+    given = [
+        name
+        for name, value in (
+            ("--every", every),
+            ("--only-step", only_step),
+            ("--node", node),
+            ("--explain", explain),
+        )
+        if value
+    ]
+    if given:
+        raise UsageError(
+            f"--summary prints only the summary of the run; it does not combine with "
+            f"{', '.join(given)}"
         )
 
 

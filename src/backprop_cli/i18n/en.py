@@ -38,7 +38,6 @@ STRINGS = {
     # ---- many steps ----------------------------------------------------------------------
     "summary.title": "{objective} over {steps} steps",
     "summary.sparkline": "{objective} per step: {sparkline}",
-    "summary.per_mark": " (each mark is the mean of {steps} steps)",
     "col.which": "",
     "summary.first": "first",
     "summary.last": "last",
@@ -125,4 +124,10 @@ STRINGS = {
     "backward.data_hidden": "gradients of data ({names}) are not shown; --data-grads shows them",
     "tensor.corners": "corners {corners}",
     "layout.summarised": "tensors too wide for {width} columns are summarised; --full shows them whole",
+    # ---- how to read the sparkline of a run of many steps ---------------------------------
+    "summary.title.one": "{objective} over {steps} step",
+    "summary.marks": "Each mark is the mean of {steps} steps.",
+    "summary.scale.log": "Log scale: ▁ is {low}, █ is {high}.",
+    "summary.scale.log_zero": "Log scale: ▁ is {low} (or 0), █ is {high}.",
+    "summary.nonfinite": "{mark} marks where {objective} was NaN or ±Inf at least once.",
 }

@@ -38,7 +38,6 @@ STRINGS = {
     # ---- many steps ----------------------------------------------------------------------
     "summary.title": "{objective} 在 {steps} 步中的变化",
     "summary.sparkline": "每步的 {objective}:{sparkline}",
-    "summary.per_mark": "(每个符号是 {steps} 步的平均值)",
     "col.which": "",
     "summary.first": "最初",
     "summary.last": "最后",
@@ -107,4 +106,10 @@ STRINGS = {
     "backward.data_hidden": "未列出数据（{names}）的梯度；加 --data-grads 可显示",
     "tensor.corners": "四角 {corners}",
     "layout.summarised": "宽于 {width} 列的张量只给出摘要；加 --full 显示完整张量",
+    # ---- how to read the sparkline of a run of many steps ---------------------------------
+    "summary.title.one": "{objective} 在 {steps} 步中的变化",
+    "summary.marks": "每个符号是 {steps} 步的平均值。",
+    "summary.scale.log": "对数刻度：▁ 为 {low}，█ 为 {high}。",
+    "summary.scale.log_zero": "对数刻度：▁ 为 {low}（或 0），█ 为 {high}。",
+    "summary.nonfinite": "{mark} 表示该处的 {objective} 至少有一步为 NaN 或 ±Inf。",
 }

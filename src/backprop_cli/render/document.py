@@ -401,24 +401,17 @@ def step_text(step: Step, tracer: Tracer, f: _Format) -> str:
 
 def summary_text(summary: Summary, tracer: Tracer, f: _Format) -> str:
     J = f.name(tracer.objective)
-    out = [f.heading(2, f.text("summary.title", objective=J, steps=str(summary.total)))]
+    out = [f.heading(2, f.text(summary.title_key, objective=J, steps=str(summary.total)))]
     rows = [
         [f.text(key), str(point.step), f.inline(_num(point.value, f.view.precision))]
         for key, point in summary.rows()
     ]
     out.append(f.table([f.text("col.which"), f.text("col.step"), J], rows, "lrr"))
     if isinstance(f, Markdown):  # pdfLaTeX has no glyphs for the sparkline's blocks
-        per_mark = (
-            f.text("summary.per_mark", steps=str(summary.steps_per_mark))
-            if summary.steps_per_mark > 1
-            else ""
-        )
-        out.append(
-            f.paragraph(
-                f.text("summary.sparkline", objective=J, sparkline=f.verbatim(summary.sparkline()))
-                + per_mark
-            )
-        )
+        spark = f.verbatim(summary.sparkline())
+        out.append(f.paragraph(f.text("summary.sparkline", objective=J, sparkline=spark)))
+        for line in summary.legend(f.text, lambda x: f.inline(_num(x, f.view.precision)), J):
+            out.append(f.paragraph(line))
     return "".join(out)
 
 
@@ -465,24 +458,12 @@ def render(steps: Iterable[Step], tracer: Tracer, view: View, kind: str) -> Iter
     try:
         for step in steps:
             summary.add(step)
-            if view.shows_full(step.step):
+            if view.shows(step.step):
                 yield piece(step_text(step, tracer, f))
-            elif view.shows(step.step):
-                p = view.precision
-                yield piece(
-                    f.paragraph(
-                        f.text(
-                            "step.heading",
-                            step=str(step.step),
-                            objective=f.name(tracer.objective),
-                            value=f.inline(_num(step.objective, p)),
-                        )
-                    )
-                )
     except NumericalAnomaly as exc:  # the steps before it are out; report it, then stop
         yield piece(anomaly_text(exc.anomaly, f) + (f.end() or ""))
         raise
-    tail = summary_text(summary, tracer, f) if view.summarises and summary.seen > 1 else ""
+    tail = summary_text(summary, tracer, f) if view.summarises(summary.seen) else ""
     text = piece(tail + (f.end() or ""))
     if text:
         yield text

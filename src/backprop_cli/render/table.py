@@ -202,7 +202,7 @@ def summary_block(summary: Summary, tracer: Tracer, style: View) -> RenderableTy
     t = Catalogue(style.lang)
     J, p = tracer.objective, style.precision
     table = Table(
-        title=t("summary.title", objective=J, steps=summary.total),
+        title=t(summary.title_key, objective=J, steps=summary.total),
         title_justify="left",
         box=box.SIMPLE_HEAD,
         show_edge=False,
@@ -212,30 +212,27 @@ def summary_block(summary: Summary, tracer: Tracer, style: View) -> RenderableTy
     table.add_column(J, justify="right")
     for key, point in summary.rows():
         table.add_row(t(key), str(point.step), fmt.number(point.value, p))
-    line = Text(t("summary.sparkline", objective=J, sparkline=summary.sparkline()))
-    if summary.steps_per_mark > 1:
-        line.append(t("summary.per_mark", steps=summary.steps_per_mark))
-    return Group(Rule(style="dim"), table, Text(""), line)
+    line = t("summary.sparkline", objective=J, sparkline=summary.sparkline())
+    legend = summary.legend(t, lambda x: fmt.number(x, p), J)
+    return Group(Rule(style="dim"), table, Text(""), Text("\n".join([line, *legend])))
 
 
 def render(
     steps: Iterable[Step], tracer: Tracer, style: View, width: int = 100
 ) -> Iterator[RenderableType]:
-    """One renderable per step as it is traced (full tables, or one line under ``--every``),
-    then, for a run of several steps, the summary of the objective. A numerical anomaly is
-    reported after the steps before it, then raised again."""
+    """The tables of each step shown (``View.shows``) as it is traced, then, for a run of
+    several steps, the summary of the objective. A numerical anomaly is reported after the
+    steps before it, then raised again."""
     summary = Summary(style.total)
     try:
         for step in steps:
             summary.add(step)
-            if style.shows_full(step.step):
+            if style.shows(step.step):
                 yield render_step(step, tracer, style, width)
-            elif style.shows(step.step):
-                yield Text(heading(step, tracer, style))
     except NumericalAnomaly as exc:
         yield anomaly_report(exc.anomaly, style)
         raise
-    if style.summarises and summary.seen > 1:
+    if style.summarises(summary.seen):
         yield summary_block(summary, tracer, style)
 
 

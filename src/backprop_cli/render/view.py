@@ -12,27 +12,31 @@ class View:
     lang: str = "en"  # the catalogue's language
     explain: bool = False  # a sentence under each backward row and update
     node: str | None = None  # backward rows touching this node only
-    every: int | None = None  # full tables every K steps, one line for the others
+    every: int | None = None  # full tables every K steps, nothing for the others
     only_step: int | None = None  # this step only
     total: int = 1  # how many steps the run traces
     view: str = "nodes"  # the backward table: one row per node (the document's) or per edge
     data_grads: bool = False  # the nodes view shows gradients of data tensors too
     standalone: bool = False  # LaTeX: a complete document, not a fragment
+    summary_only: bool = False  # no step at all, only the summary (--summary)
 
     def shows(self, step: int) -> bool:
-        return self.only_step is None or step == self.only_step
-
-    def shows_full(self, step: int) -> bool:
-        """Steps 1, K+1, 2K+1, … and the last one get full tables under ``--every K``."""
-        if not self.shows(step):
+        """Whether the step's tables are printed: every step, or only step K, or under
+        ``--every K`` steps 1, K+1, 2K+1, … and the last one; none under ``--summary``."""
+        if self.summary_only:
             return False
-        if self.every is None or self.only_step is not None:
+        if self.only_step is not None:
+            return step == self.only_step
+        if self.every is None:
             return True
         return (step - 1) % self.every == 0 or step == self.total
 
-    @property
-    def summarises(self) -> bool:
-        return self.only_step is None and self.total > 1
+    def summarises(self, seen: int) -> bool:
+        """Whether the run ends with the summary, after ``seen`` steps: a run of several steps
+        does (not one picked with ``--only-step``); ``--summary`` asks for it even for one."""
+        if self.only_step is not None or seen == 0:
+            return False
+        return self.summary_only or seen > 1
 
     def touches(self, node: str, input_: str) -> bool:
         return self.node is None or self.node in (node, input_)
