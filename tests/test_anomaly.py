@@ -334,7 +334,7 @@ def test_the_anomaly_report_speaks_the_chosen_language() -> None:
     config = str(ROOT / "tests" / "configs" / "overflow_logits.yaml")
     out = invoke("trace", config, "--lang", "zh").stdout
     assert "第 2 步 · 前向传播中出现数值异常" in out
-    assert "元素" in out and "2 个中有 1 个(1 inf):[0] inf" in out
-    assert "追踪到此停止(退出码 3)" in out
+    assert "元素" in out and "2 个中有 1 个（1 inf）：[0] inf" in out
+    assert "追踪到此停止（退出码 3）" in out
     markdown = invoke("trace", config, "-f", "markdown", "--lang", "zh").stdout
     assert "第 2 步 · 前向传播中出现数值异常" in markdown and "Not finite" not in markdown

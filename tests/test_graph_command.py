@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 
@@ -110,6 +111,21 @@ def test_graphviz_renders_it(extra: tuple[str, ...]) -> None:
     labels = {t.split(">", 1)[1] for t in texts}
     for name in (*DOCUMENT_TENSORS, "×", "ℓ2", "+", "l"):
         assert name in labels, name
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_graphviz_draws_every_label_in_a_monospace_font() -> None:
+    """Matrix columns in the labels line up only in a monospace font. Graphviz (Pango) reads
+    the family list; an SVG keeps it, so a viewer without DejaVu Sans Mono falls back to its
+    own monospace font."""
+    dot = graph(MLP, "--format", "dot", "--backward", "--step", "1")
+    for what in ("graph", "node", "edge"):
+        assert f'  {what} [fontname="DejaVu Sans Mono,monospace", ' in dot, what
+    assert "Helvetica" not in dot
+    svg = subprocess.run(
+        ["dot", "-Tsvg"], input=dot, capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert set(re.findall(r'font-family="([^"]*)"', svg)) == {"DejaVu Sans Mono,monospace"}
 
 
 def test_mermaid_flowchart() -> None:

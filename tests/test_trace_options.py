@@ -147,9 +147,9 @@ def test_explain_in_chinese_uses_the_documents_words() -> None:
     out = invoke(
         "trace", MLP, "--explain", "--view", "edges", "--lang", "zh", "--width", "200"
     ).stdout
-    assert "① 到 + 节点:梯度 ∂J/∂J = 1 原样传给 L(在 s 上也各复用一份),局部梯度为 1。" in out
-    assert "把梯度乘以另一侧输入的转置" in out
-    assert "③ ℓ₂ 节点:局部导数是 λW1,立刻得到正则对 W1 的梯度" in out
+    assert "① + 节点把 ∂J/∂J = 1 原样传给 L（也同样传给 s），因为它的局部梯度是 1。" in out
+    assert "× 节点要用矩阵微积分的结果：把梯度乘以另一侧输入的转置，即 ∂J/∂o · hᵀ。" in out
+    assert "③ ℓ₂ 节点的局部导数是 λW1，立刻得到正则项对 W1 的梯度：把 W1 往 0 拉。" in out
 
 
 @pytest.mark.parametrize("name, case", all_cases())

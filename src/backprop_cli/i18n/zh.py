@@ -1,4 +1,9 @@
-"""中文:用原文(《图示+例子 深入理解 前向反向传播》)自己的术语。"""
+"""中文：用原文（《图示+例子 深入理解 前向反向传播》）自己的术语。
+
+紧挨着汉字的标点一律用全角（：，（）；）；公式和数值里的标点仍是半角（``λ = 0.01``、
+``[1, 2]``）。占位符填进来的是公式或数值，它们与汉字之间要么隔一个空格，要么隔一个全角标点，
+``tests/test_i18n.py`` 对每个示例配置的每种输出格式都检查这一点。
+"""
 
 STRINGS = {
     # ---- a step and its tables --------------------------------------------------------------
@@ -10,86 +15,98 @@ STRINGS = {
     "col.value": "数值",
     "kind.data": "数据",
     "kind.param": "参数",
-    "kind.frozen": "参数(冻结)",
+    "kind.frozen": "参数（冻结）",
     "shape.scalar": "标量",
     "tensor.head": "{shape} 张量",
-    "tensor.no_finite": ",没有有限值",
+    "tensor.no_finite": "，没有一个有限值",
     "tensor.stats": "均值 {mean}  标准差 {std}\n最小 {min}  最大 {max}",
     "tensor.non_finite": "{count} 个非有限值",
-    "backward.title": "反向传播:上游梯度 × 局部梯度 = 全局梯度",
+    "backward.title": "反向传播：上游梯度 × 局部梯度 = 全局梯度",
     "col.step": "步骤",
     "col.target": "目标",
     "col.upstream": "上游梯度",
     "col.local": "局部梯度",
     "col.global": "全局梯度",
-    "backward.only_node": "只列出与 {node} 相连的行",
-    "sums.title": "多条路径汇合的梯度",
+    "backward.only_node": "只列出涉及 {node} 的行",
+    "sums.title": "由多条路径汇合而成的梯度",
     "col.tensor": "张量",
     "col.sum": "各项之和",
-    "updates.title": "参数更新({optimizer})",
+    "updates.title": "参数更新（{optimizer}）",
     "col.param": "参数",
     "col.rule": "更新规则",
     "col.before": "更新前",
     "col.gradient": "梯度",
     "col.state": "更新后的优化器状态",
     "col.after": "更新后",
-    "updates.frozen": "冻结(不更新):{names}",
-    "updates.none": "没有可训练参数",
+    "updates.frozen": "冻结（不更新）：{names}",
+    "updates.none": "没有可训练的参数",
     # ---- many steps ----------------------------------------------------------------------
     "summary.title": "{objective} 在 {steps} 步中的变化",
-    "summary.sparkline": "每步的 {objective}:{sparkline}",
+    "summary.sparkline": "每一步的 {objective}：{sparkline}",
     "col.which": "",
     "summary.first": "最初",
     "summary.last": "最后",
-    "summary.best": "最佳",
+    "summary.best": "最低",
     # ---- --explain -------------------------------------------------------------------------
+    # 原文的说法："到 + 节点：梯度在两条输入边 (L, s) 上各复用一份"；"ℓ₂ 节点：局部导数是 λW(i)，
+    # 立刻得到正则对权重的梯度"；"× 节点：需要用矩阵微积分结果，把梯度分别乘以另一侧输入的转置"。
     "explain.title": "说明",
-    "explain.edge.pass": "到 {symbol} 节点:梯度 {upstream} 原样传给 {input}{also},局部梯度为 1。",
-    "explain.edge.pass.also": "(在 {others} 上也各复用一份)",
-    "explain.edge.negate": "到 {symbol} 节点:梯度 {upstream} 变号后传给 {input},局部梯度为 "
+    "explain.edge.pass": "{symbol} 节点把 {upstream} 原样传给 {input}{also}，因为它的局部梯度是 1。",
+    "explain.edge.pass.also": "（也同样传给 {others}）",
+    "explain.edge.negate": "{symbol} 节点把 {upstream} 变号后传给 {input}：它的局部梯度是 "
     "{minus_one}。",
-    "explain.edge.product": "到 {symbol} 节点:把上游梯度乘以另一侧输入 {other}。",
-    "explain.edge.matmul": "{symbol} 节点:需要用矩阵微积分结果,把梯度乘以另一侧输入的转置,"
-    "{global_}。",
-    "explain.edge.relu": "ReLU 在 {open_condition} 处让梯度通过,其余处截断({n} 个元素中 "
-    "{open} 个通过)。",
-    "explain.edge.relu.scalar.open": "ReLU 让梯度通过:{open_condition}。",
-    "explain.edge.relu.scalar.closed": "ReLU 截断梯度:{closed_condition}。",
-    "explain.edge.slope": "逐元素乘以 {function} 在 {input} 处的斜率:{local}。",
-    "explain.edge.sum": "求和节点把 {upstream} 传回 {input} 中参与求和的每个元素。",
-    "explain.edge.mean": "均值节点把 {upstream} 乘以 {local} 后传回 {input} 中参与平均的每个元素。",
-    "explain.edge.max": "最大值节点只把 {upstream} 传回 {input} 中最大的元素(并列时平分):{local}。",
-    "explain.edge.jacobian": "{function} 把 {input} 的各个元素混在一起,所以上游梯度要乘以整个雅可比矩阵 "
-    "{local},而不是逐元素的斜率。",
-    "explain.edge.rearrange": "{function} 只是搬动元素:梯度原样搬回它们在 {input} 中的位置。",
-    "explain.edge.cross_entropy": "交叉熵的局部梯度是预测概率减去真实概率:{local}。",
+    "explain.edge.product": "{symbol} 节点把上游梯度乘以另一侧的输入 {other}。",
+    "explain.edge.matmul": "{symbol} 节点要用矩阵微积分的结果：把梯度乘以另一侧输入的转置，"
+    "即 {global_}。",
+    "explain.edge.relu": "ReLU 在 {open_condition} 的位置让梯度通过，其余位置把它截断"
+    "（{n} 个元素中有 {open} 个通过）。",
+    "explain.edge.relu.scalar.open": "ReLU 让梯度通过，因为 {open_condition}。",
+    "explain.edge.relu.scalar.closed": "ReLU 把梯度截断，因为 {closed_condition}。",
+    "explain.edge.slope": "逐元素乘以 {function} 在 {input} 处的斜率，即 {local}。",
+    "explain.edge.sum": "求和节点把 {upstream} 传回给 {input} 中参与求和的每一个元素。",
+    "explain.edge.mean": "求平均节点把 {upstream} 乘以 {local}，再传回给 {input} "
+    "中参与平均的每一个元素。",
+    "explain.edge.max": "取最大值的节点只把 {upstream} 传回给 {input} 中最大的那个元素"
+    "（并列最大时平分）：{local}。",
+    "explain.edge.jacobian": "{function} 把 {input} 的各个元素混在了一起，所以上游梯度要乘以"
+    "整个雅可比矩阵 {local}，而不是每个元素各乘一个斜率。",
+    "explain.edge.rearrange": "{function} 只是挪动元素的位置：梯度原样送回这些元素在 {input} "
+    "中原来的位置。",
+    "explain.edge.cross_entropy": "交叉熵的局部梯度是预测概率减去真实概率：{local}。",
     "explain.edge.error": "损失的局部梯度就是误差 {local}。",
-    "explain.edge.error.low": "损失的局部梯度就是误差 {error}:为负,说明预测低了。",
-    "explain.edge.error.high": "损失的局部梯度就是误差 {error}:为正,说明预测高了。",
-    "explain.edge.error.exact": "损失的局部梯度就是误差 {error}:预测正好。",
-    "explain.edge.target": "{input} 是数据(真实标签):它的梯度只记录,不用于训练。",
-    "explain.edge.l2": "{symbol} 节点:局部导数是 {local},立刻得到正则对 {input} 的梯度(把它拉向 0)。",
-    "explain.edge.l1": "{symbol} 节点:局部导数是 {local},对 {input} 的每个非零元素施加同样大小、指向 0 的拉力。",
-    "explain.edge.unbroadcast": "前向传播时 {input} 被广播过,所以梯度要求和回它原来的形状。",
-    "explain.edge.terms": "这是 {target} 的 {terms} 项中的第 {term} 项,其他路径的梯度会累加进来。",
-    "explain.update.grows": "梯度为负({grad}),所以 {param} 应往大方向调(负号+学习率会变成加):{move}。",
-    "explain.update.shrinks": "梯度为正({grad}),所以 {param} 应往小方向调:{move}。",
-    "explain.update.stays": "{param} 不变:{move}。",
-    "explain.update.grows_by_state": "{param} 变大({move}),尽管梯度为 {grad}:是优化器的状态"
-    "(动量、滑动平均)带着它走。",
-    "explain.update.shrinks_by_state": "{param} 变小({move}),尽管梯度为 {grad}:是优化器的状态"
-    "(动量、滑动平均)带着它走。",
-    "explain.update.tensor": "{param}:{grow} 个元素变大,{shrink} 个变小,{stay} 个不变;"
-    "变化的 {moved} 个中有 {against} 个沿梯度的反方向调整。",
+    "explain.edge.error.low": "损失的局部梯度就是误差 {error}：误差为负，说明预测低了。",
+    "explain.edge.error.high": "损失的局部梯度就是误差 {error}：误差为正，说明预测高了。",
+    "explain.edge.error.exact": "损失的局部梯度就是误差 {error}：预测恰好准确。",
+    "explain.edge.target": "{input} 是数据，即真实标签：它的梯度只是记录下来，不用来训练。",
+    "explain.edge.l2": "{symbol} 节点的局部导数是 {local}，立刻得到正则项对 {input} 的梯度："
+    "把 {input} 往 0 拉。",
+    "explain.edge.l1": "{symbol} 节点的局部导数是 {local}：对 {input} 的每个非零元素施加"
+    "大小相同、指向 0 的拉力。",
+    "explain.edge.unbroadcast": "前向传播时 {input} 被广播过，所以要把梯度求和，还原成它原来的"
+    "形状。",
+    "explain.edge.terms": "这是 {target} 的第 {term} 项（共 {terms} 项），其他路径的梯度也会"
+    "加到它上面。",
+    # 原文："权重梯度 -3.8：面积系数 w 应往大方向调"
+    "explain.update.grows": "梯度为负（{grad}），更新时减去它，负负得正，所以 {param} "
+    "往大的方向调：{move}。",
+    "explain.update.shrinks": "梯度为正（{grad}），更新时减去它，所以 {param} 往小的方向调："
+    "{move}。",
+    "explain.update.stays": "{param} 没有变化：{move}。",
+    "explain.update.grows_by_state": "尽管梯度是 {grad}，{param} 还是变大了（{move}）："
+    "是优化器的状态（动量、滑动平均）带着它走。",
+    "explain.update.shrinks_by_state": "尽管梯度是 {grad}，{param} 还是变小了（{move}）："
+    "是优化器的状态（动量、滑动平均）带着它走。",
+    "explain.update.tensor": "{param}：{grow} 个元素变大，{shrink} 个变小，{stay} 个不变；"
+    "变化的 {moved} 个元素中，有 {against} 个是逆着梯度方向调整的。",
     # ---- compare -------------------------------------------------------------------------
-    "compare.title": "不同的路径",
+    "compare.title": "有差异的路径",
     "compare.col.path": "路径",
-    "compare.col.expected": "期望值({expected})",
-    "compare.col.actual": "实际值({actual})",
-    "compare.tolerance": "rtol {rtol},atol {atol}",
-    "compare.same": "{actual} 与 {expected} 一致({tolerance})",
-    "compare.more": "……另有 {more} 处不同(用 --max-rows 显示)",
-    "compare.differ": "{actual} 与 {expected} 有 {count} 处不同({tolerance})",
+    "compare.col.expected": "期望值（{expected}）",
+    "compare.col.actual": "实际值（{actual}）",
+    "compare.tolerance": "rtol {rtol}，atol {atol}",
+    "compare.same": "{actual} 与 {expected} 一致（{tolerance}）",
+    "compare.more": "……还有 {more} 处（用 --max-rows 全部列出）",
+    "compare.differ": "{actual} 与 {expected} 有 {count} 处不同（{tolerance}）",
     # ---- a trace stopped by a numerical anomaly ---------------------------------------------
     "anomaly.heading": "第 {step} 步 · {pass_name}中出现数值异常",
     "anomaly.pass.forward": "前向传播",
@@ -97,10 +114,11 @@ STRINGS = {
     "anomaly.pass.update": "参数更新",
     "anomaly.not_finite": "非有限值",
     "anomaly.elements": "元素",
-    "anomaly.count": "{size} 个中有 {bad} 个({counts}):{elements}",
+    "anomaly.count": "{size} 个中有 {bad} 个（{counts}）：{elements}",
     "anomaly.input": "输入 {name}",
-    "anomaly.note": "追踪到此停止(退出码 3);--allow-nonfinite 会继续追踪,并用 ⚠ 标出非有限值。",
-    "anomaly.note.document": "追踪到此停止(退出码 3);--allow-nonfinite 会继续追踪。",
+    "anomaly.note": "追踪到此停止（退出码 3）；加上 --allow-nonfinite 可以继续追踪，并用 ⚠ "
+    "标出非有限值。",
+    "anomaly.note.document": "追踪到此停止（退出码 3）；加上 --allow-nonfinite 可以继续追踪。",
     # ---- 表格排版 ---------------------------------------------------------------------------
     "backward.to": "→ {input}",
     "backward.data_hidden": "未列出数据（{names}）的梯度；加 --data-grads 可显示",

@@ -330,6 +330,13 @@ def _op_id(name: str) -> str:
     return _dot_id(f"op:{name}")
 
 
+# Labels hold matrices whose columns must line up: a monospace font. Graphviz hands the name
+# to Pango (PNG, PDF), which reads a comma-separated family list and finds DejaVu Sans Mono on a
+# Debian/Ubuntu system with Graphviz installed; an SVG keeps it as CSS font-family, so a viewer
+# without DejaVu still picks a monospace font (as Graphviz itself writes "Courier,monospace").
+MONOSPACE = "DejaVu Sans Mono,monospace"
+
+
 def to_dot(view: View, precision: int = 4) -> str:
     """Graphviz text: ``backprop graph CONFIG --format dot | dot -Tsvg > graph.svg``."""
     what = "gradient flow" if view.backward else "computational graph"
@@ -338,9 +345,9 @@ def to_dot(view: View, precision: int = 4) -> str:
         f"// The {what} of {view.title}{step}, drawn by backprop-cli.",
         "digraph backprop {",
         "  rankdir=LR;",
-        '  graph [fontname="Helvetica", nodesep=0.3, ranksep=0.45];',
-        f'  node [fontname="Helvetica", fontsize=12, color="{INK}", style=filled];',
-        f'  edge [fontname="Helvetica", fontsize=10, color="{INK}"];',
+        f'  graph [fontname="{MONOSPACE}", nodesep=0.3, ranksep=0.45];',
+        f'  node [fontname="{MONOSPACE}", fontsize=12, color="{INK}", style=filled];',
+        f'  edge [fontname="{MONOSPACE}", fontsize=10, color="{INK}"];',
     ]
     for v in view.vertices:
         if v.kind == "param":
