@@ -194,7 +194,9 @@ class Tracer:
                     scalar=scalar,
                     shape=shape_text(self.shapes[arg]),
                 )
-                if chain is ELEMENTWISE and self._reduces(node, arg, local):
+                if node.op.stops_gradient:
+                    glob = "0"  # nothing flows back; the local text says why
+                elif chain is ELEMENTWISE and self._reduces(node, arg, local):
                     glob = f"Σ({glob})" if self.shapes[arg] == () else f"unbroadcast({glob})"
                 texts[(node.name, pos)] = glob
                 terms = self.consumers[arg]

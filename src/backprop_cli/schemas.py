@@ -153,7 +153,7 @@ def _option(option: Option) -> dict[str, Any]:
             minItems=1,
             items={"anyOf": [{"type": "integer", "minimum": 1}, {"const": -1}]},
         )
-    if not option.required:
+    if not option.required and not (option.kind == "number" and option.default is None):
         spec["default"] = (
             list(option.default) if isinstance(option.default, tuple) else option.default
         )

@@ -65,6 +65,10 @@ STRINGS = {
     "averaged, times {local}.",
     "explain.edge.max": "A max hands {upstream} back to the largest element of {input} only "
     "(ties share it): {local}.",
+    "explain.edge.pick": "{function} takes each entry from one input: the gradient goes to "
+    "{input} where its entry was taken (ties share it): {local}.",
+    "explain.edge.stop": "{function} passes nothing back to {input}: its local gradient is 0 "
+    "by definition, so {input}'s value acts as a constant here.",
     "explain.edge.jacobian": "{function} mixes the entries of {input}, so the upstream gradient "
     "meets its whole Jacobian {local}, not one slope per entry.",
     "explain.edge.rearrange": "{function} only moves entries around: the gradient goes back "

@@ -60,6 +60,10 @@ STRINGS = {
     "explain.edge.sum": "求和节点把 {upstream} 传回 {input} 中参与求和的每个元素。",
     "explain.edge.mean": "均值节点把 {upstream} 乘以 {local} 后传回 {input} 中参与平均的每个元素。",
     "explain.edge.max": "最大值节点只把 {upstream} 传回 {input} 中最大的元素(并列时平分):{local}。",
+    "explain.edge.pick": "{function} 的每个元素取自其中一个输入：梯度只传给 {input} 中被取用的元素"
+    "（相等时平分）：{local}。",
+    "explain.edge.stop": "{function} 不向 {input} 传回任何梯度：局部梯度按定义为 0，"
+    "{input} 的值在这里被当作常数。",
     "explain.edge.jacobian": "{function} 把 {input} 的各个元素混在一起,所以上游梯度要乘以整个雅可比矩阵 "
     "{local},而不是逐元素的斜率。",
     "explain.edge.rearrange": "{function} 只是搬动元素:梯度原样搬回它们在 {input} 中的位置。",
