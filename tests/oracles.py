@@ -109,13 +109,17 @@ AUTOGRAD_OPS: dict[str, Callable[[list, dict], Any]] = {
 }
 
 
-def _evaluate(tracer: Tracer, table: dict, leaves: dict, override: dict | None = None) -> dict:
+def _evaluate(
+    tracer: Tracer, table: dict, leaves: dict, override: dict | None = None, constants=None
+) -> dict:
     values = dict(leaves)
+    constants = tracer.graph.constants if constants is None else constants
     for node in tracer.graph.nodes:
         if override and node.name in override:
             values[node.name] = override[node.name]
         else:
-            values[node.name] = table[node.op.name]([values[a] for a in node.args], node.options)
+            args = [values[a] if a in values else constants[a] for a in node.args]
+            values[node.name] = table[node.op.name](args, node.options)
     return values
 
 
@@ -214,7 +218,8 @@ def torch_grads(tracer: Tracer, values: dict[str, np.ndarray]) -> dict[str, np.n
         n: torch.tensor(values[n], dtype=torch.float64, requires_grad=True)
         for n in tracer.graph.tensors
     }
-    computed = _evaluate(tracer, table, tensors)
+    constants = {k: torch.tensor(v, dtype=torch.float64) for k, v in tracer.graph.constants.items()}
+    computed = _evaluate(tracer, table, tensors, constants=constants)
     for node in tracer.graph.nodes:
         if computed[node.name].requires_grad:
             computed[node.name].retain_grad()

@@ -4,6 +4,8 @@ autodiff oracles (HIPS autograd, and PyTorch where installed)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -147,3 +149,89 @@ def test_stop_gradient_in_the_table_and_check() -> None:
     result = invoke("check", "-", "--nodes", "-f", "json", input=text)
     assert result.exit_code == 0, result.stdout
     assert invoke("ops", "--width", "200").stdout.count("stop_gradient") == 1
+
+
+# ---- 3. literal constants in args ------------------------------------------------------------
+
+CONSTANTS = """
+params: {x: [1.0, 2.0]}
+graph:
+  - {name: y, op: mul, args: [x, 3.0]}
+  - {name: z, op: add, args: [y, [[1, -2], [0.5, 0]]]}
+  - {name: w, op: sub, args: [-1, z]}
+  - {name: p, op: pow, args: [w], exponent: 2}
+  - {name: J, op: mean, args: [p]}
+"""
+
+
+def test_constants_are_shown_as_values_and_get_no_gradient_row() -> None:
+    doc = trace_json_text(CONSTANTS)
+    nodes = {n["name"]: n for n in doc["graph"]["nodes"]}
+    assert nodes["y"]["equation"] == "y = x·3" and nodes["y"]["args"] == ["x", "3"]
+    assert nodes["z"]["equation"] == "z = y + [[1, −2], [0.5, 0]]"
+    assert nodes["w"]["equation"] == "w = −1 − z"
+    assert doc["graph"]["constants"] == {
+        "3": 3,
+        "[[1, −2], [0.5, 0]]": [[1, -2], [0.5, 0]],
+        "−1": -1,
+    }
+    step = doc["steps"][0]
+    assert {e["input"] for e in step["backward"]} == {"x", "y", "z", "w", "p"}
+    assert set(step["grads"]) == set(step["forward"]) == {"x", "y", "z", "w", "p", "J"}
+    # y = 3x = [3, 6]; z[i, j] = y[j] + c[i, j]; w = −1 − z; J = mean(w²)
+    x = np.array([1.0, 2.0])
+    w = -1.0 - (3.0 * x + np.array([[1.0, -2.0], [0.5, 0.0]]))
+    assert step["objective"] == pytest.approx(np.mean(w**2), rel=1e-15)
+    np.testing.assert_allclose(step["grads"]["x"], (-2.0 * w / 4).sum(axis=0) * 3.0, rtol=1e-15)
+    edge = next(e for e in step["backward"] if e["node"] == "y")
+    assert (edge["formula"]["local"], edge["formula"]["global"]) == ("3", "∂J/∂y · 3")
+    _oracles(CONSTANTS, steps=2)
+    table = invoke("trace", "-", "--width", "150", input=CONSTANTS).stdout
+    assert "y = x·3" in table and "→ 3 " not in table
+
+
+def trace_json_text(text: str) -> dict:
+    result = invoke("trace", "-", "--format", "json", input=text)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("arg", "message"),
+    [
+        (
+            "true",
+            ":3:34: graph[0].args[1]: node 'y': expected an input name or a constant (a number or "
+            "a list of numbers), found the boolean true",
+        ),
+        (
+            "[[1, 2], [3]]",
+            ":3:34: graph[0].args[1]: node 'y': a constant input: expected rows of equal length "
+            "(a rectangular array), but found a ragged list with row lengths [1, 2]",
+        ),
+        (
+            ".inf",
+            ":3:34: graph[0].args[1]: node 'y': expected a finite constant, found the number inf",
+        ),
+        (
+            "[1, 2, 3]",
+            ":3:30: graph[0].args: node 'y' (y = x ⊙ [1, 2, 3]): x has shape 2, [1, 2, 3] has "
+            "shape 3; mul expects shapes that broadcast against each other",
+        ),
+    ],
+)
+def test_bad_constants_are_one_line_errors(arg: str, message: str) -> None:
+    result = invoke(
+        "trace",
+        "-",
+        input=f"data: {{x: [1.0, 2.0]}}\ngraph:\n  - {{name: y, op: mul, args: [x, {arg}]}}\n",
+    )
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"backprop: error: <stdin>{message}\n"
+
+
+def test_constants_in_the_graph_command() -> None:
+    for fmt in ("table", "dot", "mermaid", "json"):
+        result = invoke("graph", "-", "-f", fmt, input=CONSTANTS)
+        assert result.exit_code == 0, (fmt, result.stderr)
+    assert invoke("validate", "-", input=CONSTANTS).exit_code == 0
