@@ -150,7 +150,7 @@ CASES = [
     (
         "data: {x: 1}\ngraph:\n  - {name: z, op: relu, args: [x]}\noptimizer: {name: sdg}\n",
         ":4:19: optimizer.name: unknown optimizer 'sdg' (did you mean 'sgd'?); expected one "
-        "of sgd, adam, adamw, rmsprop",
+        "of sgd, adam, adamw, rmsprop, adagrad",
     ),
     (
         "data: {x: 1}\n"

@@ -641,6 +641,9 @@ class _Compiler:
                     key=True,
                 )
         values = self.option_values(spec, options, ("optimizer",), "", f"{name} needs") or {}
+        conflict = OPTIMIZERS[name].conflict(values)
+        if conflict:
+            self.problem(("optimizer",), f"{name}: {conflict}")
         lr = values.pop("lr", options["lr"].default)
         return OptimizerSpec(name=name, lr=lr, options=values)
 

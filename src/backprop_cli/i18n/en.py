@@ -93,6 +93,12 @@ STRINGS = {
     "explain.edge.terms": " This is term {term} of {terms} of {target}; the other paths add to it.",
     "explain.update.grows": "The gradient is negative ({grad}), so {param} grows: {move}.",
     "explain.update.shrinks": "The gradient is positive ({grad}), so {param} shrinks: {move}.",
+    "explain.update.grows.ascent": "The gradient is positive ({grad}) and the objective is "
+    "maximised, so {param} grows: {move}.",
+    "explain.update.shrinks.ascent": "The gradient is negative ({grad}) and the objective is "
+    "maximised, so {param} shrinks: {move}.",
+    "explain.update.tensor.ascent": "{param}: {grow} entries grow, {shrink} shrink, {stay} do "
+    "not move; {against} of the {moved} that move go along their gradient (maximize).",
     "explain.update.stays": "{param} does not move: {move}.",
     "explain.update.grows_by_state": "{param} grows ({move}) although its gradient is "
     "{grad}: the optimiser's state (momentum, running "

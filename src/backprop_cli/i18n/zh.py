@@ -79,6 +79,10 @@ STRINGS = {
     "explain.edge.terms": "这是 {target} 的 {terms} 项中的第 {term} 项,其他路径的梯度会累加进来。",
     "explain.update.grows": "梯度为负({grad}),所以 {param} 应往大方向调(负号+学习率会变成加):{move}。",
     "explain.update.shrinks": "梯度为正({grad}),所以 {param} 应往小方向调:{move}。",
+    "explain.update.grows.ascent": "梯度为正（{grad}），而目标是求最大值，所以 {param} 往大方向调：{move}。",
+    "explain.update.shrinks.ascent": "梯度为负（{grad}），而目标是求最大值，所以 {param} 往小方向调：{move}。",
+    "explain.update.tensor.ascent": "{param}：{grow} 个元素变大，{shrink} 个变小，{stay} 个不变；"
+    "变化的 {moved} 个中有 {against} 个沿梯度方向调整（求最大值）。",
     "explain.update.stays": "{param} 不变:{move}。",
     "explain.update.grows_by_state": "{param} 变大({move}),尽管梯度为 {grad}:是优化器的状态"
     "(动量、滑动平均)带着它走。",

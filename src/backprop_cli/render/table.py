@@ -181,7 +181,14 @@ def updates_table(step: Step, tracer: Tracer, style: Style) -> Table:
     return table
 
 
-STATE_NAMES = {"m_hat": "m̂", "v_hat": "v̂", "velocity": "v"}
+STATE_NAMES = {
+    "m_hat": "m̂",
+    "v_hat": "v̂",
+    "velocity": "v",
+    "sum": "s",
+    "grad_avg": "ḡ",
+    "buffer": "b",
+}
 
 
 def heading(step: Step, tracer: Tracer, style: Style) -> str:
