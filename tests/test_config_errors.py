@@ -158,7 +158,7 @@ CASES = [
         "  - {name: z, op: relu, args: [x]}\n"
         "optimizer: {name: sgd, momentun: 0.9}\n",
         ":4:24: optimizer.momentun: unknown sgd option 'momentun' (did you mean 'momentum'?); "
-        "expected name, lr, momentum, nesterov, weight_decay",
+        "expected name, lr, momentum, dampening, nesterov, weight_decay, maximize",
     ),
     (
         "params: {W: 1}\ngraph:\n  - {name: s, op: l2, args: [W], lamda: 0.1}\n",
