@@ -235,3 +235,31 @@ def test_constants_in_the_graph_command() -> None:
         result = invoke("graph", "-", "-f", fmt, input=CONSTANTS)
         assert result.exit_code == 0, (fmt, result.stderr)
     assert invoke("validate", "-", input=CONSTANTS).exit_code == 0
+
+
+# ---- 7. a shipped config that reads its data from a file ----------------------------------
+
+
+def test_houses_reads_the_csv_and_fits_the_least_squares_line() -> None:
+    import csv
+
+    from .conftest import CONFIGS
+
+    with open(CONFIGS / "data" / "houses.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    area = np.array([float(r["area"]) for r in rows])
+    price = np.array([float(r["price"]) for r in rows])
+    assert len(rows) == 12
+    doc = trace_json_text(
+        (CONFIGS / "houses.yaml")
+        .read_text(encoding="utf-8")
+        .replace("data/houses.csv", str(CONFIGS / "data" / "houses.csv"))
+    )
+    first, last = doc["steps"][0], doc["steps"][-1]
+    assert len(doc["steps"]) == 300
+    assert first["forward"]["area"] == area.tolist() and first["forward"]["y"] == price.tolist()
+    w, b = np.polyfit(area / 100, price, 1)
+    assert last["updates"]["w"]["after"] == pytest.approx(w, abs=1e-5)
+    assert last["updates"]["b"]["after"] == pytest.approx(b, abs=1e-5)
+    residual = np.mean((w * area / 100 + b - price) ** 2)
+    assert last["objective"] == pytest.approx(residual, rel=1e-3)
