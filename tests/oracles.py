@@ -15,6 +15,7 @@ from typing import Any
 import autograd
 import autograd.numpy as anp
 import numpy as np
+from autograd.tracer import getval
 
 from backprop_cli.engine import Tracer
 
@@ -50,6 +51,14 @@ def _ag_softmax(a, axis):
     return e / anp.sum(e, axis=axis, keepdims=True)
 
 
+def _ag_clip(x, o):
+    # From the definition, with the bounds inside (as torch.clamp): where() passes the gradient
+    # of x exactly where x is kept.
+    lo = -np.inf if o["min"] is None else o["min"]
+    hi = np.inf if o["max"] is None else o["max"]
+    return anp.where(x < lo, lo, anp.where(x > hi, hi, x))
+
+
 def _ag_gelu(z):
     return 0.5 * z * (1.0 + anp.tanh(np.sqrt(2.0 / np.pi) * (z + 0.044715 * z**3)))
 
@@ -65,6 +74,14 @@ AUTOGRAD_OPS: dict[str, Callable[[list, dict], Any]] = {
     "exp": lambda a, o: anp.exp(a[0]),
     "log": lambda a, o: anp.log(a[0]),
     "abs": lambda a, o: anp.abs(a[0]),
+    "sin": lambda a, o: anp.sin(a[0]),
+    "cos": lambda a, o: anp.cos(a[0]),
+    "sqrt": lambda a, o: anp.sqrt(a[0]),
+    # autograd's maximum and minimum split the gradient equally at a tie.
+    "maximum": lambda a, o: anp.maximum(a[0], a[1]),
+    "minimum": lambda a, o: anp.minimum(a[0], a[1]),
+    "clip": lambda a, o: _ag_clip(a[0], o),
+    "stop_gradient": lambda a, o: getval(a[0]),  # the value, untraced: a constant
     "relu": lambda a, o: anp.where(a[0] > 0, a[0], 0.0),
     "leaky_relu": lambda a, o: anp.where(a[0] > 0, a[0], o["alpha"] * a[0]),
     # where(), not minimum(): autograd splits minimum's gradient at a tie (z = 0 exactly).
@@ -92,13 +109,17 @@ AUTOGRAD_OPS: dict[str, Callable[[list, dict], Any]] = {
 }
 
 
-def _evaluate(tracer: Tracer, table: dict, leaves: dict, override: dict | None = None) -> dict:
+def _evaluate(
+    tracer: Tracer, table: dict, leaves: dict, override: dict | None = None, constants=None
+) -> dict:
     values = dict(leaves)
+    constants = tracer.graph.constants if constants is None else constants
     for node in tracer.graph.nodes:
         if override and node.name in override:
             values[node.name] = override[node.name]
         else:
-            values[node.name] = table[node.op.name]([values[a] for a in node.args], node.options)
+            args = [values[a] if a in values else constants[a] for a in node.args]
+            values[node.name] = table[node.op.name](args, node.options)
     return values
 
 
@@ -110,7 +131,9 @@ def autograd_grads(tracer: Tracer, values: dict[str, np.ndarray]) -> dict[str, n
     def objective_of_leaves(ls):
         return anp.sum(_evaluate(tracer, AUTOGRAD_OPS, ls)[J])
 
-    grads = dict(autograd.grad(objective_of_leaves)(leaves))
+    with warnings.catch_warnings():  # J may depend on no leaf (behind a stop_gradient)
+        warnings.filterwarnings("ignore", "Output seems independent of input")
+        grads = dict(autograd.grad(objective_of_leaves)(leaves))
     for node in tracer.graph.nodes:
 
         def objective_of_node(v, name=node.name):
@@ -159,6 +182,14 @@ def torch_grads(tracer: Tracer, values: dict[str, np.ndarray]) -> dict[str, np.n
         "exp": lambda a, o: torch.exp(a[0]),
         "log": lambda a, o: torch.log(a[0]),
         "abs": lambda a, o: torch.abs(a[0]),
+        "sin": lambda a, o: torch.sin(a[0]),
+        "cos": lambda a, o: torch.cos(a[0]),
+        "sqrt": lambda a, o: torch.sqrt(a[0]),
+        "maximum": lambda a, o: torch.maximum(a[0], a[1]),
+        "minimum": lambda a, o: torch.minimum(a[0], a[1]),
+        "clip": lambda a, o: torch.clamp(a[0], o["min"], o["max"]),
+        # detach() cuts the graph; the detached tensor is a new leaf, so ∂J/∂u is still read.
+        "stop_gradient": lambda a, o: a[0].detach().requires_grad_(True),
         "relu": lambda a, o: torch.relu(a[0]),
         "leaky_relu": lambda a, o: F.leaky_relu(a[0], o["alpha"]),
         "elu": lambda a, o: F.elu(a[0], o["alpha"]),
@@ -187,7 +218,8 @@ def torch_grads(tracer: Tracer, values: dict[str, np.ndarray]) -> dict[str, np.n
         n: torch.tensor(values[n], dtype=torch.float64, requires_grad=True)
         for n in tracer.graph.tensors
     }
-    computed = _evaluate(tracer, table, tensors)
+    constants = {k: torch.tensor(v, dtype=torch.float64) for k, v in tracer.graph.constants.items()}
+    computed = _evaluate(tracer, table, tensors, constants=constants)
     for node in tracer.graph.nodes:
         if computed[node.name].requires_grad:
             computed[node.name].retain_grad()

@@ -24,6 +24,7 @@ def test_check_passes_on_every_shipped_config(config: str) -> None:
     assert result.exit_code == 0, [t for s in doc["steps"] for t in s["tensors"] if not t["passed"]]
     assert doc["passed"] is True
     assert all(t["max_rel_error"] < 1e-5 for s in doc["steps"] for t in s["tensors"])
+    assert not any(t["kinks"] for s in doc["steps"] for t in s["tensors"])  # all compared
 
 
 @pytest.fixture
@@ -73,3 +74,38 @@ def test_bad_tolerances_are_usage_errors(option: str) -> None:
     result = invoke("check", MLP, option)
     assert result.exit_code == 2
     assert result.stderr.startswith(f"backprop: error: {option.split('=')[0]}: expected")
+
+
+# A ReLU whose input is exactly 0: z = W·x = [0, 0.7]. The traced ∂J/∂z[0] is the rule's 0;
+# central differences give ½, the mean of the slopes 0 and 1 on either side.
+KINK = """
+data: {x: [1.0, 1.0]}
+params: {W: [[1.0, -1.0], [0.5, 0.2]]}
+graph:
+  - {name: z, op: matmul, args: [W, x]}
+  - {name: h, op: relu, args: [z]}
+  - {name: J, op: sum, args: [h]}
+"""
+
+
+def test_kinks_are_reported_not_compared() -> None:
+    result = invoke("check", "-", "--nodes", "-f", "json", input=KINK)
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 0, doc
+    step = doc["steps"][0]
+    tensors = {t["name"]: t for t in step["tensors"]}
+    assert tensors["z"]["kinks"] == [[0]] and tensors["z"]["numeric_grad"][0] == pytest.approx(0.5)
+    assert tensors["W"]["kinks"] == [[0, 0], [0, 1]]
+    assert tensors["h"]["kinks"] == [] and step["suspects"] == []
+    table = invoke("check", "-", "--nodes", "--width", "200", input=KINK).stdout
+    assert "∂J/∂z[0]: at a kink, not compared" in table
+    assert "suspect" not in table
+
+
+def test_a_wrong_rule_is_still_found_next_to_a_kink(wrong_relu) -> None:
+    """The kink is excluded, the negative side (z[1] < 0 here) is still compared."""
+    text = KINK.replace("[0.5, 0.2]", "[-0.5, 0.2]")
+    result = invoke("check", "-", "--nodes", "-f", "json", input=text)
+    assert result.exit_code == 1
+    step = json.loads(result.stdout)["steps"][0]
+    assert step["suspects"] == [{"node": "h", "equation": "h = relu(z)", "input": "z"}]

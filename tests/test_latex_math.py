@@ -47,6 +47,12 @@ OPTIMIZER_SETTINGS = [
     "{name: adam, weight_decay: 0.01}",
     "{name: adamw}",
     "{name: rmsprop}",
+    "{name: rmsprop, momentum: 0.9, centered: true, eps_in_sqrt: true, maximize: true}",
+    "{name: rmsprop, centered: true}",
+    "{name: adagrad}",
+    "{name: adagrad, lr_decay: 0.1, weight_decay: 0.01, maximize: true}",
+    "{name: sgd, lr: 0.1, momentum: 0.9, dampening: 0.5, maximize: true}",
+    "{name: sgd, maximize: true}",
 ]
 
 

@@ -41,6 +41,17 @@ CASES: dict[str, list[tuple[list[tuple[int, ...]], dict]]] = {
     "exp": [([(5,)], {}), ([(2, 3)], {})],
     "log": [([(5,)], {}), ([(2, 3)], {})],
     "abs": [([(5,)], {}), ([(2, 3)], {})],
+    "sin": [([(5,)], {}), ([(2, 3)], {}), ([()], {})],
+    "cos": [([(5,)], {}), ([(2, 3)], {}), ([()], {})],
+    "sqrt": [([(5,)], {}), ([(2, 3)], {}), ([()], {})],
+    "maximum": [([(3, 2), (3, 2)], {}), ([(3, 4), (3, 1)], {}), ([(), (2, 3)], {})],
+    "minimum": [([(3, 2), (3, 2)], {}), ([(3, 4), (1, 4)], {}), ([(4,), ()], {})],
+    "clip": [
+        ([(5,)], {"min": -0.5, "max": 1.0}),
+        ([(3, 4)], {"min": 0.0}),
+        ([(3, 4)], {"max": 0.25}),
+    ],
+    "stop_gradient": [([(4,)], {}), ([(2, 3)], {}), ([()], {})],
     "relu": [([(5,)], {}), ([(3, 4)], {}), ([()], {})],
     "leaky_relu": [([(5,)], {}), ([(3, 4)], {"alpha": 0.2})],
     "elu": [([(5,)], {}), ([(3, 4)], {"alpha": 0.5})],
@@ -96,7 +107,7 @@ CASES: dict[str, list[tuple[list[tuple[int, ...]], dict]]] = {
 
 # Inputs that must stay in the function's domain, or away from a kink where the derivative is a
 # written-down choice rather than a limit that finite differences can see.
-POSITIVE = {"log": (0,), "pow": (0,)}
+POSITIVE = {"log": (0,), "pow": (0,), "sqrt": (0,)}
 AWAY_FROM_ZERO = {
     "relu": (0,),
     "abs": (0,),
@@ -105,6 +116,11 @@ AWAY_FROM_ZERO = {
     "l1": None,
     "div": (1,),
 }
+# Kinks away from 0: the two inputs are kept 0.1 apart (maximum, minimum), and clip's input
+# away from its bounds (in _inputs).
+APART = {"maximum", "minimum"}
+# Ops whose backward pass passes nothing by definition: finite differences see the identity.
+STOPS = {"stop_gradient"}
 LABELS = {"softmax_cross_entropy"}
 PROBABILITIES = {"binary_cross_entropy"}
 
@@ -137,7 +153,12 @@ def _inputs(rng: np.random.Generator, shapes, name: str) -> list[np.ndarray]:
                 a = rng.integers(0, classes, shape).astype(np.float64)
         if name in PROBABILITIES and pos == 1:
             a = rng.uniform(0.0, 1.0, shape)
+        if name == "clip":
+            for bound in (-0.5, 0.0, 0.25, 1.0):
+                a = np.where(np.abs(a - bound) < 0.05, bound + 0.1, a)
         args.append(np.asarray(a, dtype=np.float64))
+    if name in APART:  # on two grids 0.1 apart: every pair differs by at least 0.1
+        args = [np.asarray(np.round(a * 5.0) / 5.0 + 0.1 * pos) for pos, a in enumerate(args)]
     return args
 
 
@@ -182,7 +203,7 @@ def test_local_gradient_matches_finite_differences(name: str) -> None:
             for pos, arg in enumerate(args):
                 got = op.chain_for(pos).apply(g, locals_[pos], arg.shape, options)
                 assert got.shape == arg.shape, (name, shapes, pos)
-                if not _differentiable(name, shapes, pos):
+                if not _differentiable(name, shapes, pos) or name in STOPS:
                     assert not got.any()
                     continue
                 want = _numeric_vjp(op, args, options, g, pos)

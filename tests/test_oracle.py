@@ -75,6 +75,10 @@ UNARY = [
     "mean",
     "max",
     "pow",
+    "sin",
+    "cos",
+    "clip",
+    "stop_gradient",
 ]
 BINARY = [
     "add",
@@ -85,8 +89,10 @@ BINARY = [
     "half_squared_error",
     "mse",
     "binary_cross_entropy",
+    "maximum",
+    "minimum",
 ]
-POSITIVE_OPS = {"exp", "sigmoid", "softplus", "softmax"}
+POSITIVE_OPS = {"exp", "sigmoid", "softplus", "softmax", "sqrt"}
 
 
 @st.composite
@@ -106,7 +112,7 @@ def random_graphs(draw):
     for _ in range(draw(st.integers(1, 7))):
         names = sorted(shapes)
         if draw(st.booleans()):
-            op = draw(st.sampled_from(UNARY + ["log", "div"] * (4 if positive else 0)))
+            op = draw(st.sampled_from(UNARY + ["log", "div", "sqrt"] * (4 if positive else 0)))
         else:
             op = draw(st.sampled_from(BINARY))
         opts: dict = {}
@@ -114,7 +120,9 @@ def random_graphs(draw):
             opts["exponent"] = draw(st.sampled_from([2.0, 3.0]))
         if op in ("softmax", "log_softmax", "sum", "mean", "max", "concat") and draw(st.booleans()):
             opts["axis"] = draw(st.sampled_from([0, -1]))
-        if op == "log":
+        if op == "clip":
+            opts = draw(st.sampled_from([{"min": -0.5, "max": 0.75}, {"min": 0.1}, {"max": 0.2}]))
+        if op in ("log", "sqrt"):
             args = [draw(st.sampled_from(sorted(positive)))]
         elif op == "div":
             args = [draw(st.sampled_from(names)), draw(st.sampled_from(sorted(positive)))]

@@ -12,9 +12,11 @@ import os
 import sys
 from typing import Any
 
+import numpy as np
+
 from . import arrays, datafiles, models, yamlsrc
 from .errors import ConfigError, Problem, describe, quoted, suggest
-from .graph import Graph, Node, OptimizerSpec, Tensor
+from .graph import Graph, Node, OptimizerSpec, Tensor, constant_text
 from .ops import OPS, equation_text, shape_text
 from .optim import OPTIMIZERS
 from .yamlsrc import Path, Source
@@ -91,6 +93,8 @@ class _Compiler:
         # Names whose definition had a problem already reported: what uses them is not
         # reported again (one typo, one message).
         self.broken: set[str] = set()
+        # Literal constants in args, by the text that stands for them (``Graph.constants``).
+        self.constants: dict[str, np.ndarray] = {}
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -236,6 +240,7 @@ class _Compiler:
             objective=objective,
             optimizer=optimizer,
             steps=steps,
+            constants=self.constants,
         )
 
     def data(self, section: Any) -> dict[str, Tensor]:
@@ -444,11 +449,14 @@ class _Compiler:
         op = OPS[op_name]
         if isinstance(args, str):
             args = [args]
-        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        if not isinstance(args, list):
             self.problem(
                 (*path, "args"),
                 f"node '{name}': expected a list of input names, found {describe(args)}",
             )
+            return None
+        args = self.constants_in(args, name, path, shapes)
+        if args is None:
             return None
         if (op.arity is not None and len(args) != op.arity) or (op.arity is None and not args):
             self.problem(
@@ -462,7 +470,7 @@ class _Compiler:
         for j, arg in enumerate(args):
             if arg in self.broken:
                 ok = False
-            elif arg not in defined:
+            elif arg not in defined and arg not in self.constants:
                 why = self.missing_input(name, arg, index, defined, later, entries)
                 self.problem((*path, "args", j), f"node '{name}': {why}")
                 ok = False
@@ -521,6 +529,40 @@ class _Compiler:
             f"input '{arg}' is undefined; it is not in data, params or an "
             f"earlier node{suggest(arg, defined)}"
         )
+
+    def constants_in(
+        self, args: list[Any], name: str, path: Path, shapes: dict[str, tuple[int, ...]]
+    ) -> list[str] | None:
+        """The args with each literal constant (``3.0``, ``[1, 2]``) replaced by the text that
+        stands for it; the constant's value goes to ``self.constants``."""
+        out = []
+        for j, arg in enumerate(args):
+            if isinstance(arg, str):
+                out.append(arg)
+                continue
+            where = (*path, "args", j)
+            if isinstance(arg, bool) or not isinstance(arg, (int, float, list)):
+                self.problem(
+                    where,
+                    f"node '{name}': expected an input name or a constant (a number or a list "
+                    f"of numbers), found {describe(arg)}",
+                )
+                return None
+            try:
+                value = arrays.to_array(arg)
+            except ValueError as exc:
+                self.problem(where, f"node '{name}': a constant input: expected {exc}")
+                return None
+            if not np.isfinite(value).all():
+                self.problem(
+                    where, f"node '{name}': expected a finite constant, found {describe(arg)}"
+                )
+                return None
+            text = constant_text(value)
+            self.constants[text] = value
+            shapes[text] = value.shape
+            out.append(text)
+        return out
 
     @staticmethod
     def cycle(name: str, arg: str, entries: list) -> list[str]:
@@ -619,6 +661,9 @@ class _Compiler:
                     key=True,
                 )
         values = self.option_values(spec, options, ("optimizer",), "", f"{name} needs") or {}
+        conflict = OPTIMIZERS[name].conflict(values)
+        if conflict:
+            self.problem(("optimizer",), f"{name}: {conflict}")
         lr = values.pop("lr", options["lr"].default)
         return OptimizerSpec(name=name, lr=lr, options=values)
 

@@ -145,8 +145,13 @@ class Tracer:
     def __init__(self, graph: Graph):
         self.graph = graph
         self.objective = graph.objective
+        self.constants = graph.constants
         self.shapes = {name: t.value.shape for name, t in graph.tensors.items()}
         self.shapes.update({n.name: n.shape for n in graph.nodes})
+        # Every name that gets a gradient: data, params, nodes. Literal constants in args have a
+        # shape (for formula text) but no gradient and no edge.
+        self.names = list(self.shapes)
+        self.shapes.update({text: value.shape for text, value in graph.constants.items()})
         self.active = self._active_nodes()
         self.consumers = self._consumers()
         self.edge_info: list[EdgeInfo] | None = None  # filled by the first backward pass
@@ -165,11 +170,16 @@ class Tracer:
 
     def _consumers(self) -> dict[str, list[tuple[str, int]]]:
         """For every name, the (node, input position) edges that read it, in forward order."""
-        out: dict[str, list[tuple[str, int]]] = {name: [] for name in self.shapes}
+        out: dict[str, list[tuple[str, int]]] = {name: [] for name in self.names}
         for node in self.active:
             for pos, arg in enumerate(node.args):
-                out[arg].append((node.name, pos))
+                if arg not in self.constants:
+                    out[arg].append((node.name, pos))
         return out
+
+    def inputs(self, node: Node, values: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """The values of a node's args: named values, or the literal constants."""
+        return [values[a] if a in values else self.constants[a] for a in node.args]
 
     def _describe_edges(self, locals_by_node: dict[str, list[np.ndarray]]) -> None:
         """Formula text of every edge and of every accumulated gradient."""
@@ -184,6 +194,8 @@ class Tracer:
             up = d(J, node.name)
             arg_shapes = [self.shapes[a] for a in node.args]
             for pos, arg in enumerate(node.args):
+                if arg in self.constants:
+                    continue
                 local = locals_by_node[node.name][pos]
                 loc_text = local_text(
                     node.op, pos, node.name, list(node.args), arg_shapes, node.options
@@ -200,7 +212,9 @@ class Tracer:
                 )
                 if chain.elementwise and node.name in ones:  # a scalar 1 times the local
                     glob = loc_text
-                if chain is ELEMENTWISE and self._reduces(node, arg, local):
+                if node.op.stops_gradient:
+                    glob = "0"  # nothing flows back; the local text says why
+                elif chain is ELEMENTWISE and self._reduces(node, arg, local):
                     glob = f"Σ({glob})" if self.shapes[arg] == () else f"unbroadcast({glob})"
                 texts[(node.name, pos)] = glob
                 terms = self.consumers[arg]
@@ -257,7 +271,7 @@ class Tracer:
                 if override and node.name in override:
                     values[node.name] = override[node.name]
                     continue
-                args = [values[a] for a in node.args]
+                args = self.inputs(node, values)
                 try:
                     values[node.name] = out = run_forward(node.op, args, node.options)
                 except ValueError as exc:
@@ -297,10 +311,12 @@ class Tracer:
         with np.errstate(all="ignore"):  # non-finite values are found, not warned about
             for node in reversed(self.active):
                 g = grads[node.name]
-                args = [values[a] for a in node.args]
+                args = self.inputs(node, values)
                 locals_ = run_local(node.op, args, values[node.name], node.options)
                 locals_by_node[node.name] = locals_
                 for pos, arg in enumerate(node.args):
+                    if arg in self.constants:  # a literal constant: no gradient, no edge
+                        continue
                     contribution = node.op.chain_for(pos).apply(
                         g, locals_[pos], self.shapes[arg], node.options
                     )
@@ -314,8 +330,8 @@ class Tracer:
         # Every name, in the order of the graph (data, params, nodes); 0 where J does not
         # depend on it.
         grads = {
-            name: grads[name] if name in grads else np.zeros(shape)
-            for name, shape in self.shapes.items()
+            name: grads[name] if name in grads else np.zeros(self.shapes[name])
+            for name in self.names
         }
         if self.edge_info is None:
             self._describe_edges(locals_by_node)
@@ -355,7 +371,7 @@ class Tracer:
             [self.shapes[a] for a in node.args],
             node.options,
         )
-        inputs = [(a, values[a]) for a in node.args]
+        inputs = list(zip(node.args, self.inputs(node, values), strict=True))
         if not _finite(local):
             quantity = f"the local gradient ∂{node.name}/∂{arg} = {local_name}"
             raise NumericalAnomaly(

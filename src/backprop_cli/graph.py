@@ -10,6 +10,16 @@ import numpy as np
 from .ops import Op
 
 
+def constant_text(value: np.ndarray) -> str:
+    """How a literal constant is written in equations: ``3``, ``0.5``, ``−1``, ``[1, −2]``,
+    ``[[1], [2]]``; each number in its shortest exact form, so equal texts are equal values."""
+    if value.ndim == 0:
+        text = repr(float(value))
+        text = text[:-2] if text.endswith(".0") else text
+        return "−" + text[1:] if text.startswith("-") else text  # the sign as formulas write it
+    return "[" + ", ".join(constant_text(v) for v in value) + "]"
+
+
 @dataclass
 class Tensor:
     """A leaf of the graph: ``data`` (constant) or ``param`` (trainable unless frozen)."""
@@ -48,6 +58,9 @@ class Graph:
     objective: str
     optimizer: OptimizerSpec
     steps: int
+    # Literal constants written in a node's args (``args: [x, 3.0]``), by the text that stands
+    # for them in the node's args and equations ("3", "[1, −2]"). They get no gradient.
+    constants: dict[str, np.ndarray] = field(default_factory=dict)
 
     def shape(self, name: str) -> tuple[int, ...]:
         if name in self.tensors:

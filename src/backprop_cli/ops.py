@@ -42,6 +42,7 @@ Opts = dict[str, Any]  # an op's options, checked against its Option table
 EquationText = Callable[[str, list[str], list[Shape], Opts], str]
 
 ONE = np.float64(1.0)
+ZERO = np.float64(0.0)
 MINUS_ONE = np.float64(-1.0)
 GELU_C = math.sqrt(2.0 / math.pi)
 GELU_A = 0.044715
@@ -285,6 +286,9 @@ class Op:
     options: dict[str, Option] = field(default_factory=Opts)
     kink: str = ""  # the rule used where the function has no derivative
     loss: bool = False  # a loss or regulariser: reduces to a scalar, states its reduction
+    # The backward pass stops here: no gradient reaches the inputs, and finite differences hold
+    # the output fixed (it is a constant to everything upstream).
+    stops_gradient: bool = False
     # --explain: per input (or one for all), the kind of sentence that says what the edge does;
     # ``explain.edge.<kind>`` in every language of ``i18n``.
     explain: tuple[str, ...] = ()
@@ -414,6 +418,41 @@ def _max_local(a: list[Array], out: Array, o: Opts) -> list[Array]:
     return [ties / np.sum(ties, axis=axis, keepdims=True)]
 
 
+def _pick_local(a: list[Array], out: Array, o: Opts, larger: bool) -> list[Array]:
+    """maximum (``larger``) or minimum of two tensors: 1 where an input is the one taken, ½ at a
+    tie (as ``max`` shares among ties), 0 elsewhere; broadcast to the output's shape."""
+    x, y = a
+    tie = (x == y) * 0.5
+    if larger:
+        return [(x > y) + tie, (y > x) + tie]
+    return [(x < y) + tie, (y < x) + tie]
+
+
+def _clip_bounds(o: Opts) -> tuple[float, float]:
+    lo, hi = o.get("min"), o.get("max")
+    return (-math.inf if lo is None else lo, math.inf if hi is None else hi)
+
+
+def _clip_shape(shapes: list[Shape], opts: Opts) -> Shape:
+    lo, hi = opts.get("min"), opts.get("max")
+    if lo is None and hi is None:
+        raise ValueError("at least one of the options min and max")
+    if lo is not None and hi is not None and lo > hi:
+        raise ValueError(f"min ≤ max, but min = {_num(lo)} and max = {_num(hi)}")
+    return shapes[0]
+
+
+def _clip_forward(a: list[Array], o: Opts) -> Array:
+    lo, hi = _clip_bounds(o)
+    return np.clip(a[0], lo, hi)
+
+
+def _clip_local(a: list[Array], out: Array, o: Opts) -> list[Array]:
+    # 1 inside [min, max], bounds included (as torch.clamp), 0 outside.
+    lo, hi = _clip_bounds(o)
+    return [((a[0] >= lo) & (a[0] <= hi)) * 1.0]
+
+
 def _gelu(z: Array) -> Array:
     return 0.5 * z * (1.0 + np.tanh(GELU_C * (z + GELU_A * z**3)))
 
@@ -473,6 +512,27 @@ def _equation_loss(body: str) -> EquationText:
         return f"{out} = {reduce}[{body.format(*args)}]"
 
     return text
+
+
+def _equation_clip(out: str, args: list[str], shapes: list[Shape], opts: Opts) -> str:
+    lo, hi = opts.get("min"), opts.get("max")
+    low = "−∞" if lo is None else _num(lo)
+    high = "∞" if hi is None else _num(hi)
+    return f"{out} = clip({args[0]}, {low}, {high})"
+
+
+def _clip_local_text(
+    out: str, args: list[str], shapes: list[Shape], opts: Opts, position: int
+) -> str:
+    lo, hi = opts.get("min"), opts.get("max")
+    x = args[0]
+    if lo is not None and hi is not None:
+        return f"1[{_num(lo)} ≤ {x} ≤ {_num(hi)}]"
+    if lo is not None:
+        return f"1[{x} ≥ {_num(lo)}]"
+    if hi is not None:
+        return f"1[{x} ≤ {_num(hi)}]"
+    return f"1[min ≤ {x} ≤ max]"
 
 
 def _mean_local_text(
@@ -655,6 +715,93 @@ OPS: dict[str, Op] = {
             shape=_unary,
             kink="at a = 0 the local gradient is sign(0) = 0",
             explain=("slope",),
+        ),
+        Op(
+            name="sin",
+            summary="sin a, elementwise (radians)",
+            arity=1,
+            equation="{out} = sin({0})",
+            forward=lambda a, o: np.sin(a[0]),
+            local=lambda a, out, o: [np.cos(a[0])],
+            local_text=("cos({0})",),
+            shape=_unary,
+            explain=("slope",),
+        ),
+        Op(
+            name="cos",
+            summary="cos a, elementwise (radians)",
+            arity=1,
+            equation="{out} = cos({0})",
+            forward=lambda a, o: np.cos(a[0]),
+            local=lambda a, out, o: [-np.sin(a[0])],
+            local_text=("−sin({0})",),
+            shape=_unary,
+            explain=("slope",),
+        ),
+        Op(
+            name="sqrt",
+            summary="√a, elementwise (a ≥ 0; the gradient is infinite at 0)",
+            arity=1,
+            equation="{out} = √{0}",
+            forward=lambda a, o: np.sqrt(a[0]),
+            local=lambda a, out, o: [0.5 / out],
+            local_text=("1/(2√{0})",),
+            shape=_unary,
+            explain=("slope",),
+        ),
+        Op(
+            name="maximum",
+            summary="the larger of a and b, elementwise, broadcasting",
+            arity=2,
+            equation="{out} = maximum({0}, {1})",
+            forward=lambda a, o: np.maximum(a[0], a[1]),
+            local=lambda a, out, o: _pick_local(a, out, o, larger=True),
+            local_text=("1[{0} > {1}] + ½·1[{0} = {1}]", "1[{1} > {0}] + ½·1[{0} = {1}]"),
+            shape=_broadcast,
+            kink="at a tie the gradient is split equally (½ each), as max shares among ties",
+            explain=("pick",),
+        ),
+        Op(
+            name="minimum",
+            summary="the smaller of a and b, elementwise, broadcasting",
+            arity=2,
+            equation="{out} = minimum({0}, {1})",
+            forward=lambda a, o: np.minimum(a[0], a[1]),
+            local=lambda a, out, o: _pick_local(a, out, o, larger=False),
+            local_text=("1[{0} < {1}] + ½·1[{0} = {1}]", "1[{1} < {0}] + ½·1[{0} = {1}]"),
+            shape=_broadcast,
+            kink="at a tie the gradient is split equally (½ each), as max shares among ties",
+            explain=("pick",),
+        ),
+        Op(
+            name="clip",
+            summary="a limited to [min, max], elementwise (options min, max; one may be left out)",
+            arity=1,
+            equation=_equation_clip,
+            forward=_clip_forward,
+            local=_clip_local,
+            local_text=(_clip_local_text,),
+            shape=_clip_shape,
+            options={
+                "min": Option("the lower bound (none if left out)", default=None),
+                "max": Option("the upper bound (none if left out)", default=None),
+            },
+            kink="at a = min or a = max the local gradient is 1 (the bound is inside, as "
+            "torch.clamp)",
+            explain=("slope",),
+        ),
+        # ---- gradient control --------------------------------------------------------------
+        Op(
+            name="stop_gradient",
+            summary="a unchanged; the backward pass passes nothing back (a constant to J)",
+            arity=1,
+            equation="{out} = stop_gradient({0})",
+            forward=lambda a, o: a[0],
+            local=lambda a, out, o: [ZERO],
+            local_text=("0 (gradient stopped)",),
+            shape=_unary,
+            stops_gradient=True,
+            explain=("stop",),
         ),
         # ---- activations -------------------------------------------------------------------
         Op(

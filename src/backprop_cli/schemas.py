@@ -154,7 +154,7 @@ def _option(option: Option) -> dict[str, Any]:
             minItems=1,
             items={"anyOf": [{"type": "integer", "minimum": 1}, {"const": -1}]},
         )
-    if not option.required:
+    if not option.required and not (option.kind == "number" and option.default is None):
         spec["default"] = (
             list(option.default) if isinstance(option.default, tuple) else option.default
         )
@@ -163,7 +163,7 @@ def _option(option: Option) -> dict[str, Any]:
 
 def _op_rule(op: Op) -> dict[str, Any]:
     """``if op is X then`` its args and options."""
-    args: dict[str, Any] = {"type": "array", "items": {"$ref": "#/$defs/name"}}
+    args: dict[str, Any] = {"type": "array", "items": {"$ref": "#/$defs/arg"}}
     if op.arity is None:
         args["minItems"] = 1
     else:
@@ -196,7 +196,7 @@ def _node() -> dict[str, Any]:
             "args": {
                 "anyOf": [
                     {"$ref": "#/$defs/name"},
-                    {"type": "array", "items": {"$ref": "#/$defs/name"}},
+                    {"type": "array", "items": {"$ref": "#/$defs/arg"}},
                 ]
             },
         },
@@ -334,6 +334,11 @@ def config_schema() -> dict[str, Any]:
         "oneOf": [{"required": ["graph"]}, {"required": ["model"]}],
         "$defs": {
             "name": NAME,
+            "arg": {
+                "description": "An input: the name of a tensor or an earlier node, or a literal "
+                "constant (a number or a list of numbers).",
+                "anyOf": [{"$ref": "#/$defs/name"}, {"$ref": "#/$defs/array"}],
+            },
             **_array_defs(),
             "data_file": _data_file(),
             "param": _param(),
@@ -510,6 +515,14 @@ def trace_schema() -> dict[str, Any]:
                             description="A graph node; its op's options sit beside these keys.",
                         ),
                     },
+                },
+                {
+                    "constants": {
+                        "type": "object",
+                        "additionalProperties": value,
+                        "description": "The literal constants written in args, by the text "
+                        "that stands for them in args and equations (only when there are any).",
+                    }
                 },
                 description="The config after expansion.",
             ),

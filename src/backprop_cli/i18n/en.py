@@ -64,6 +64,10 @@ STRINGS = {
     "averaged, times {local}.",
     "explain.edge.max": "A max hands {upstream} back to the largest element of {input} only "
     "(ties share it): {local}.",
+    "explain.edge.pick": "{function} takes each entry from one input: the gradient goes to "
+    "{input} where its entry was taken (ties share it): {local}.",
+    "explain.edge.stop": "{function} passes nothing back to {input}: its local gradient is 0 "
+    "by definition, so {input}'s value acts as a constant here.",
     "explain.edge.jacobian": "{function} mixes the entries of {input}, so the upstream gradient "
     "meets its whole Jacobian {local}, not one slope per entry.",
     "explain.edge.rearrange": "{function} only moves entries around: the gradient goes back "
@@ -88,6 +92,12 @@ STRINGS = {
     "explain.edge.terms": " This is term {term} of {terms} of {target}; the other paths add to it.",
     "explain.update.grows": "The gradient is negative ({grad}), so {param} grows: {move}.",
     "explain.update.shrinks": "The gradient is positive ({grad}), so {param} shrinks: {move}.",
+    "explain.update.grows.ascent": "The gradient is positive ({grad}) and the objective is "
+    "maximised, so {param} grows: {move}.",
+    "explain.update.shrinks.ascent": "The gradient is negative ({grad}) and the objective is "
+    "maximised, so {param} shrinks: {move}.",
+    "explain.update.tensor.ascent": "{param}: {grow} entries grow, {shrink} shrink, {stay} do "
+    "not move; {against} of the {moved} that move go along their gradient (maximize).",
     "explain.update.stays": "{param} does not move: {move}.",
     "explain.update.grows_by_state": "{param} grows ({move}) although its gradient is "
     "{grad}: the optimiser's state (momentum, running "

@@ -98,6 +98,14 @@ STRINGS = {
     "是优化器的状态（动量、滑动平均）带着它走。",
     "explain.update.tensor": "{param}：{grow} 个元素变大，{shrink} 个变小，{stay} 个不变；"
     "变化的 {moved} 个元素中，有 {against} 个是逆着梯度方向调整的。",
+    "explain.edge.pick": "{function} 的每个元素取自其中一个输入：梯度只传给 {input} 中被取用的元素"
+    "（相等时平分）：{local}。",
+    "explain.edge.stop": "{function} 不向 {input} 传回任何梯度：局部梯度按定义为 0，"
+    "{input} 的值在这里被当作常数。",
+    "explain.update.grows.ascent": "梯度为正（{grad}），而目标是求最大值，所以 {param} 往大方向调：{move}。",
+    "explain.update.shrinks.ascent": "梯度为负（{grad}），而目标是求最大值，所以 {param} 往小方向调：{move}。",
+    "explain.update.tensor.ascent": "{param}：{grow} 个元素变大，{shrink} 个变小，{stay} 个不变；"
+    "变化的 {moved} 个中有 {against} 个沿梯度方向调整（求最大值）。",
     # ---- compare -------------------------------------------------------------------------
     "compare.title": "有差异的路径",
     "compare.col.path": "路径",

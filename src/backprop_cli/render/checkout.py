@@ -56,6 +56,8 @@ def table(
         out.add_column(column, no_wrap=column in ("Gradient", "Result"))
     for t in step.tensors:
         verdict = Text("pass", style="green") if t.passed else Text("FAIL", style="bold red")
+        if t.kinks:
+            verdict.append(f" ({len(t.kinks)} at a kink)", style="yellow")
         out.add_row(
             d(objective, t.name),
             t.kind,
@@ -67,6 +69,17 @@ def table(
             verdict,
         )
     lines: list[RenderableType] = [out]
+    for t in step.tensors:
+        if t.kinks:
+            where = ", ".join(f"{d(objective, t.name)}{_index(i)}" for i in t.kinks[:5])
+            more = f" and {len(t.kinks) - 5} more" if len(t.kinks) > 5 else ""
+            lines.append(
+                Text(
+                    f"{where}{more}: at a kink, not compared (the slopes to the left and right "
+                    f"differ; the traced value follows the op's rule there)",
+                    style="yellow",
+                )
+            )
     failed = [t for t in step.tensors if not t.passed]
     if failed:
         for t in failed:
@@ -111,6 +124,7 @@ def document(
                         "numeric": value(_at(t, "numeric")),
                         "traced_grad": value(t.traced),
                         "numeric_grad": value(t.numeric),
+                        "kinks": [list(i) for i in t.kinks],
                     }
                     for t in step.tensors
                 ],

@@ -89,10 +89,15 @@ def update_sentence(update: Update, t: Catalogue, ts: Typeset, precision: int) -
     step = np.asarray(update.after) - np.asarray(update.before)
     grad = np.asarray(update.grad)
     param = ts.math(update.name)
-    against = np.sign(step) == -np.sign(grad)
+    # Descent moves against the gradient; maximize (ascent) along it.
+    against = np.sign(step) == (1 if update.ascent else -1) * np.sign(grad)
+    ascent = ".ascent" if update.ascent else ""
     if step.ndim == 0:
         direction = "grows" if step > 0 else "shrinks" if step < 0 else "stays"
-        key = direction if direction == "stays" or against else f"{direction}_by_state"
+        if direction == "stays":
+            key = direction
+        else:
+            key = direction + ascent if against else f"{direction}_by_state"
         move = (
             f"{fmt.number(float(update.before), precision)} → "
             f"{fmt.number(float(update.after), precision)}"
@@ -106,7 +111,7 @@ def update_sentence(update: Update, t: Catalogue, ts: Typeset, precision: int) -
         )
     moved = step != 0
     return t.compose(
-        "explain.update.tensor",
+        "explain.update.tensor" + ascent,
         ts.prose,
         param=param,
         grow=int(np.count_nonzero(step > 0)),

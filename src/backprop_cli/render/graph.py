@@ -141,7 +141,12 @@ def build(tracer: Tracer, step: Step | None = None, backward: bool = False) -> V
             Flow(i.input, i.node, i.position, i, values.get(i.index)) for i in tracer.edge_info
         ]
     else:
-        flows = [Flow(arg, n.name, pos) for n in g.nodes for pos, arg in enumerate(n.args)]
+        flows = [
+            Flow(arg, n.name, pos)
+            for n in g.nodes
+            for pos, arg in enumerate(n.args)
+            if arg not in g.constants  # a literal constant is shown in the equation only
+        ]
     return View(
         title=os.path.basename(g.source),
         objective=g.objective,
@@ -219,6 +224,8 @@ def _tree(view: View) -> Tree:
 
     def grow(tree: Tree, v: Vertex) -> None:
         for pos, arg in enumerate(v.args):
+            if arg not in by_name:  # a literal constant: shown in the equation only
+                continue
             child = by_name[arg]
             again = arg in seen and child.kind == "op"
             branch = tree.add(label(child, incoming.get((v.name, pos)), again))

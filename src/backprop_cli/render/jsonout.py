@@ -57,6 +57,7 @@ def _nonfinite(x: Any) -> Any:
 
 def graph_record(tracer: Tracer) -> dict[str, Any]:
     g = tracer.graph
+    constants = {"constants": {k: value(v) for k, v in g.constants.items()}} if g.constants else {}
     return {
         "objective": g.objective,
         "optimizer": {"name": g.optimizer.name, "lr": g.optimizer.lr, **g.optimizer.options},
@@ -75,6 +76,7 @@ def graph_record(tracer: Tracer) -> dict[str, Any]:
             }
             for n in g.nodes
         ],
+        **constants,
     }
 
 

@@ -92,7 +92,15 @@ GREEK = {
 }
 SYMBOLS.update(GREEK)
 PLAIN = set("()[]+-=,<>/:;!'.*")
-FUNCTIONS = {"tanh": r"\tanh", "exp": r"\exp", "log": r"\log", "max": r"\max", "min": r"\min"}
+FUNCTIONS = {
+    "tanh": r"\tanh",
+    "exp": r"\exp",
+    "log": r"\log",
+    "max": r"\max",
+    "min": r"\min",
+    "sin": r"\sin",
+    "cos": r"\cos",
+}
 OPERATOR_NAMES = {
     "relu",
     "mean",
@@ -107,6 +115,10 @@ OPERATOR_NAMES = {
     "softplus",
     "onehot",
     "sigmoid",
+    "maximum",
+    "minimum",
+    "clip",
+    "stop_gradient",
 }
 ACCENT_SUFFIXES = {"hat": r"\hat", "bar": r"\bar", "tilde": r"\tilde"}
 COMBINING = {"\u0302": r"\hat", "\u0304": r"\bar", "\u0303": r"\tilde", "\u0307": r"\dot"}

@@ -115,7 +115,14 @@ class Table:
     header: bool = True
 
 
-STATE_NAMES = {"m_hat": "m̂", "v_hat": "v̂", "velocity": "v"}
+STATE_NAMES = {
+    "m_hat": "m̂",
+    "v_hat": "v̂",
+    "velocity": "v",
+    "sum": "s",
+    "grad_avg": "ḡ",
+    "buffer": "b",
+}
 
 
 def _cells(*pieces: Piece | list[Piece] | Cell) -> list[Cell]:

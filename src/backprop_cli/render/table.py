@@ -100,9 +100,14 @@ class _Typesetter:
             and (rows == [formula] or formula.endswith(" = " + rows[0]))
         ):
             rows = []  # a local gradient of 1 is "1", not "1 = 1"
+        style = "" if finite else WARNING_STYLE
+        if head and value.ndim == 0 and len(rows) == 1:  # a number goes on the formula's line
+            text = Text("= " + rows[0], style=style)
+            if not finite:
+                text.append(WARNING)
+            return [Line([*head, text])]
         if head:
             out.append(Line(head))
-        style = "" if finite else WARNING_STYLE
         summary = rows and not rows[0].startswith("[") and value.ndim > 0
         for i, row in enumerate(rows):
             prefix = ("= " if i == 0 else "  ") if formula is not None else ""
