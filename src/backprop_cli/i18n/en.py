@@ -132,7 +132,7 @@ STRINGS = {
     # ---- layout of the tables -----------------------------------------------------------------
     "backward.to": "→ {input}",
     "backward.data_hidden": "gradients of data ({names}) are not shown; --data-grads shows them",
-    "tensor.corners": "corners {corners}",
+    "tensor.corners": "corners  {corners}",
     "layout.summarised": "tensors too wide for {width} columns are summarised; --full shows them whole",
     # ---- how to read the sparkline of a run of many steps ---------------------------------
     "summary.title.one": "{objective} over {steps} step",

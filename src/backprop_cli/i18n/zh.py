@@ -130,7 +130,7 @@ STRINGS = {
     # ---- 表格排版 ---------------------------------------------------------------------------
     "backward.to": "→ {input}",
     "backward.data_hidden": "未列出数据（{names}）的梯度；加 --data-grads 可显示",
-    "tensor.corners": "四角 {corners}",
+    "tensor.corners": "四角  {corners}",
     "layout.summarised": "宽于 {width} 列的张量只给出摘要；加 --full 显示完整张量",
     # ---- how to read the sparkline of a run of many steps ---------------------------------
     "summary.title.one": "{objective} 在 {steps} 步中的变化",
