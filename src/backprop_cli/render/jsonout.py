@@ -13,6 +13,7 @@ A trace stopped by a numerical anomaly still writes the steps before it, then th
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable
 from typing import Any, TextIO
 
@@ -172,7 +173,21 @@ def _write(out: TextIO, data: bytes) -> None:
         out.write(data.decode("utf-8"))
         return
     out.flush()
-    buffer.write(data)
+    write_all(buffer, data)
+
+
+def write_all(buffer: Any, data: bytes) -> None:
+    """Every byte of ``data``, or an ``OSError``: a ``write`` may take fewer bytes than it is
+    given (one system call writes at most about 2 GiB, a pipe or a socket may take less), and
+    a short count ignored would leave a truncated document with exit 0."""
+    view = memoryview(data)
+    while view:
+        written = buffer.write(view)
+        if written is None:  # a non-blocking stream that would block: nothing was taken
+            raise BlockingIOError(errno.EAGAIN, "the output would block")
+        if written <= 0:
+            raise OSError(errno.EIO, "the output took no bytes")
+        view = view[written:]
 
 
 def document(steps: Iterable[Step], tracer: Tracer) -> dict[str, Any]:
