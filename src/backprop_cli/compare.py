@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import BackpropError, UsageError
+from .errors import BackpropError, UsageError, one_line
 
 RTOL = 1e-9
 ATOL = 1e-12
@@ -36,7 +36,7 @@ class Difference:
 
 def load_trace(path: str, stdin_text: str | None = None) -> tuple[Any, str]:
     """The parsed document and the name messages use for it; ``-`` reads standard input."""
-    name = "<stdin>" if path == "-" else path
+    name = "<stdin>" if path == "-" else one_line(path)  # shown in the verdict line
     try:
         if path == "-":
             text = sys.stdin.read() if stdin_text is None else stdin_text

@@ -27,6 +27,7 @@ from rich.tree import Tree
 
 from .. import fmt
 from ..engine import EdgeInfo, Step, Tracer
+from ..errors import one_line
 from ..ops import OPS, shape_text
 from .jsonout import dumps as json_dumps
 from .jsonout import gradient as json_gradient
@@ -143,7 +144,7 @@ def build(tracer: Tracer, step: Step | None = None, backward: bool = False) -> V
     else:
         flows = [Flow(arg, n.name, pos) for n in g.nodes for pos, arg in enumerate(n.args)]
     return View(
-        title=os.path.basename(g.source),
+        title=one_line(os.path.basename(g.source)),  # a file name may hold escapes
         objective=g.objective,
         vertices=vertices,
         flows=flows,
@@ -217,19 +218,25 @@ def _tree(view: View) -> Tree:
             text.append(f"   ← {_edge_formula(flow.info)}", style="magenta")
         return text
 
-    def grow(tree: Tree, v: Vertex) -> None:
-        for pos, arg in enumerate(v.args):
-            child = by_name[arg]
-            again = arg in seen and child.kind == "op"
-            branch = tree.add(label(child, incoming.get((v.name, pos)), again))
-            if not again:
-                seen.add(arg)
-                grow(branch, child)
-
     root = by_name[view.objective]
     seen.add(root.name)
     tree = Tree(label(root, None, False), guide_style="dim")
-    grow(tree, root)
+    # Depth first, in argument order, with a stack of its own: a chain of thousands of nodes
+    # is as deep as it is long, far past Python's recursion limit.
+    stack = [(tree, root, iter(enumerate(root.args)))]
+    while stack:
+        branch, v, args = stack[-1]
+        nxt = next(args, None)
+        if nxt is None:
+            stack.pop()
+            continue
+        pos, arg = nxt
+        child = by_name[arg]
+        again = arg in seen and child.kind == "op"
+        sub = branch.add(label(child, incoming.get((v.name, pos)), again))
+        if not again:
+            seen.add(arg)
+            stack.append((sub, child, iter(enumerate(child.args))))
     return tree
 
 
