@@ -12,6 +12,9 @@ import numpy as np
 # param made by an initialiser.
 MAX_LITERAL_ELEMENTS = 1_000_000
 MAX_ELEMENTS = 10_000_000
+# Dimensions of any tensor: a literal array, an initialiser's shape, a data file, a node's
+# output (numpy itself stops at 32 or 64, with an error of its own).
+MAX_NDIM = 8
 
 INITS = ("zeros", "normal", "uniform", "xavier")
 
@@ -31,8 +34,8 @@ def _shape(value: Any, depth: int, budget: list[int]) -> tuple[int, ...]:
     if isinstance(value, (int, float)):
         return ()
     if isinstance(value, list):
-        if depth >= 8:
-            raise ValueError("at most 8 levels of nesting")
+        if depth >= MAX_NDIM:
+            raise ValueError(f"at most {MAX_NDIM} levels of nesting")
         if not value:
             raise ValueError("a number or a non-empty list, but found an empty list")
         inner = [_shape(v, depth + 1, budget) for v in value]

@@ -129,6 +129,12 @@ ATOL_OPTION = typer.Option(ATOL, "--atol", help="Absolute tolerance (see --rtol)
 MAX_ROWS = typer.Option(
     20, "--max-rows", min=0, help="Differing paths listed (all are counted); 0 lists them all."
 )
+ALLOW_OUTSIDE = typer.Option(
+    False,
+    "--allow-outside-data",
+    help="Read data files outside the config's folder too (by default a data path must lead "
+    "into the config's folder or below, symbolic links followed).",
+)
 LANG = typer.Option(
     "en",
     "--lang",
@@ -212,6 +218,7 @@ def trace(
         help="Trace on through NaN and ±Inf, marking them, "
         "instead of stopping at the first (exit 3).",
     ),
+    allow_outside_data: bool = ALLOW_OUTSIDE,
 ) -> None:
     """Trace every training step: forward values, the backward table, the updates."""
     from . import files
@@ -225,10 +232,8 @@ def trace(
         raise UsageError(f"--lr: expected a finite learning rate ≥ 0, found {lr}")
     Catalogue(lang)  # an unknown language is a usage error before any work
     _check_trace_options(format, explain, every, node, save_svg, save_html, expect)
-    for path in (save_svg, save_html):
-        if path:
-            files.check_new_file(path, force)
-    tracer = Tracer(load_config(config))
+    files.check_new_files([("--save-svg", save_svg), ("--save-html", save_html)], force)
+    tracer = Tracer(load_config(config, allow_outside_data))
     total = steps or tracer.graph.steps
     if only_step is not None and only_step > total:
         raise UsageError(
@@ -243,7 +248,17 @@ def trace(
     run = tracer.run(steps=only_step or total, lr=lr, allow_nonfinite=allow_nonfinite)
     if expect is not None:
         selected = (s for s in run if only_step in (None, s.step))
-        _expect(selected, tracer, expect, f"trace of {config}", rtol, atol, max_rows, width, lang)
+        _expect(
+            selected,
+            tracer,
+            expect,
+            f"trace of {one_line(config)}",
+            rtol,
+            atol,
+            max_rows,
+            width,
+            lang,
+        )
     view = View(
         precision=precision,
         full=full,
@@ -267,15 +282,15 @@ def trace(
                     recorder.print(renderable)
         except NumericalAnomaly as exc:  # the picture keeps what was shown, report included
             stopped = exc
-        if save_svg:
+        if save_svg is not None:
             files.write_new_file(
                 save_svg,
                 recorder.export_svg(
-                    title=f"backprop trace {config}", clear=False, unique_id="backprop"
+                    title=f"backprop trace {one_line(config)}", clear=False, unique_id="backprop"
                 ),
                 force,
             )
-        if save_html:
+        if save_html is not None:
             files.write_new_file(save_html, recorder.export_html(clear=False), force)
         if stopped is not None:
             raise stopped
@@ -411,6 +426,7 @@ def validate(
     width: int | None = typer.Option(
         None, "--width", min=40, help="Table width (default as for trace)."
     ),
+    allow_outside_data: bool = ALLOW_OUTSIDE,
 ) -> None:
     """Check a config without running the math: every problem, one per line, or a summary of
     the graph after expansion and shape inference."""
@@ -418,7 +434,7 @@ def validate(
     from .render import table
 
     try:
-        graph = load_config(config)
+        graph = load_config(config, allow_outside_data)
     except ConfigError as exc:
         for line in exc.lines():
             sys.stderr.write(f"backprop: error: {line}\n")
@@ -450,6 +466,7 @@ def check(
     width: int | None = typer.Option(
         None, "--width", min=40, help="Table width (default as for trace)."
     ),
+    allow_outside_data: bool = ALLOW_OUTSIDE,
 ) -> None:
     """Compare every traced gradient with central finite differences of J.
 
@@ -466,7 +483,7 @@ def check(
                 f"{name}: expected a finite number "
                 f"{'> 0' if name == '--eps' else '≥ 0'}, found {value}"
             )
-    tracer = Tracer(load_config(config))
+    tracer = Tracer(load_config(config, allow_outside_data))
     results = checks.run(tracer, steps=steps, eps=eps, rtol=rtol, atol=atol, nodes=nodes)
     passed = True
     if format is CheckFormat.json:
@@ -533,6 +550,7 @@ def graph(
     width: int | None = typer.Option(
         None, "--width", min=40, help="Table width (default as for trace)."
     ),
+    allow_outside_data: bool = ALLOW_OUTSIDE,
 ) -> None:
     """Draw the computational graph: tensors as boxes (params blue), ops as circles, arrows in
     data-flow direction (`... --format dot | dot -Tsvg > graph.svg`)."""
@@ -540,7 +558,7 @@ def graph(
     from .engine import Tracer
     from .render import graph as draw
 
-    tracer = Tracer(load_config(config))
+    tracer = Tracer(load_config(config, allow_outside_data))
     traced = None
     if step is not None or backward:  # the edges' gradient text comes from a backward pass
         traced = deque(tracer.run(steps=step or 1), maxlen=1)[0]  # step K (or 1)
@@ -600,12 +618,15 @@ def init(
     from .files import write_new_file
     from .starters import starter
 
+    if path == "-":  # as everywhere else, - is the standard stream
+        path = None
     text = starter(kind.value, path)
     if path is None:
         sys.stdout.write(text)
         return
     write_new_file(path, text, force)
-    sys.stdout.write(f"wrote {path}; trace it with: backprop trace {path}\n")
+    shown = one_line(path)
+    sys.stdout.write(f"wrote {shown}; trace it with: backprop trace {shown}\n")
 
 
 def make_recorder(width: int) -> Any:

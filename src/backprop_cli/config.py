@@ -73,10 +73,13 @@ def read_text(path: str) -> tuple[str, str]:
         ) from None
 
 
-def load_config(path: str) -> Graph:
+def load_config(path: str, allow_outside_data: bool = False) -> Graph:
+    """The checked graph of the config at ``path``. Its data files must lie in the config's
+    folder (the current folder for stdin) unless ``allow_outside_data``."""
     text, name = read_text(path)
     src = yamlsrc.load(text, name)
     src.base_dir = os.path.dirname(path) if path != "-" else "."
+    src.allow_outside_data = allow_outside_data
     return compile_source(src)
 
 
@@ -255,7 +258,7 @@ class _Compiler:
                 )
                 return None
         try:
-            return datafiles.load(spec, self.src.base_dir)
+            return datafiles.load(spec, self.src.base_dir, self.src.allow_outside_data)
         except datafiles.DataFileError as exc:
             self.problem((*path, exc.field) if exc.field in spec else path, str(exc))
             return None
@@ -331,7 +334,7 @@ class _Compiler:
         if (
             not isinstance(shape, list)
             or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
-            or len(shape) > 8
+            or len(shape) > arrays.MAX_NDIM
         ):
             self.problem(
                 (*path, "shape"),
@@ -486,6 +489,13 @@ class _Compiler:
                 written = f"{name} = {op_name}({', '.join(args)})"
             self.problem(
                 (*path, "args"), f"node '{name}' ({written}): {sizes}; {op_name} expects {exc}"
+            )
+            return None
+        if len(shape) > arrays.MAX_NDIM:
+            self.problem(
+                (*path, "args"),
+                f"node '{name}': {op_name} would give {len(shape)} dimensions; a tensor has at "
+                f"most {arrays.MAX_NDIM}",
             )
             return None
         equation = equation_text(op, name, args, in_shapes, options)

@@ -86,6 +86,7 @@ class Source:
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict)  # of values
     key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)  # of their keys
     base_dir: str = "."  # where paths in the config are relative to
+    allow_outside_data: bool = False  # data files may lie outside base_dir
 
     def where(self, path: Path, key: bool = False) -> tuple[int | None, int | None]:
         """Line and column (1-based) of the value at ``path`` (or of its key), or of the
