@@ -52,17 +52,63 @@ def load_trace(path: str, stdin_text: str | None = None) -> tuple[Any, str]:
     except OSError as exc:
         raise TraceInputError(f"{name}: cannot be read: {exc.strerror or exc}") from None
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=_parse_int)
+    except _HugeInt as exc:
+        at = text.find(exc.text)
+        line = text.count("\n", 0, at) + 1
+        column = at - (text.rfind("\n", 0, at) + 1) + 1
+        shown = exc.text if len(exc.text) <= 20 else f"{exc.text[:8]}…{exc.text[-4:]}"
+        raise TraceInputError(
+            f"{name}:{line}:{column}: the integer {shown} ({len(exc.text)} characters) is too "
+            f"large; expected a number of at most about 1.8e308 (float64)"
+        ) from None
+    except RecursionError:
+        raise TraceInputError(
+            f"{name}: nested too deeply; expected the output of 'backprop trace --format json'"
+        ) from None
     except json.JSONDecodeError as exc:
         raise TraceInputError(
             f"{name}:{exc.lineno}:{exc.colno}: not JSON ({exc.msg}); expected "
             f"the output of 'backprop trace --format json'"
         ) from None
+    _check_depth(doc, name)
     if not isinstance(doc, dict) or "schema_version" not in doc or "steps" not in doc:
         raise TraceInputError(
             f"{name}: not a trace; expected the output of 'backprop trace --format json'"
         )
     return doc, name
+
+
+MAX_DEPTH = 64  # a trace nests about 15 levels (steps, edges, 8-D tensors)
+
+
+def _check_depth(doc: Any, name: str) -> None:
+    """Refuse a document nested deeper than any trace, before anything recurses into it."""
+    stack = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise TraceInputError(
+                f"{name}: nested more than {MAX_DEPTH} levels deep; expected the output of "
+                f"'backprop trace --format json'"
+            )
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, (dict, list)))
+
+
+class _HugeInt(ValueError):
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.text = text
+
+
+def _parse_int(text: str) -> int:
+    """A JSON integer, refused when float64 cannot hold it (the comparison is in float64)."""
+    if len(text) > 400 or abs(int(text)) > sys.float_info.max:
+        raise _HugeInt(text)
+    return int(text)
 
 
 def check_paths(expected: str, actual: str) -> None:
