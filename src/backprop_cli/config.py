@@ -87,10 +87,77 @@ def compile_source(src: Source) -> Graph:
     return _Compiler(src).compile()
 
 
+# Problems of one file given a "did you mean" and a spelt-out cycle; names shown of a long cycle.
+SUGGESTIONS = 50
+CYCLES = 5
+CYCLE_NAMES = 6
+
+
+def _uses(entries: list) -> dict[str, list[str]]:
+    """Each node entry's name and the names it uses (the first entry of a name counts)."""
+    uses: dict[str, list[str]] = {}
+    for e in entries:
+        if isinstance(e, dict) and isinstance(e.get("name"), str):
+            args = e.get("args")
+            args = [args] if isinstance(args, str) else args
+            if isinstance(args, list):
+                uses.setdefault(e["name"], [a for a in args if isinstance(a, str)])
+    return uses
+
+
+def _components(uses: dict[str, list[str]]) -> dict[str, int]:
+    """Tarjan's strongly connected components of the ``uses`` graph, without recursion: each
+    name's component number."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    component: dict[str, int] = {}
+    number = 0
+    for start in uses:
+        if start in index:
+            continue
+        work = [(start, iter(uses.get(start, ())))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in uses:
+                    continue
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(uses[child])))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                number += 1
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component[member] = number
+                    if member == node:
+                        break
+    return component
+
+
 class _Compiler:
     def __init__(self, src: Source):
         self.src = src
         self.problems: list[Problem] = []
+        self.suggestions_left = SUGGESTIONS
+        self.cycles_left = CYCLES
+        self.uses: dict[str, list[str]] = {}
+        self.components: dict[str, int] | None = None
         # Names whose definition had a problem already reported: what uses them is not
         # reported again (one typo, one message).
         self.broken: set[str] = set()
@@ -456,13 +523,8 @@ class _Compiler:
                 if arg == name:
                     message = f"input '{arg}' is the node itself; a graph has no cycles"
                 elif arg in later and later[arg] > index:
-                    cycle = self.cycle(name, arg, entries)
-                    if cycle:
-                        message = (
-                            f"input '{arg}' makes a cycle: "
-                            + ", which uses ".join(f"'{n}'" for n in cycle)
-                            + "; a graph has no cycles"
-                        )
+                    if self.in_cycle(name, arg, entries):
+                        message = f"input '{arg}' makes a cycle: {self.cycle_text(name, arg)}"
                     else:
                         message = (
                             f"input '{arg}' is defined later, at graph[{later[arg]}]; "
@@ -471,7 +533,7 @@ class _Compiler:
                 else:
                     message = (
                         f"input '{arg}' is undefined; it is not in data, params or an "
-                        f"earlier node{suggest(arg, defined)}"
+                        f"earlier node{self.suggest(arg, defined)}"
                     )
                 self.problem((*path, "args", j), f"node '{name}': {message}")
                 return None
@@ -512,17 +574,39 @@ class _Compiler:
             where=where,
         )
 
+    def suggest(self, word: str, known: Any) -> str:
+        """``suggest`` for the first ``SUGGESTIONS`` problems of a file: each one compares the
+        word with every name, and a file with thousands of typos would take minutes."""
+        self.suggestions_left -= 1
+        return suggest(word, known) if self.suggestions_left >= 0 else ""
+
+    def in_cycle(self, name: str, arg: str, entries: list) -> bool:
+        """Whether ``arg`` depends on ``name`` through the graph's entries: both lie in one
+        strongly connected component (found once per file, in linear time)."""
+        if self.components is None:
+            self.uses = _uses(entries)
+            self.components = _components(self.uses)
+        return name in self.components and self.components.get(arg) == self.components[name]
+
+    def cycle_text(self, name: str, arg: str) -> str:
+        """The cycle through ``name`` and ``arg``, spelt out for the first few cycles found
+        (finding it is linear in the graph), its first names and length when long."""
+        self.cycles_left -= 1
+        if self.cycles_left < 0:
+            return f"'{arg}' depends on '{name}'; a graph has no cycles"
+        cycle = self.cycle(name, arg, self.uses)
+        if len(cycle) > CYCLE_NAMES + 1:
+            shown = ", which uses ".join(f"'{n}'" for n in cycle[:CYCLE_NAMES])
+            more = len(cycle) - 1 - CYCLE_NAMES
+            text = f"{shown}, … ({more:,} more nodes), back to '{name}'"
+        else:
+            text = ", which uses ".join(f"'{n}'" for n in cycle)
+        return f"{text}; a graph has no cycles"
+
     @staticmethod
-    def cycle(name: str, arg: str, entries: list) -> list[str]:
-        """``[name, arg, …, name]`` when ``arg`` depends on ``name`` through the graph's
-        entries, else ``[]``."""
-        uses: dict[str, list[str]] = {}
-        for e in entries:
-            if isinstance(e, dict) and isinstance(e.get("name"), str):
-                args = e.get("args")
-                args = [args] if isinstance(args, str) else args
-                if isinstance(args, list):
-                    uses.setdefault(e["name"], [a for a in args if isinstance(a, str)])
+    def cycle(name: str, arg: str, uses: dict[str, list[str]]) -> list[str]:
+        """``[name, arg, …, name]`` when ``arg`` depends on ``name`` through ``uses``, else
+        ``[]``."""
         stack, came_from = [arg], {arg: name}
         while stack:
             current = stack.pop()

@@ -176,6 +176,11 @@ class Tracer:
         J = self.objective
         texts: dict[tuple[str, int], str] = {}
         infos = []
+        # each edge's place among the terms of its input's gradient, by dict: list.index on
+        # every edge is quadratic in a long chain
+        place = {
+            edge: i for terms in self.consumers.values() for i, edge in enumerate(terms, start=1)
+        }
         for node in reversed(self.active):
             up = d(J, node.name)
             arg_shapes = [self.shapes[a] for a in node.args]
@@ -210,7 +215,7 @@ class Tracer:
                         local=loc_text,
                         global_=glob,
                         target=d(J, arg),
-                        term=terms.index((node.name, pos)) + 1,
+                        term=place[(node.name, pos)],
                         terms=len(terms),
                     )
                 )

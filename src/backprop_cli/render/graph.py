@@ -164,6 +164,14 @@ def _op_flows(view: View) -> list[tuple[str, str]]:
     return [(v.name, v.op) for v in view.vertices if v.kind == "op" and v.op is not None]
 
 
+def _inputs(view: View) -> dict[str, list[Flow]]:
+    """Each node's incoming flows, in ``view.flows`` order (one pass, not one per node)."""
+    out: dict[str, list[Flow]] = {}
+    for f in view.flows:
+        out.setdefault(f.node, []).append(f)
+    return out
+
+
 def _op_text(op: str) -> str:
     """``× matmul``; ``tanh`` when the symbol is the name."""
     return op if symbol(op) == op else f"{symbol(op)} {op}"
@@ -384,8 +392,9 @@ def to_dot(view: View, precision: int = 4) -> str:
                 f"[label={_dot_label(label) if len(label) > 1 else _quote(label[0])}];"
             )
     else:
+        inputs = _inputs(view)
         for name, _ in _op_flows(view):
-            for f in (f for f in view.flows if f.node == name):
+            for f in inputs.get(name, []):
                 out.append(f"  {_dot_id(f.source)} -> {_op_id(name)};")
             out.append(f"  {_op_id(name)} -> {_dot_id(name)};")
     out.append("}")
@@ -444,9 +453,10 @@ def to_mermaid(view: View, precision: int = 4) -> str:
                 label += "\n= " + _inline(f.value, precision)
             out.append(f'  {circle} -->|"{_mermaid_text(label)}"| {_mermaid_id(view, f.source)}')
     else:
+        inputs = _inputs(view)
         for name, _ in _op_flows(view):
             circle = _mermaid_id(view, name, op=True)
-            for f in (f for f in view.flows if f.node == name):
+            for f in inputs.get(name, []):
                 out.append(f"  {_mermaid_id(view, f.source)} --> {circle}")
             out.append(f"  {circle} --> {_mermaid_id(view, name)}")
     out += [
