@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import math
 import os
@@ -20,17 +22,21 @@ from .errors import (
     EXIT_CHECK_FAILED,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
+    EXIT_IO,
     EXIT_USAGE,
     BackpropError,
     ConfigError,
     NumericalAnomaly,
     UsageError,
     one_line,
+    os_reason,
 )
+from .limits import MAX_STEPS
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 a check or comparison failed; 2 usage or config error; "
-    "3 numerical anomaly; 70 internal error; 130 interrupted; 141 stdout closed early."
+    "3 numerical anomaly; 70 internal error; 74 a stream or file could not be read or "
+    "written; 130 interrupted; 141 stdout closed early."
 )
 
 app = typer.Typer(
@@ -42,6 +48,15 @@ app = typer.Typer(
     add_completion=True,
     rich_markup_mode=None,
 )
+
+
+class PlainUsage(typer.core.TyperCommand):
+    """A usage line that reads ``backprop trace [OPTIONS] CONFIG``: typer writes a required
+    argument as ``{CONFIG}``, which reads as a template left unfilled."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
 
 
 class Format(str, Enum):
@@ -61,9 +76,33 @@ class CheckFormat(str, Enum):
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    sys.stderr.write(f"backprop: {one_line(message)}\n")
-    sys.stderr.flush()
+    say(f"backprop: {one_line(message)}\n")
     return typer.Exit(code)
+
+
+def say(text: str) -> None:
+    """A line on stderr, if it can be written: with stderr closed or full, the exit code is
+    all that is left, and it is kept."""
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):  # None (closed at start), full, or closed
+        pass
+
+
+# OS errors that mean an output stream could not be written (stdout to /dev/full, a closed
+# descriptor, a disk that failed): exit 74, not "internal error".
+WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF, errno.EROFS)
+
+
+def stdout_failed(exc: OSError) -> int:
+    """stdout could not be written: say so in one line, send what is still buffered (and the
+    flush at exit) to /dev/null, and give the exit code of an I/O error."""
+    say(f"backprop: error: stdout: cannot be written: {os_reason(exc)}\n")
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_IO
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -89,6 +128,10 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             raise fail("interrupted", EXIT_INTERRUPTED) from None
         except BrokenPipeError:
             raise typer.Exit(stdout_gone()) from None
+        except OSError as exc:
+            if exc.errno not in WRITE_ERRORS:
+                raise
+            raise typer.Exit(stdout_failed(exc)) from None
 
     return wrapper
 
@@ -127,7 +170,11 @@ RTOL_OPTION = typer.Option(
 )
 ATOL_OPTION = typer.Option(ATOL, "--atol", help="Absolute tolerance (see --rtol).")
 MAX_ROWS = typer.Option(
-    20, "--max-rows", min=0, help="Differing paths listed (all are counted); 0 lists them all."
+    20,
+    "--max-rows",
+    min=0,
+    metavar="N",
+    help="Differing paths listed (all are counted); 0 lists them all.",
 )
 ALLOW_OUTSIDE = typer.Option(
     False,
@@ -144,7 +191,7 @@ LANG = typer.Option(
 )
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+@app.command(cls=PlainUsage, epilog=EXIT_CODES_HELP)
 @user_errors
 def trace(
     config: str = typer.Argument(
@@ -159,13 +206,20 @@ def trace(
         "(tables for documents).",
     ),
     steps: int | None = typer.Option(
-        None, "--steps", "-n", min=1, help="Number of training steps (overrides 'steps:')."
+        None,
+        "--steps",
+        "-n",
+        min=1,
+        max=MAX_STEPS,
+        metavar="N",
+        help=f"Number of training steps, 1 to {MAX_STEPS:,} (overrides 'steps:').",
     ),
     lr: float | None = typer.Option(None, "--lr", help="Learning rate (overrides 'optimizer.lr')."),
     precision: int = typer.Option(
         4,
         "--precision",
         "-p",
+        metavar="DIGITS",
         min=1,
         max=17,
         help="Significant digits in tables (JSON is always exact).",
@@ -175,6 +229,7 @@ def trace(
         None,
         "--width",
         min=40,
+        metavar="COLUMNS",
         help="Table width; default: the terminal's, or 100 when stdout is not a terminal.",
     ),
     lang: str = LANG,
@@ -189,7 +244,7 @@ def trace(
         help="Full tables for steps 1, K+1, 2K+1, … and the last; one line for the others.",
     ),
     only_step: int | None = typer.Option(
-        None, "--only-step", min=1, metavar="K", help="Only step K (in JSON too)."
+        None, "--only-step", min=1, max=MAX_STEPS, metavar="K", help="Only step K (in JSON too)."
     ),
     node: str | None = typer.Option(
         None, "--node", metavar="NAME", help="Backward rows touching this node only."
@@ -378,7 +433,7 @@ def _expect(
     raise typer.Exit(1 if count else 0)
 
 
-@app.command("compare", epilog=EXIT_CODES_HELP)
+@app.command("compare", cls=PlainUsage, epilog=EXIT_CODES_HELP)
 @user_errors
 def compare_command(
     expected: str = typer.Argument(
@@ -389,7 +444,7 @@ def compare_command(
     atol: float = ATOL_OPTION,
     max_rows: int = MAX_ROWS,
     width: int | None = typer.Option(
-        None, "--width", min=40, help="Table width (default as for trace)."
+        None, "--width", min=40, metavar="COLUMNS", help="Table width (default as for trace)."
     ),
     lang: str = typer.Option("en", "--lang", help="Language of the table: en or zh."),
 ) -> None:
@@ -417,14 +472,14 @@ def compare_command(
     raise typer.Exit(1 if count else 0)
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+@app.command(cls=PlainUsage, epilog=EXIT_CODES_HELP)
 @user_errors
 def validate(
     config: str = typer.Argument(
         ..., metavar="CONFIG", help="The YAML config to check; - reads stdin."
     ),
     width: int | None = typer.Option(
-        None, "--width", min=40, help="Table width (default as for trace)."
+        None, "--width", min=40, metavar="COLUMNS", help="Table width (default as for trace)."
     ),
     allow_outside_data: bool = ALLOW_OUTSIDE,
 ) -> None:
@@ -442,7 +497,7 @@ def validate(
     make_console(width).print(table.graph_summary(graph))
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+@app.command(cls=PlainUsage, epilog=EXIT_CODES_HELP)
 @user_errors
 def check(
     config: str = typer.Argument(
@@ -457,14 +512,26 @@ def check(
         help="Check every intermediate node too, and name the op whose rule is wrong.",
     ),
     steps: int = typer.Option(
-        1, "--steps", "-n", min=1, help="Check at the start of each of the first N steps."
+        1,
+        "--steps",
+        "-n",
+        min=1,
+        max=MAX_STEPS,
+        metavar="N",
+        help="Check at the start of each of the first N steps.",
     ),
     format: CheckFormat = typer.Option(CheckFormat.table, "--format", "-f", help="table or json."),
     precision: int = typer.Option(
-        6, "--precision", "-p", min=1, max=17, help="Significant digits of the values shown."
+        6,
+        "--precision",
+        "-p",
+        min=1,
+        max=17,
+        metavar="DIGITS",
+        help="Significant digits of the values shown.",
     ),
     width: int | None = typer.Option(
-        None, "--width", min=40, help="Table width (default as for trace)."
+        None, "--width", min=40, metavar="COLUMNS", help="Table width (default as for trace)."
     ),
     allow_outside_data: bool = ALLOW_OUTSIDE,
 ) -> None:
@@ -499,11 +566,11 @@ def check(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+@app.command(cls=PlainUsage, epilog=EXIT_CODES_HELP)
 @user_errors
 def ops(
     width: int | None = typer.Option(
-        None, "--width", min=40, help="Table width (default as for trace)."
+        None, "--width", min=40, metavar="COLUMNS", help="Table width (default as for trace)."
     ),
 ) -> None:
     """List every op: its inputs, what it computes, its options and its local gradient."""
@@ -519,7 +586,7 @@ class GraphFormat(str, Enum):
     json = "json"
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+@app.command(cls=PlainUsage, epilog=EXIT_CODES_HELP)
 @user_errors
 def graph(
     config: str = typer.Argument(
@@ -536,6 +603,7 @@ def graph(
         None,
         "--step",
         min=1,
+        max=MAX_STEPS,
         metavar="K",
         help="Show values and gradients after the forward and backward passes of step K.",
     ),
@@ -545,10 +613,16 @@ def graph(
         help="Draw the gradient flow: edges reversed, each labelled with the gradient it carries.",
     ),
     precision: int = typer.Option(
-        4, "--precision", "-p", min=1, max=17, help="Significant digits of values."
+        4,
+        "--precision",
+        "-p",
+        min=1,
+        max=17,
+        metavar="DIGITS",
+        help="Significant digits of values.",
     ),
     width: int | None = typer.Option(
-        None, "--width", min=40, help="Table width (default as for trace)."
+        None, "--width", min=40, metavar="COLUMNS", help="Table width (default as for trace)."
     ),
     allow_outside_data: bool = ALLOW_OUTSIDE,
 ) -> None:
@@ -577,7 +651,7 @@ class SchemaName(str, Enum):
     graph = "graph"
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+@app.command(cls=PlainUsage, epilog=EXIT_CODES_HELP)
 @user_errors
 def schema(
     name: SchemaName = typer.Argument(
@@ -601,7 +675,7 @@ class StarterKind(str, Enum):
     expression = "expression"
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+@app.command(cls=PlainUsage, epilog=EXIT_CODES_HELP)
 @user_errors
 def init(
     kind: StarterKind = typer.Argument(
@@ -672,26 +746,92 @@ def make_console(width: int | None) -> Any:
     )
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind (``finally`` blocks remove temporary files), then
+    exit with 128 + the signal's number, as a shell reports a process killed by it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
+def _hold_closed_streams() -> list[str]:
+    """The standard streams that were closed when we started (``>&-``). Each descriptor is
+    held by /dev/null, so that no file opened later takes its number (and receives what was
+    meant for the stream)."""
+    closed = []
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is None:
+            closed.append(name)
+            with contextlib.suppress(OSError):
+                if os.open(os.devnull, os.O_RDWR) != fd:
+                    pass  # a lower descriptor was free; nothing else to do
+    return closed
+
+
+def _usage_line(exc: Any) -> str:
+    """click's usage error (four lines: usage, hint, blank, message) as one line."""
+    message = exc.format_message().replace("Value error, ", "")
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return f"backprop: error: {one_line(message)}{hint}\n"
+
+
 def main() -> None:
     """Console-script entry point: unexpected errors become one line (set BACKPROP_DEBUG=1
     for the traceback)."""
+    import signal
+
+    closed = _hold_closed_streams()
+    if "stdout" in closed and sys.argv[1:2] not in (["--help"], []):
+        say("backprop: error: stdout: is closed; nothing can be written (Bad file descriptor)\n")
+        sys.exit(EXIT_IO)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _terminate)
+    code: Any = 0
     try:
         try:
-            app(prog_name="backprop")
+            code = app(prog_name="backprop", standalone_mode=False)
         finally:
-            sys.stdout.flush()  # a reader gone before the last write shows up here
+            if sys.stdout is not None:
+                sys.stdout.flush()  # a reader gone before the last write shows up here
     except SystemExit:
         raise
+    except typer.Abort:
+        sys.exit(EXIT_INTERRUPTED)
+    except Terminated as exc:
+        say("backprop: terminated\n")
+        sys.exit(128 + exc.signum)
     except KeyboardInterrupt:  # outside a command: while starting or at exit
-        sys.stderr.write("backprop: interrupted\n")
+        say("backprop: interrupted\n")
         sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         sys.exit(stdout_gone())
-    except Exception as exc:  # a bug in backprop-cli, not in the user's input
-        if os.environ.get("BACKPROP_DEBUG"):
-            raise
-        sys.stderr.write(
-            f"backprop: internal error: {type(exc).__name__}: {exc} "
-            f"(set BACKPROP_DEBUG=1 for the traceback, and please report it)\n"
-        )
-        sys.exit(EXIT_INTERNAL)
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRORS:
+            _internal(exc)
+        sys.exit(stdout_failed(exc))
+    except Exception as exc:
+        if not (hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", 0), int)):
+            _internal(exc)  # a bug in backprop-cli, not in the user's input
+        # click's own errors: a bad option or argument found by the parser
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()  # type: ignore[attr-defined]  # the help, as for --help
+        else:
+            say(_usage_line(exc))
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _internal(exc: Exception) -> None:
+    if os.environ.get("BACKPROP_DEBUG"):
+        raise exc
+    say(
+        f"backprop: internal error: {type(exc).__name__}: {exc} "
+        f"(set BACKPROP_DEBUG=1 for the traceback, and please report it)\n"
+    )
+    sys.exit(EXIT_INTERNAL)

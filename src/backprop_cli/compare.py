@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import BackpropError, UsageError, one_line
+from .errors import BackpropError, IOFailure, UsageError, one_line
 
+# The largest trace document compare and --expect read (documented in README).
+MAX_TRACE_BYTES = 1024 * 1024 * 1024
 RTOL = 1e-9
 ATOL = 1e-12
 MISSING = object()
@@ -38,11 +42,18 @@ def load_trace(path: str, stdin_text: str | None = None) -> tuple[Any, str]:
     """The parsed document and the name messages use for it; ``-`` reads standard input."""
     name = "<stdin>" if path == "-" else one_line(path)  # shown in the verdict line
     try:
-        if path == "-":
-            text = sys.stdin.read() if stdin_text is None else stdin_text
+        if path == "-" and stdin_text is not None:
+            text = stdin_text
+        elif path == "-":
+            if sys.stdin is None:  # closed when we started (<&-)
+                raise IOFailure("<stdin>: is closed; nothing can be read (Bad file descriptor)")
+            text = _read_limited(sys.stdin.buffer, name).decode("utf-8")
         else:
             with open(path, "rb") as fh:
-                text = fh.read().decode("utf-8")
+                mode = os.fstat(fh.fileno()).st_mode
+                if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+                    raise TraceInputError(f"{name}: is a device; expected a trace JSON file")
+                text = _read_limited(fh, name).decode("utf-8")
     except FileNotFoundError:
         raise TraceInputError(f"{name}: no such file") from None
     except IsADirectoryError:
@@ -109,6 +120,17 @@ def _parse_int(text: str) -> int:
     if len(text) > 400 or abs(int(text)) > sys.float_info.max:
         raise _HugeInt(text)
     return int(text)
+
+
+def _read_limited(fh: Any, name: str) -> bytes:
+    """At most ``MAX_TRACE_BYTES`` of a trace, refused beyond (``/dev/zero`` never ends)."""
+    data = fh.read(MAX_TRACE_BYTES + 1)
+    if len(data) > MAX_TRACE_BYTES:
+        raise TraceInputError(
+            f"{name}: longer than {MAX_TRACE_BYTES:,} bytes; the limit for a trace read by "
+            f"compare and --expect"
+        )
+    return bytes(data)
 
 
 def check_paths(expected: str, actual: str) -> None:

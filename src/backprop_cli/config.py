@@ -13,8 +13,9 @@ import sys
 from typing import Any
 
 from . import arrays, datafiles, models, yamlsrc
-from .errors import ConfigError, Problem, describe, quoted, suggest
+from .errors import ConfigError, IOFailure, Problem, describe, quoted, suggest
 from .graph import Graph, Node, OptimizerSpec, Tensor
+from .limits import MAX_STEPS as MAX_STEPS
 from .ops import OPS, equation_text, shape_text
 from .optim import OPTIMIZERS
 from .yamlsrc import Path, Source
@@ -22,7 +23,6 @@ from .yamlsrc import Path, Source
 TOP_LEVEL = ("data", "params", "graph", "objective", "optimizer", "steps", "model")
 NODE_KEYS = ("name", "op", "args")
 PARAM_KEYS = ("value", "trainable", "init", "shape", "seed", "scale")
-MAX_STEPS = 1_000_000
 MAX_FILE_BYTES = 10_000_000  # YAML is parsed in Python: this keeps loading within seconds
 
 
@@ -47,6 +47,8 @@ def read_text(path: str) -> tuple[str, str]:
     name = "<stdin>" if path == "-" else (path or "''")
     try:
         if path == "-":
+            if sys.stdin is None:  # closed when we started (<&-)
+                raise IOFailure("<stdin>: is closed; nothing can be read (Bad file descriptor)")
             raw = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
         else:
             if os.path.isdir(path):
@@ -93,7 +95,7 @@ CYCLES = 5
 CYCLE_NAMES = 6
 
 
-def _uses(entries: list) -> dict[str, list[str]]:
+def _uses(entries: list[Any]) -> dict[str, list[str]]:
     """Each node entry's name and the names it uses (the first entry of a name counts)."""
     uses: dict[str, list[str]] = {}
     for e in entries:
@@ -580,7 +582,7 @@ class _Compiler:
         self.suggestions_left -= 1
         return suggest(word, known) if self.suggestions_left >= 0 else ""
 
-    def in_cycle(self, name: str, arg: str, entries: list) -> bool:
+    def in_cycle(self, name: str, arg: str, entries: list[Any]) -> bool:
         """Whether ``arg`` depends on ``name`` through the graph's entries: both lie in one
         strongly connected component (found once per file, in linear time)."""
         if self.components is None:
