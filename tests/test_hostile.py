@@ -13,6 +13,7 @@ import stat
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from backprop_cli.render import jsonout
@@ -194,3 +195,372 @@ def test_4_stdin_config_reads_from_the_current_folder(outside) -> None:
     (outside / "course" / "mine.csv").write_text("pin\n5\n")
     ok = invoke("trace", "-", "-f", "json", input=text.replace("../secret.csv", "mine.csv"))
     assert ok.exit_code == 0
+
+
+# ---- 5. huge integers are input errors with their place -------------------------------------
+
+HUGE = str(10**400)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"data:\n  x: [1, {HUGE}]\ngraph:\n  - {{name: L, op: sum, args: [x]}}\n",
+        f"data:\n  x: 1\nsteps: {HUGE}\ngraph:\n  - {{name: L, op: sum, args: [x]}}\n",
+        (
+            f"params:\n  w: {{init: normal, shape: [2], seed: {HUGE}}}\n"
+            "graph:\n  - {name: L, op: sum, args: [w]}\n"
+        ),
+        (
+            f"data:\n  x: 1\noptimizer: {{name: sgd, lr: {HUGE}}}\n"
+            "graph:\n  - {name: L, op: sum, args: [x]}\n"
+        ),
+        f"data:\n  x: 1\ngraph:\n  - {{name: L, op: pow, args: [x], exponent: {'9' * 5000}}}\n",
+    ],
+)
+def test_5_huge_integers_in_a_config(text: str) -> None:
+    at = text.index(HUGE[:50]) if HUGE[:50] in text else text.index("9" * 50)
+    where = f"{text.count(chr(10), 0, at) + 1}:{at - text.rfind(chr(10), 0, at)}"
+    for command in ("trace", "validate"):
+        result = invoke(command, "-", input=text)
+        assert result.exit_code == 2
+        assert result.stderr.startswith(
+            f"backprop: error: <stdin>:{where}: YAML error: the integer "
+        )
+        assert "is too large; expected a number of at most about 1.8e308 (float64)" in result.stderr
+
+
+def test_5_huge_integers_in_a_trace(tmp_path) -> None:
+    good = invoke("trace", LINEAR, "-f", "json").stdout
+    (tmp_path / "a.json").write_text(good)
+    (tmp_path / "b.json").write_text(good.replace('"step": 1', f'"step": {HUGE}', 1))
+    for args in (
+        ("compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")),
+        ("trace", LINEAR, "--expect", str(tmp_path / "b.json")),
+    ):
+        result = invoke(*args)
+        assert result.exit_code == 2
+        line = next(i for i, t in enumerate(good.splitlines(), 1) if '"step": 1' in t)
+        assert f"b.json:{line}:15: the integer 10000000…0000 (401 characters) is too large" in (
+            result.stderr
+        )
+
+
+# ---- 6. dimensions are bounded -------------------------------------------------------------
+
+
+def test_6_too_many_dimensions(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    shape = ", ".join(["1"] * 34 + ["2"])
+    text = (
+        "params:\n  w: [1.0, 2.0]\ngraph:\n"
+        f"  - {{name: r, op: reshape, args: [w], shape: [{shape}]}}\n"
+        "  - {name: L, op: sum, args: [r]}\n"
+    )
+    for command in ("trace", "validate"):
+        result = invoke(command, "-", input=text)
+        assert result.exit_code == 2
+        assert result.stderr == (
+            "backprop: error: <stdin>:4:34: graph[0].args: node 'r': reshape would give 35 "
+            "dimensions; a tensor has at most 8\n"
+        )
+    header = b"\x93NUMPY\x01\x00"
+    meta = "{'descr': '<f8', 'fortran_order': False, 'shape': (" + "1, " * 40 + "), }"
+    meta = meta.ljust(118) + "\n"
+    (tmp_path / "d.npy").write_bytes(header + len(meta).to_bytes(2, "little") + meta.encode())
+    result = invoke(
+        "trace", "-", input="data:\n  x: {file: d.npy}\ngraph:\n  - {name: L, op: sum, args: [x]}\n"
+    )
+    assert result.exit_code == 2
+    assert result.stderr.endswith("data.x.file: d.npy: 40 dimensions; the limit is 8\n")
+
+
+# ---- 7. nothing recurses on graph depth ----------------------------------------------------
+
+
+def chain(n: int, op: str = "tanh") -> str:
+    lines = ["params:", "  n0: 0.5", "graph:"]
+    lines += [f"  - {{name: n{i}, op: {op}, args: [n{i - 1}]}}" for i in range(1, n)]
+    lines.append(f"  - {{name: L, op: sum, args: [n{n - 1}]}}")
+    return "\n".join(lines) + "\n"
+
+
+def test_7_graph_of_a_1000_node_chain() -> None:
+    text = chain(1000)
+    for fmt in ("table", "dot", "mermaid", "json"):
+        result = invoke("graph", "-", "-f", fmt, input=text)
+        assert result.exit_code == 0, result.output
+        assert "n999" in result.stdout
+    table = invoke("graph", "-", input=text).stdout
+    assert "n1 = tanh(n0)" in table
+
+
+def test_7_compare_on_deeply_nested_json(tmp_path) -> None:
+    good = tmp_path / "a.json"
+    good.write_text(invoke("trace", LINEAR, "-f", "json").stdout)
+    for depth in (100, 5000):
+        deep = tmp_path / f"deep{depth}.json"
+        deep.write_text("[" * depth + "]" * depth)
+        result = invoke("compare", str(good), str(deep))
+        assert result.exit_code == 2
+        assert result.stderr.startswith(f"backprop: error: {deep}: nested ")
+
+
+# ---- 10. I/O failures: one line, exit 74, exit codes kept without stderr ---------------------
+
+
+def run(*args: str, **kwargs):
+    import subprocess
+    import sys
+
+    kwargs.setdefault("capture_output", "stdout" not in kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "backprop_cli", *args], text=True, timeout=60, **kwargs
+    )
+
+
+@pytest.mark.parametrize("args", [("trace", LINEAR), ("trace", LINEAR, "-f", "json"), ("--help",)])
+def test_10_stdout_to_dev_full(args) -> None:
+    with open("/dev/full", "w") as full:
+        result = run(*args, stdout=full, stderr=-1)
+    assert result.returncode == 74
+    assert result.stderr == (
+        "backprop: error: stdout: cannot be written: No space left on device\n"
+    )
+
+
+def test_10_closed_streams() -> None:
+    import subprocess
+    import sys
+
+    def closed(fd: int, *args: str) -> subprocess.CompletedProcess:
+        # a shell's "<&-", ">&-" and "2>&-"
+        return subprocess.run(
+            ["sh", "-c", f'"$0" -m backprop_cli "$@" {fd}>&-', sys.executable, *args],
+            capture_output=fd != 1,
+            stdout=subprocess.DEVNULL if fd == 1 else None,
+            stderr=subprocess.PIPE if fd == 1 else None,
+            text=True,
+            timeout=60,
+        )
+
+    out = closed(1, "trace", LINEAR)
+    assert out.returncode == 74
+    assert out.stderr == (
+        "backprop: error: stdout: is closed; nothing can be written (Bad file descriptor)\n"
+    )
+    stdin = closed(0, "trace", "-")
+    assert stdin.returncode == 74
+    assert "<stdin>: is closed; nothing can be read" in stdin.stderr
+    for args, code in ((("trace", "missing.yaml"), 2), (("trace", LINEAR, "-n", "0"), 2)):
+        assert closed(2, *args).returncode == code
+
+
+def test_10_save_svg_on_a_failing_file_system(tmp_path, monkeypatch) -> None:
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    result = invoke("trace", LINEAR, "--save-svg", str(tmp_path / "o.svg"))
+    assert result.exit_code == 74
+    assert result.stderr.endswith("o.svg: cannot be written: No space left on device\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- 11, 15. checking and loading are near-linear -------------------------------------------
+
+
+def test_11_many_undefined_inputs_and_forward_references_check_quickly() -> None:
+    import time
+
+    n = 3000
+    lines = ["params:", "  w0: 0.5", "graph:"]
+    lines += [f"  - {{name: good{i}, op: tanh, args: [w0]}}" for i in range(n)]
+    lines += [f"  - {{name: bad{i}, op: tanh, args: [missing{i}]}}" for i in range(n)]
+    start = time.perf_counter()
+    result = invoke("validate", "-", input="\n".join(lines) + "\n")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == n
+    assert time.perf_counter() - start < 15
+    lines = ["params:", "  w0: 0.5", "graph:"]
+    lines += [f"  - {{name: n{i}, op: tanh, args: [n{(i + 1) % n}]}}" for i in range(n)]
+    start = time.perf_counter()
+    result = invoke("validate", "-", input="\n".join(lines) + "\n")
+    assert time.perf_counter() - start < 15
+    first = result.stderr.splitlines()[0]
+    assert first.endswith(
+        "node 'n0': input 'n1' makes a cycle: 'n0', which uses 'n1', which uses 'n2', which "
+        "uses 'n3', which uses 'n4', which uses 'n5', … (2,994 more nodes), back to 'n0'; a "
+        "graph has no cycles"
+    )
+    assert max(len(line) for line in result.stderr.splitlines()) < 400
+
+
+def test_15_a_long_chain_loads_and_traces_quickly() -> None:
+    import time
+
+    from backprop_cli import yamlsrc
+
+    assert yamlsrc._CLoader is not None  # libyaml is there: PyYAML's wheels ship it
+    text = chain(10_000)
+    start = time.perf_counter()
+    result = invoke("trace", "-", "-f", "json", input=text)
+    assert result.exit_code == 0
+    assert time.perf_counter() - start < 30
+    assert json.loads(result.stdout)["steps"][0]["backward"][-1]["term"] == 1
+
+
+# ---- 13. step options are capped like the config -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("trace", LINEAR, "--steps", "1000000000"),
+        ("graph", LINEAR, "--step", "1000000000"),
+        ("check", LINEAR, "--steps", "1000000000"),
+    ],
+)
+def test_13_steps_options_are_capped(args) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "less than or equal to 1000000" in result.stderr
+
+
+# ---- 16. option errors are one line; help shows no internals --------------------------------
+
+
+def test_16_option_errors_are_one_line() -> None:
+    result = run("trace", LINEAR, "-f", "yaml")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "backprop: error: Invalid value for '--format' / '-f': 'yaml' is not one of 'table', "
+        "'json', 'jsonl', 'markdown', 'latex'. (see 'backprop trace --help')\n"
+    )
+    assert run("trace").stderr == (
+        "backprop: error: Missing argument 'CONFIG'. (see 'backprop trace --help')\n"
+    )
+
+
+def test_16_help_placeholders() -> None:
+    text = invoke("trace", "--help").stdout
+    assert "Usage: backprop trace [OPTIONS] CONFIG\n" in text
+    assert "{CONFIG}" not in text and "<int range>" not in text
+    assert "-n, --steps N" in text and "--precision DIGITS" in text
+
+
+# ---- 17. special data files are named for what they are ------------------------------------
+
+
+def test_17_fifo_device_and_link_loop_as_data(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo("pipe.csv")
+    os.symlink("/dev/zero", "zero.npy")
+    os.symlink("loop.csv", "loop.csv")
+    expected = {
+        "pipe.csv": "pipe.csv: is a FIFO (named pipe), not a regular file; expected a .csv or "
+        ".npy file",
+        "zero.npy": "zero.npy: is a device or socket, not a regular file; expected a .csv or "
+        ".npy file",
+        "loop.csv": "loop.csv: is a symbolic link loop",
+    }
+    for name, message in expected.items():
+        text = (
+            f"data:\n  x: {{file: {name}, column: 0}}\n"
+            "graph:\n  - {name: L, op: sum, args: [x]}\n"
+        )
+        if name.endswith(".npy"):
+            text = text.replace(", column: 0", "")
+        (tmp_path / "c.yaml").write_text(text)
+        result = invoke("trace", "c.yaml", "--allow-outside-data")
+        assert result.exit_code == 2
+        assert result.stderr.endswith(f"data.x.file: {message}\n"), result.stderr
+
+
+# ---- 19. every output target is checked before the run -------------------------------------
+
+
+def test_19_same_target_twice_and_dangling_link(tmp_path) -> None:
+    target = str(tmp_path / "x.out")
+    result = invoke("trace", LINEAR, "--save-svg", target, "--save-html", target)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "the same file as --save-svg" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+    os.symlink(tmp_path / "gone", tmp_path / "dangling.svg")
+    result = invoke("trace", LINEAR, "--save-svg", str(tmp_path / "dangling.svg"))
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "is a symbolic link to a missing or unreachable file" in result.stderr
+    assert not (tmp_path / "gone").exists()
+
+
+# ---- 20. smaller ones ------------------------------------------------------------------------
+
+
+def test_20_empty_save_name_transpose_and_duplicate_headers(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke("trace", LINEAR, "--save-svg", "")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == "backprop: error: '': expected a file name to write\n"
+    (tmp_path / "d.csv").write_text("a,b,a\n1,2,3\n")
+    base = (
+        "data:\n  x: {{file: d.csv, column: {col}{extra}}}\n"
+        "graph:\n  - {{name: L, op: sum, args: [x]}}\n"
+    )
+    result = invoke("trace", "-", input=base.format(col="a", extra=""))
+    assert result.exit_code == 2
+    assert "the header names two columns 'a' (columns 0 and 2)" in result.stderr
+    result = invoke("trace", "-", input=base.format(col="b", extra=", transpose: 'yes'"))
+    assert result.exit_code == 2
+    assert result.stderr.endswith(
+        "data.x.transpose: expected true or false, found the string 'yes'\n"
+    )
+
+
+def test_20_init_dash_prints_the_starter(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke("init", "mlp", "-")
+    assert result.exit_code == 0
+    assert result.stdout == invoke("init", "mlp").stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_20_float128_overflow_is_one_line(tmp_path, monkeypatch) -> None:
+    if not hasattr(np, "float128"):
+        pytest.skip("no float128 on this platform")
+    monkeypatch.chdir(tmp_path)
+    np.save("big.npy", np.array([1.0, 1e4000], dtype=np.float128))
+    result = run(
+        "trace",
+        "-",
+        input="data:\n  x: {file: big.npy}\ngraph:\n  - {name: L, op: sum, args: [x]}\n",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "big.npy: element [1] is not a finite float64 number" in result.stderr
+
+
+# ---- 18. SIGTERM and SIGHUP clean up as Ctrl-C does ----------------------------------------
+
+
+@pytest.mark.parametrize(("signame", "code"), [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_18_signal_during_save_svg_leaves_no_temp_file(tmp_path, signame, code) -> None:
+    import subprocess
+    import sys
+
+    # the signal arrives while the picture is being written (between write and rename)
+    script = (
+        "import os, signal, sys\n"
+        "from backprop_cli import cli\n"
+        f"os.fsync = lambda fd: os.kill(os.getpid(), signal.{signame})\n"
+        f"sys.argv = ['backprop', 'trace', {LINEAR!r}, '--save-svg', 'o.svg']\n"
+        "cli.main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == code
+    assert result.stderr == "backprop: terminated\n"
+    assert list(tmp_path.iterdir()) == []

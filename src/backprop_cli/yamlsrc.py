@@ -29,27 +29,26 @@ MAX_FLOAT_INT = int(sys.float_info.max)
 MAX_INT_DIGITS = 400
 
 
-class _Numbers:
-    """Integers checked against float64's range (mixed into both loaders)."""
+def _construct_int(loader: Any, node: Any) -> Any:
+    """An integer, refused (with its line and column) when float64 cannot hold it: every
+    number of a config becomes a float64 somewhere, and ``10**400`` would overflow there."""
+    digits = node.value.replace("_", "").lstrip("+-")
+    value = (
+        yaml.SafeLoader.construct_yaml_int(loader, node) if len(digits) <= MAX_INT_DIGITS else None
+    )
+    if value is None or abs(value) > MAX_FLOAT_INT:
+        shown = digits if len(digits) <= 20 else f"{digits[:8]}…{digits[-4:]}"
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            f"the integer {shown} ({len(digits)} digits) is too large; expected a number "
+            f"of at most about 1.8e308 (float64)",
+            node.start_mark,
+        )
+    return value
 
-    def construct_yaml_int(self, node: Any) -> Any:
-        """An integer, refused (with its line and column) when float64 cannot hold it: every
-        number of a config becomes a float64 somewhere, and ``10**400`` would overflow there."""
-        digits = node.value.replace("_", "").lstrip("+-")
-        value = super().construct_yaml_int(node) if len(digits) <= MAX_INT_DIGITS else None
-        if value is None or abs(value) > MAX_FLOAT_INT:
-            shown = digits if len(digits) <= 20 else f"{digits[:8]}…{digits[-4:]}"
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"the integer {shown} ({len(digits)} digits) is too large; expected a number "
-                f"of at most about 1.8e308 (float64)",
-                node.start_mark,
-            )
-        return value
 
-
-class _Loader(_Numbers, yaml.SafeLoader):
+class _Loader(yaml.SafeLoader):
     """SafeLoader that also reads ``1e-3`` as a float (YAML 1.2 does; PyYAML's 1.1 rules don't)
     and refuses files with too many values or too deep a nesting while composing them."""
 
@@ -91,7 +90,7 @@ _RESOLVERS = {
     for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.yaml_implicit_resolvers = _RESOLVERS
-_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(
@@ -108,13 +107,13 @@ _Loader.add_implicit_resolver(
 _CLoader: type | None = None
 if getattr(yaml, "__with_libyaml__", False):
 
-    class _CSafe(_Numbers, yaml.CSafeLoader):  # type: ignore[name-defined,misc]
+    class _CSafe(yaml.CSafeLoader):
         """The same rules with libyaml's parser, 20 to 50 times faster than PyYAML's."""
 
     _CSafe.yaml_implicit_resolvers = {
         k: list(v) for k, v in _Loader.yaml_implicit_resolvers.items()
     }
-    _CSafe.add_constructor("tag:yaml.org,2002:int", _CSafe.construct_yaml_int)
+    _CSafe.add_constructor("tag:yaml.org,2002:int", _construct_int)
     _CLoader = _CSafe
 
 # A YAML error found by libyaml in a text this short is reported again by PyYAML, whose
