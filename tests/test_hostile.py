@@ -564,3 +564,157 @@ def test_18_signal_during_save_svg_leaves_no_temp_file(tmp_path, signame, code) 
     assert result.returncode == code
     assert result.stderr == "backprop: terminated\n"
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- 8. a memory budget, checked before any math runs ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("graph", "node", "line"),
+    [
+        (
+            "params:\n  a: {init: normal, shape: [100000, 1]}\n"
+            "  b: {init: normal, shape: [1, 100000]}\n"
+            "graph:\n  - {name: z, op: matmul, args: [a, b]}\n  - {name: L, op: sum, args: [z]}\n",
+            "node 'z' (z = a·b, shape 100000×100000) about 149.0 GiB",
+            5,
+        ),
+        (
+            "params:\n  a: {init: normal, shape: [100000, 1]}\n"
+            "  b: {init: normal, shape: [1, 100000]}\n"
+            "graph:\n  - {name: z, op: add, args: [a, b]}\n  - {name: L, op: sum, args: [z]}\n",
+            "node 'z' (z = a + b, shape 100000×100000)",
+            5,
+        ),
+        (
+            "params:\n  a: {init: normal, shape: [100000]}\n"
+            "graph:\n  - {name: s, op: softmax, args: [a]}\n  - {name: L, op: sum, args: [s]}\n",
+            "node 's' (s = softmax(a, axis=0), shape 100000) about 74.5 GiB",
+            4,
+        ),
+        (
+            "params:\n  a: {init: normal, shape: [100000]}\n  b: {init: normal, shape: [100000]}\n"
+            "graph:\n  - {name: c, op: concat, args: [a, b]}\n  - {name: L, op: sum, args: [c]}\n",
+            "node 'c' (c = concat(a, b, axis=0), shape 200000)",
+            5,
+        ),
+    ],
+)
+def test_8_memory_estimate_refuses_before_running(graph: str, node: str, line: int) -> None:
+    import time
+
+    for command in ("validate", "trace", "check", "graph"):
+        start = time.perf_counter()
+        result = invoke(command, "-", input=graph)
+        assert time.perf_counter() - start < 10
+        assert result.exit_code == 2, (command, result.output)
+        assert result.stdout == ""
+        assert result.stderr.startswith(f"backprop: error: <stdin>:{line}:5: graph[0]: a step of")
+        assert node in result.stderr
+        assert result.stderr.endswith("the limit is 2.0 GiB (raise it with --max-memory)\n")
+
+
+def test_8_params_are_counted_before_they_are_made() -> None:
+    params = "".join(f"  p{i}: {{init: normal, shape: [10000000]}}\n" for i in range(40))
+    text = f"params:\n{params}graph:\n  - {{name: L, op: sum, args: [p0]}}\n"
+    result = invoke("validate", "-", input=text)
+    assert result.exit_code == 2
+    assert "<stdin>:7:7: params.p5: the params up to 'p5' need about 2.2 GiB" in result.stderr
+    hidden = ", ".join(["3000"] * 100)
+    model = (
+        "data:\n  x: [[1.0]]\n  y: [[1.0]]\n"
+        f"model: {{name: mlp, input: x, target: y, hidden: [{hidden}]}}\n"
+    )
+    result = invoke("validate", "-", input=model)
+    assert result.exit_code == 2
+    assert "model.hidden: the params up to 'W" in result.stderr
+
+
+def test_8_tiny_max_memory_and_its_parsing() -> None:
+    small = invoke("trace", LINEAR, "--max-memory", "100")
+    assert small.exit_code == 2
+    assert "the limit is 100 bytes (raise it with --max-memory)" in small.stderr
+    assert invoke("trace", LINEAR, "--max-memory", "1KiB").exit_code == 0
+    assert invoke("trace", LINEAR, "--max-memory", "0").exit_code == 0
+    bad = invoke("trace", LINEAR, "--max-memory", "lots")
+    assert bad.exit_code == 2
+    assert bad.stderr == (
+        "backprop: error: --max-memory: expected a size such as 2GiB, 512MiB or 1000000 "
+        "(bytes), found 'lots'\n"
+    )
+
+
+def test_8_json_is_written_in_pieces(monkeypatch) -> None:
+    sizes: list[int] = []
+    real = jsonout._write
+    monkeypatch.setattr(jsonout, "CHUNK", 4096)
+    monkeypatch.setattr(
+        jsonout, "_write", lambda out, data: (sizes.append(len(data)), real(out, data))
+    )
+    text = SQUARES.replace("[5]", "[20000]")
+    whole = io.StringIO()
+    jsonout.write_document(tracer_from_text(text).run(steps=1), tracer_from_text(text), whole)
+    # no write holds the step's record (megabytes): at most one array's text (~500 kB)
+    assert len(whole.getvalue()) > 3_000_000
+    assert max(sizes) < 700_000
+    assert json.loads(whole.getvalue())["steps"][0]["forward"]["w"][:1] == [
+        pytest.approx(tracer_from_text(text).graph.tensors["w"].value[0])
+    ]
+
+
+# ---- 9. inputs are read with limits -----------------------------------------------------------
+
+
+def test_9_npy_header_lie_is_refused_before_allocating(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    meta = "{'descr': '<f8', 'fortran_order': False, 'shape': (100000000000,), }".ljust(117)
+    data = b"\x93NUMPY\x01\x00" + (len(meta) + 1).to_bytes(2, "little") + meta.encode() + b"\n"
+    (tmp_path / "lie.npy").write_bytes(data + b"\0" * 65)
+    assert len(data) + 65 == 193
+    text = "data:\n  x: {file: lie.npy}\ngraph:\n  - {name: L, op: sum, args: [x]}\n"
+    result = invoke("trace", "-", input=text)
+    assert result.exit_code == 2
+    assert result.stderr.endswith(
+        "data.x.file: lie.npy: 100,000,000,000 elements; the limit is 10,000,000\n"
+    )
+
+
+def test_9_csv_limits(tmp_path, monkeypatch) -> None:
+    from backprop_cli import arrays, datafiles
+
+    monkeypatch.chdir(tmp_path)
+    text = "data:\n  x: {file: d.csv, column: a}\ngraph:\n  - {name: L, op: sum, args: [x]}\n"
+    (tmp_path / "d.csv").write_text("a\n" + "x" * 200_000 + "\n")
+    result = invoke("trace", "-", input=text)
+    assert result.exit_code == 2
+    assert result.stderr.endswith(
+        "data.x.file: d.csv line 2: not readable as CSV (field larger than field limit (131072))\n"
+    )
+    (tmp_path / "d.csv").write_text("a\n" + "1\n" * 50)
+    monkeypatch.setattr(arrays, "MAX_ELEMENTS", 20)
+    result = invoke("trace", "-", input=text)
+    assert result.exit_code == 2
+    assert "d.csv line 21: more than 20 values; the limit is 20" in result.stderr
+    monkeypatch.setattr(datafiles, "MAX_FILE_BYTES", 50)
+    result = invoke("trace", "-", input=text)
+    assert result.stderr.endswith("d.csv: 102 bytes; the limit for a data file is 50\n")
+
+
+def test_9_compare_and_expect_read_with_a_limit(tmp_path, monkeypatch) -> None:
+    from backprop_cli import compare
+
+    good = tmp_path / "a.json"
+    good.write_text(invoke("trace", LINEAR, "-f", "json").stdout)
+    for args in (("compare", str(good), "/dev/zero"), ("trace", LINEAR, "--expect", "/dev/zero")):
+        result = invoke(*args)
+        assert result.exit_code == 2
+        assert result.stderr == (
+            "backprop: error: /dev/zero: is a device; expected a trace JSON file\n"
+        )
+    monkeypatch.setattr(compare, "MAX_TRACE_BYTES", 1000)
+    result = invoke("compare", "-", str(good), input=good.read_text())
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "backprop: error: <stdin>: longer than 1,000 bytes; the limit for a trace read by "
+        "compare and --expect\n"
+    )

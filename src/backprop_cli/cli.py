@@ -136,6 +136,18 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def memory_limit(text: str) -> int | None:
+    """--max-memory in bytes; None for 0 (no limit)."""
+    from .budget import parse_size
+
+    if text.strip() == "0":
+        return None
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise UsageError(f"--max-memory: {exc}") from None
+
+
 def stdout_gone() -> int:
     """The reader of stdout went away (``| head``): stop quietly, as Unix tools do. Later
     writes and the flush at exit go to /dev/null instead of raising again."""
@@ -181,6 +193,13 @@ ALLOW_OUTSIDE = typer.Option(
     "--allow-outside-data",
     help="Read data files outside the config's folder too (by default a data path must lead "
     "into the config's folder or below, symbolic links followed).",
+)
+MAX_MEMORY = typer.Option(
+    "2GiB",
+    "--max-memory",
+    metavar="SIZE",
+    help="Refuse a config whose run would need more memory than this (estimated from the "
+    "shapes before any math runs): 2GiB, 512MiB, 1000000 (bytes); 0 for no limit.",
 )
 LANG = typer.Option(
     "en",
@@ -274,6 +293,7 @@ def trace(
         "instead of stopping at the first (exit 3).",
     ),
     allow_outside_data: bool = ALLOW_OUTSIDE,
+    max_memory: str = MAX_MEMORY,
 ) -> None:
     """Trace every training step: forward values, the backward table, the updates."""
     from . import files
@@ -288,7 +308,7 @@ def trace(
     Catalogue(lang)  # an unknown language is a usage error before any work
     _check_trace_options(format, explain, every, node, save_svg, save_html, expect)
     files.check_new_files([("--save-svg", save_svg), ("--save-html", save_html)], force)
-    tracer = Tracer(load_config(config, allow_outside_data))
+    tracer = Tracer(load_config(config, allow_outside_data, memory_limit(max_memory)))
     total = steps or tracer.graph.steps
     if only_step is not None and only_step > total:
         raise UsageError(
@@ -482,6 +502,7 @@ def validate(
         None, "--width", min=40, metavar="COLUMNS", help="Table width (default as for trace)."
     ),
     allow_outside_data: bool = ALLOW_OUTSIDE,
+    max_memory: str = MAX_MEMORY,
 ) -> None:
     """Check a config without running the math: every problem, one per line, or a summary of
     the graph after expansion and shape inference."""
@@ -489,7 +510,7 @@ def validate(
     from .render import table
 
     try:
-        graph = load_config(config, allow_outside_data)
+        graph = load_config(config, allow_outside_data, memory_limit(max_memory))
     except ConfigError as exc:
         for line in exc.lines():
             sys.stderr.write(f"backprop: error: {line}\n")
@@ -534,6 +555,7 @@ def check(
         None, "--width", min=40, metavar="COLUMNS", help="Table width (default as for trace)."
     ),
     allow_outside_data: bool = ALLOW_OUTSIDE,
+    max_memory: str = MAX_MEMORY,
 ) -> None:
     """Compare every traced gradient with central finite differences of J.
 
@@ -550,7 +572,7 @@ def check(
                 f"{name}: expected a finite number "
                 f"{'> 0' if name == '--eps' else '≥ 0'}, found {value}"
             )
-    tracer = Tracer(load_config(config, allow_outside_data))
+    tracer = Tracer(load_config(config, allow_outside_data, memory_limit(max_memory)))
     results = checks.run(tracer, steps=steps, eps=eps, rtol=rtol, atol=atol, nodes=nodes)
     passed = True
     if format is CheckFormat.json:
@@ -625,6 +647,7 @@ def graph(
         None, "--width", min=40, metavar="COLUMNS", help="Table width (default as for trace)."
     ),
     allow_outside_data: bool = ALLOW_OUTSIDE,
+    max_memory: str = MAX_MEMORY,
 ) -> None:
     """Draw the computational graph: tensors as boxes (params blue), ops as circles, arrows in
     data-flow direction (`... --format dot | dot -Tsvg > graph.svg`)."""
@@ -632,7 +655,7 @@ def graph(
     from .engine import Tracer
     from .render import graph as draw
 
-    tracer = Tracer(load_config(config, allow_outside_data))
+    tracer = Tracer(load_config(config, allow_outside_data, memory_limit(max_memory)))
     traced = None
     if step is not None or backward:  # the edges' gradient text comes from a backward pass
         traced = deque(tracer.run(steps=step or 1), maxlen=1)[0]  # step K (or 1)

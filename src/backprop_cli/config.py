@@ -12,9 +12,10 @@ import os
 import sys
 from typing import Any
 
-from . import arrays, datafiles, models, yamlsrc
+from . import arrays, budget, datafiles, models, yamlsrc
 from .errors import ConfigError, IOFailure, Problem, describe, quoted, suggest
 from .graph import Graph, Node, OptimizerSpec, Tensor
+from .limits import DEFAULT_MAX_MEMORY
 from .limits import MAX_STEPS as MAX_STEPS
 from .ops import OPS, equation_text, shape_text
 from .optim import OPTIMIZERS
@@ -75,13 +76,17 @@ def read_text(path: str) -> tuple[str, str]:
         ) from None
 
 
-def load_config(path: str, allow_outside_data: bool = False) -> Graph:
+def load_config(
+    path: str, allow_outside_data: bool = False, max_memory: int | None = DEFAULT_MAX_MEMORY
+) -> Graph:
     """The checked graph of the config at ``path``. Its data files must lie in the config's
-    folder (the current folder for stdin) unless ``allow_outside_data``."""
+    folder (the current folder for stdin) unless ``allow_outside_data``; a run must need at
+    most ``max_memory`` bytes (estimated from the shapes; None: no limit)."""
     text, name = read_text(path)
     src = yamlsrc.load(text, name)
     src.base_dir = os.path.dirname(path) if path != "-" else "."
     src.allow_outside_data = allow_outside_data
+    src.max_memory = max_memory
     return compile_source(src)
 
 
@@ -160,6 +165,7 @@ class _Compiler:
         self.cycles_left = CYCLES
         self.uses: dict[str, list[str]] = {}
         self.components: dict[str, int] | None = None
+        self.paths: dict[str, Path] = {}  # where each tensor and node is defined
         # Names whose definition had a problem already reported: what uses them is not
         # reported again (one typo, one message).
         self.broken: set[str] = set()
@@ -290,13 +296,39 @@ class _Compiler:
         self.stop_if_problems()
         objective = self.objective(root, nodes, tensors)
         self.stop_if_problems()
-        return Graph(
+        graph = Graph(
             source=self.src.name,
             tensors=tensors,
             nodes=nodes,
             objective=objective,
             optimizer=optimizer,
             steps=steps,
+        )
+        self.memory(graph, origin)
+        return graph
+
+    def memory(self, graph: Graph, origin: dict[str, Path]) -> None:
+        """Refuse a run whose estimated memory exceeds ``max_memory``, naming what needs most."""
+        limit = self.src.max_memory
+        if limit is None:
+            return
+        total, shares = budget.estimate(graph)
+        if total <= limit:
+            return
+        name, most = shares[0]
+        node = next((n for n in graph.nodes if n.name == name), None)
+        if node is not None:
+            what = f"node '{name}' ({node.equation}, shape {shape_text(node.shape)})"
+            path = self.paths.get(name, ("graph",))
+        else:
+            tensor = graph.tensors[name]
+            what = f"{tensor.kind} '{name}' (shape {shape_text(tensor.value.shape)})"
+            path = origin.get(name, (tensor.kind + "s",) if tensor.kind == "param" else ("data",))
+        raise self.src.error(
+            path,
+            f"a step of this graph needs about {budget.size_text(total)} of memory, "
+            f"{what} about {budget.size_text(most)} of it (its value, gradient and local "
+            f"gradients); the limit is {budget.size_text(limit)} (raise it with --max-memory)",
         )
 
     def data(self, section: Any) -> dict[str, Tensor]:
@@ -423,6 +455,10 @@ class _Compiler:
         scale = self.number(spec.get("scale", 1.0), (*path, "scale"), "a number > 0", positive=True)
         if seed is None or scale is None:
             return None
+        optimizer = self.src.data.get("optimizer") if isinstance(self.src.data, dict) else None
+        if isinstance(optimizer, dict):
+            optimizer = optimizer.get("name", "sgd")
+        budget.reserve(self.src, name, math.prod(shape), str(optimizer or "sgd"), path)
         return arrays.initialise(init, tuple(shape), seed, scale)
 
     def graph(
@@ -565,6 +601,7 @@ class _Compiler:
         equation = equation_text(op, name, args, in_shapes, options)
         shapes[name] = shape
         defined[name] = path
+        self.paths[name] = path
         where = self.src.problem(path, "").render(self.src.name).rstrip(": ")
         return Node(
             name=name,

@@ -132,6 +132,8 @@ class Source:
     key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)  # of their keys
     base_dir: str = "."  # where paths in the config are relative to
     allow_outside_data: bool = False  # data files may lie outside base_dir
+    max_memory: int | None = None  # bytes a run may need (--max-memory); None: no limit
+    reserved: int = 0  # bytes of the params initialised so far, counted against max_memory
 
     def where(self, path: Path, key: bool = False) -> tuple[int | None, int | None]:
         """Line and column (1-based) of the value at ``path`` (or of its key), or of the

@@ -14,7 +14,7 @@ A trace stopped by a numerical anomaly still writes the steps before it, then th
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 import numpy as np
@@ -200,9 +200,59 @@ def document_text(steps: Iterable[Step], tracer: Tracer) -> str:
     return dumps(document(steps, tracer), indent=True) + "\n"
 
 
-def _nested(obj: Any) -> bytes:
+def _chunks(obj: Any, indent: bytes | None) -> Iterator[bytes]:
+    """The text ``dumps_bytes(obj, indent=...)`` gives, in pieces: mappings and lists of
+    records are walked here, and each array is made on its own, so that a step's record is
+    never held as one text (with a param of 10⁷ elements, that text is gigabytes).
+    ``indent`` is the indentation of the line ``obj`` starts on (None: compact JSON)."""
+    if isinstance(obj, dict) and obj:
+        inner = None if indent is None else indent + b"  "
+        for i, (key, value) in enumerate(obj.items()):
+            if indent is None:
+                yield (b"{" if i == 0 else b",") + orjson.dumps(key) + b":"
+            else:
+                yield (b"{\n" if i == 0 else b",\n") + inner + orjson.dumps(key) + b": "
+            yield from _chunks(value, inner)
+        yield b"}" if indent is None else b"\n" + indent + b"}"
+    elif isinstance(obj, list) and obj and any(isinstance(v, dict) for v in obj):
+        inner = None if indent is None else indent + b"  "
+        for i, value in enumerate(obj):
+            if indent is None:
+                yield b"[" if i == 0 else b","
+            else:
+                yield (b"[\n" if i == 0 else b",\n") + inner
+            yield from _chunks(value, inner)
+        yield b"]" if indent is None else b"\n" + indent + b"]"
+    elif indent is None:
+        yield dumps_bytes(obj)
+    else:
+        yield dumps_bytes(obj, indent=True).replace(b"\n", b"\n" + indent)
+
+
+CHUNK = 1 << 20  # bytes gathered before a write
+
+
+def _write_chunks(out: TextIO, pieces: Iterable[bytes]) -> None:
+    """Write the pieces, gathered into writes of about ``CHUNK`` bytes."""
+    pending: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        if size + len(piece) > CHUNK and pending:
+            _write(out, b"".join(pending))
+            pending, size = [], 0
+        if len(piece) >= CHUNK:
+            _write(out, piece)
+            continue
+        pending.append(piece)
+        size += len(piece)
+    if pending:
+        _write(out, b"".join(pending))
+
+
+def _nested(obj: Any) -> Iterator[bytes]:
     """``obj`` as it reads one level down in an indented document (under "steps": [)."""
-    return b"    " + dumps_bytes(obj, indent=True).replace(b"\n", b"\n    ")
+    yield b"    "
+    yield from _chunks(obj, b"    ")
 
 
 def write_document(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
@@ -218,16 +268,17 @@ def write_document(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
     count = 0
     try:
         for s in steps:
-            record = _nested(step_record(s, tracer))
-            _write(out, (b"," if count else head) + b"\n" + record)
+            record = step_record(s, tracer)
+            _write_chunks(out, [(b"," if count else head) + b"\n", *_nested(record)])
             count += 1
     except NumericalAnomaly as exc:
-        _write(
+        _write_chunks(
             out,
-            (b"\n  ]" if count else head + b"]")
-            + b',\n  "anomaly": '
-            + _nested(anomaly_record(exc.anomaly))[4:]
-            + b"\n}\n",
+            [
+                (b"\n  ]" if count else head + b"]") + b',\n  "anomaly": ',
+                *_chunks(anomaly_record(exc.anomaly), b"    "),
+                b"\n}\n",
+            ],
         )
         out.flush()
         raise
@@ -238,12 +289,8 @@ def write_document(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
 def write_lines(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
     try:
         for s in steps:
-            _write(
-                out,
-                dumps_bytes(
-                    {"schema_version": SCHEMA_VERSION, **step_record(s, tracer)}, newline=True
-                ),
-            )
+            record = {"schema_version": SCHEMA_VERSION, **step_record(s, tracer)}
+            _write_chunks(out, [*_chunks(record, None), b"\n"])
             out.flush()
     except NumericalAnomaly as exc:
         _write(
