@@ -718,3 +718,63 @@ def test_9_compare_and_expect_read_with_a_limit(tmp_path, monkeypatch) -> None:
         "backprop: error: <stdin>: longer than 1,000 bytes; the limit for a trace read by "
         "compare and --expect\n"
     )
+
+
+# ---- 14. --expect compares step by step -------------------------------------------------------
+
+
+def test_14_expect_compares_each_step_as_it_comes(tmp_path) -> None:
+    from backprop_cli import compare
+
+    pinned = json.loads(invoke("trace", LINEAR, "-f", "json", "-n", "3").stdout)
+    pinned["steps"][0]["objective"] += 1.0
+    pinned["steps"][2]["objective"] += 1.0
+    made: list[int] = []
+
+    def steps():
+        for i, step in enumerate(pinned["steps"]):
+            made.append(i)
+            yield json.loads(json.dumps(step)) if i else {**step, "objective": 0.0}
+
+    head = {"schema_version": 1, "graph": pinned["graph"]}
+    diffs = compare.stream_differences(pinned, head, steps())
+    first = next(diffs)
+    assert first.path == "steps[0].objective" and first.actual == 0.0
+    assert made == [0]  # the later steps are not made yet
+    assert [d.path for d in diffs] == []
+    assert made == [0, 1, 2]
+    # the same differences, in the same order, as the whole documents give
+    (tmp_path / "p.json").write_text(json.dumps(pinned))
+    result = invoke("trace", LINEAR, "-n", "3", "--expect", str(tmp_path / "p.json"))
+    assert result.exit_code == 1
+    actual = json.loads(invoke("trace", LINEAR, "-f", "json", "-n", "3").stdout)
+    whole = [d.path for d in compare.differences(pinned, actual)]
+    assert whole == ["steps[0].objective", "steps[2].objective"]
+    for path in whole:
+        assert path in result.stdout
+
+
+# ---- 20. compare: schema_version, NaN and ±inf ----------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["99", '"one"', "true", "1.0"])
+def test_20_unknown_schema_version_is_exit_2(tmp_path, version) -> None:
+    good = invoke("trace", LINEAR, "-f", "json").stdout
+    (tmp_path / "a.json").write_text(good)
+    (tmp_path / "b.json").write_text(
+        good.replace('"schema_version": 1', f'"schema_version": {version}', 1)
+    )
+    result = invoke("compare", str(tmp_path / "a.json"), str(tmp_path / "b.json"))
+    assert result.exit_code == 2
+    assert result.stderr.endswith(
+        f"b.json: schema_version {json.dumps(json.loads(version))}; this backprop reads "
+        "schema_version 1 (the output of 'backprop trace --format json')\n"
+    )
+
+
+def test_20_nan_and_inf_in_the_same_place_are_equal() -> None:
+    from backprop_cli import compare
+
+    nan, inf = float("nan"), float("inf")
+    assert list(compare.differences([nan, inf, -inf, 1.0], [nan, inf, -inf, 1.0])) == []
+    assert [d.path for d in compare.differences([nan, inf], [1.0, -inf])] == ["[0]", "[1]"]

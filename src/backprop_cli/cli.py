@@ -430,7 +430,8 @@ def _expect(
     width: int | None,
     lang: str,
 ) -> None:
-    """Trace to JSON in memory, compare with EXPECTED, print the comparison, exit 0 or 1."""
+    """Compare the trace, step by step as it runs, with EXPECTED (as its --format json text
+    reads back); print the comparison, exit 0 or 1."""
     import json
 
     from . import compare
@@ -439,9 +440,12 @@ def _expect(
 
     compare.check_tolerances(rtol, atol)
     expected, expected_name = compare.load_trace(expect)
-    actual = json.loads(jsonout.document_text(steps, tracer))
+    head = {"schema_version": jsonout.SCHEMA_VERSION, "graph": jsonout.graph_record(tracer)}
+    actual_steps = (json.loads(jsonout.dumps(jsonout.step_record(s, tracer))) for s in steps)
     renderable, count = difftable.render(
-        compare.differences(expected, actual, rtol, atol),
+        compare.stream_differences(
+            expected, json.loads(jsonout.dumps(head)), actual_steps, rtol, atol
+        ),
         expected_name,
         actual_name,
         rtol,

@@ -22,6 +22,7 @@ from .errors import BackpropError, IOFailure, UsageError, one_line
 
 # The largest trace document compare and --expect read (documented in README).
 MAX_TRACE_BYTES = 1024 * 1024 * 1024
+SCHEMA_VERSION = 1  # of the trace documents compared (render.jsonout writes them)
 RTOL = 1e-9
 ATOL = 1e-12
 MISSING = object()
@@ -87,7 +88,44 @@ def load_trace(path: str, stdin_text: str | None = None) -> tuple[Any, str]:
         raise TraceInputError(
             f"{name}: not a trace; expected the output of 'backprop trace --format json'"
         )
+    version = doc["schema_version"]
+    if type(version) is not int or version != SCHEMA_VERSION:
+        raise TraceInputError(
+            f"{name}: schema_version {json.dumps(version)[:40]}; this backprop reads "
+            f"schema_version {SCHEMA_VERSION} (the output of 'backprop trace --format json')"
+        )
     return doc, name
+
+
+def stream_differences(
+    expected: dict[str, Any],
+    head: dict[str, Any],
+    steps: Iterator[Any],
+    rtol: float = RTOL,
+    atol: float = ATOL,
+) -> Iterator[Difference]:
+    """``differences(expected, {**head, "steps": list(steps)})``, in the same order, with the
+    actual steps compared as they come: one step is held at a time, however long the run."""
+    for key, value in expected.items():
+        if key == "steps" and isinstance(value, list):
+            count = 0
+            for count, step in enumerate(steps, start=1):
+                i = count - 1
+                if i < len(value):
+                    yield from differences(value[i], step, rtol, atol, f"steps[{i}]")
+                else:
+                    yield Difference(f"steps[{i}]", MISSING, step)
+            for i in range(count, len(value)):
+                yield Difference(f"steps[{i}]", value[i], MISSING)
+        elif key == "steps":
+            yield Difference("steps", value, list(steps))
+        elif key in head:
+            yield from differences(value, head[key], rtol, atol, _key("", key))
+        else:
+            yield Difference(_key("", key), value, MISSING)
+    for key, value in head.items():
+        if key not in expected:
+            yield Difference(_key("", key), MISSING, value)
 
 
 MAX_DEPTH = 64  # a trace nests about 15 levels (steps, edges, 8-D tensors)
@@ -184,7 +222,12 @@ def differences(
         for i in range(len(expected), len(actual)):
             yield Difference(f"{path}[{i}]", MISSING, actual[i])
     elif _is_number(expected) and _is_number(actual):
-        if not close(float(expected), float(actual), rtol, atol):
+        e, a = float(expected), float(actual)
+        if math.isfinite(e) and math.isfinite(a):
+            same = close(e, a, rtol, atol)
+        else:  # NaN matches NaN, +inf matches +inf: nothing else is close to them
+            same = e == a or (math.isnan(e) and math.isnan(a))
+        if not same:
             yield Difference(path, expected, actual)
     elif type(expected) is not type(actual) or expected != actual:
         yield Difference(path, expected, actual)
