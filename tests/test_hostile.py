@@ -778,3 +778,26 @@ def test_20_nan_and_inf_in_the_same_place_are_equal() -> None:
     nan, inf = float("nan"), float("inf")
     assert list(compare.differences([nan, inf, -inf, 1.0], [nan, inf, -inf, 1.0])) == []
     assert [d.path for d in compare.differences([nan, inf], [1.0, -inf])] == ["[0]", "[1]"]
+
+
+# ---- 12. aliases count against one limit per file ---------------------------------------------
+
+
+def test_12_aliases_of_a_large_list_are_bounded_per_file() -> None:
+    import time
+
+    row = "[" + ", ".join(["1.0"] * 1000) + "]"
+    block = "[" + ", ".join(["*r"] * 990) + "]"  # 990,000 numbers: under the per-array limit
+    lines = ["data:", f"  r: &r {row}", f"  m0: &m {block}"]
+    lines += [f"  x{i}: *m" for i in range(100)]
+    lines += ["graph:", "  - {name: L, op: sum, args: [r]}"]
+    start = time.perf_counter()
+    result = invoke("validate", "-", input="\n".join(lines) + "\n")
+    assert time.perf_counter() - start < 15
+    assert result.exit_code == 2
+    first = result.stderr.splitlines()[0]
+    assert first == (
+        "backprop: error: <stdin>:3:7: data.x0: expected at most 1,000,000 numbers in all the "
+        "literal arrays of a file (counted after YAML aliases are expanded)"
+    )
+    assert result.stderr.count("\n") == 100

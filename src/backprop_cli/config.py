@@ -166,6 +166,7 @@ class _Compiler:
         self.uses: dict[str, list[str]] = {}
         self.components: dict[str, int] | None = None
         self.paths: dict[str, Path] = {}  # where each tensor and node is defined
+        self.literal_budget = [arrays.MAX_LITERAL_ELEMENTS]  # numbers in all literal arrays
         # Names whose definition had a problem already reported: what uses them is not
         # reported again (one typo, one message).
         self.broken: set[str] = set()
@@ -224,7 +225,7 @@ class _Compiler:
 
     def array(self, value: Any, path: Path) -> Any:
         try:
-            return arrays.to_array(value)
+            return arrays.to_array(value, self.literal_budget)
         except ValueError as exc:
             self.problem(path, f"expected {exc}")
             return None
