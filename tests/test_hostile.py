@@ -801,3 +801,37 @@ def test_12_aliases_of_a_large_list_are_bounded_per_file() -> None:
         "literal arrays of a file (counted after YAML aliases are expanded)"
     )
     assert result.stderr.count("\n") == 100
+
+
+# ---- 21. check: rounding of large sums is not a wrong rule -------------------------------------
+
+
+def test_21_sum_of_20000_squares_passes_check(tmp_path) -> None:
+    config = tmp_path / "sq.yaml"
+    config.write_text(SQUARES.replace("[5]", "[20000]"))
+    result = invoke("check", str(config), "-f", "json")
+    assert result.exit_code == 0, result.stdout[-500:]
+    tensor = json.loads(result.stdout)["steps"][0]["tensors"][0]
+    assert tensor["passed"] is True
+    assert tensor["max_abs_error"] > 1e-7  # the finite differences are this far off ...
+    assert tensor["max_rel_error"] > 1e-5  # ... well past rtol, through rounding alone
+
+
+def test_21_a_failure_within_the_rounding_bound_says_so() -> None:
+    from rich.console import Console
+
+    from backprop_cli import check
+    from backprop_cli.render import checkout
+
+    values = {"w": np.full(20000, 1.0)}
+    bound = check.rounding_error(values, 1e-6)
+    assert bound == pytest.approx(np.finfo(float).eps * np.sqrt(20000) * 20000 / 1e-6)
+    near = check.compare("w", "param", np.array([1.0]), np.array([1.0 + 3 * bound]), 0, 0, bound)
+    assert not near.passed and near.rounding_likely
+    far = check.compare("w", "param", np.array([1.0]), np.array([2.0]), 0, 0, bound)
+    assert not far.passed and not far.rounding_likely
+    console = Console(width=200, file=io.StringIO())
+    console.print(checkout.table(check.CheckStep(1, [near], []), "L", 1e-6, 0, 0, 4))
+    text = console.file.getvalue()
+    assert "likely rounding, not a wrong rule" in text
+    assert "run with --nodes" not in text

@@ -27,6 +27,9 @@ class TensorCheck:
     max_rel_error: float
     worst_index: tuple[int, ...]
     passed: bool
+    rounding: float = 0.0  # the finite differences' rounding error bound, added to atol
+    # failed, but within ROUNDING_LIKELY × that bound: rounding, not the rule, is the likely cause
+    rounding_likely: bool = False
 
 
 @dataclass
@@ -49,13 +52,38 @@ class CheckStep:
         return all(t.passed for t in self.tensors)
 
 
+ROUNDING_LIKELY = 100.0
+
+
+def rounding_error(values: dict[str, np.ndarray], eps: float) -> float:
+    """A bound on the rounding error of a central difference of J: each evaluation of J is off
+    by about ε·√n·Σ|terms| (n the size of the largest sum, Σ|terms| its conditioning: the
+    largest Σ|value| of any tensor), and the difference divides two of them by 2·eps. A sum
+    of 20,000 squares is off by 1e-4 this way, far above rtol·|gradient|, with a correct rule."""
+    n, total = 1, 0.0
+    for v in values.values():
+        a = np.asarray(v, dtype=np.float64)
+        n = max(n, a.size)
+        with np.errstate(all="ignore"):
+            s = float(np.abs(a).sum())
+        if np.isfinite(s):
+            total = max(total, s)
+    return float(np.finfo(np.float64).eps * np.sqrt(n) * total / eps)
+
+
 def compare(
-    name: str, kind: str, traced: np.ndarray, numeric: np.ndarray, rtol: float, atol: float
+    name: str,
+    kind: str,
+    traced: np.ndarray,
+    numeric: np.ndarray,
+    rtol: float,
+    atol: float,
+    rounding: float = 0.0,
 ) -> TensorCheck:
     traced = np.asarray(traced, dtype=np.float64)
     numeric = np.asarray(numeric, dtype=np.float64)
     diff = np.abs(traced - numeric)
-    allowed = atol + rtol * np.abs(numeric)
+    allowed = atol + rounding + rtol * np.abs(numeric)
     scale = np.maximum(np.abs(traced), np.abs(numeric))
     rel = np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0)
     ok = diff <= allowed
@@ -63,15 +91,19 @@ def compare(
     excess = np.where(ok, -np.inf, diff - allowed) if not ok.all() else diff
     excess = np.nan_to_num(excess, nan=np.inf)
     worst = np.unravel_index(int(np.argmax(excess)), traced.shape) if traced.ndim else ()
+    passed = bool(ok.all())
+    max_abs = float(np.nanmax(diff, initial=0.0))
     return TensorCheck(
         name,
         kind,
         traced,
         numeric,
-        float(np.nanmax(diff, initial=0.0)),
+        max_abs,
         float(np.nanmax(rel, initial=0.0)),
         tuple(int(i) for i in worst),
-        bool(ok.all()),
+        passed,
+        rounding,
+        not passed and rounding > 0 and max_abs <= ROUNDING_LIKELY * rounding,
     )
 
 
@@ -91,6 +123,7 @@ def run(
     if nodes:  # data are constants (and labels are not even continuous): they are left out
         names += [n.name for n in tracer.active if n.name != tracer.objective]
     for step in tracer.run(steps=steps):
+        rounding = rounding_error(step.values, eps)
         checks = [
             compare(
                 name,
@@ -99,6 +132,7 @@ def run(
                 numeric_grad(tracer, step.values, name, eps),
                 rtol,
                 atol,
+                rounding,
             )
             for name in names
         ]
