@@ -205,19 +205,18 @@ def _chunks(obj: Any, indent: bytes | None) -> Iterator[bytes]:
     records are walked here, and each array is made on its own, so that a step's record is
     never held as one text (with a param of 10⁷ elements, that text is gigabytes).
     ``indent`` is the indentation of the line ``obj`` starts on (None: compact JSON)."""
+    inner = None if indent is None else indent + b"  "
     if isinstance(obj, dict) and obj:
-        inner = None if indent is None else indent + b"  "
         for i, (key, value) in enumerate(obj.items()):
-            if indent is None:
+            if indent is None or inner is None:
                 yield (b"{" if i == 0 else b",") + orjson.dumps(key) + b":"
             else:
                 yield (b"{\n" if i == 0 else b",\n") + inner + orjson.dumps(key) + b": "
             yield from _chunks(value, inner)
         yield b"}" if indent is None else b"\n" + indent + b"}"
     elif isinstance(obj, list) and obj and any(isinstance(v, dict) for v in obj):
-        inner = None if indent is None else indent + b"  "
         for i, value in enumerate(obj):
-            if indent is None:
+            if indent is None or inner is None:
                 yield b"[" if i == 0 else b","
             else:
                 yield (b"[\n" if i == 0 else b",\n") + inner
