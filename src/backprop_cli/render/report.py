@@ -474,6 +474,7 @@ def render(steps: Iterable[Step], tracer: Tracer, view: View, config_name: str) 
 
     layout_note = t("report.layout.dot") if by_dot else t("report.layout.fallback")
     title = t("report.title", config=config_name)
+    joiner = "" if view.lang == "zh" else " "  # Chinese sentences follow without a space
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="{"zh-CN" if view.lang == "zh" else "en"}"><head><meta charset="utf-8">'
@@ -490,7 +491,7 @@ def render(steps: Iterable[Step], tracer: Tracer, view: View, config_name: str) 
         f'<span id="pos"></span></div><p class="hint">{html.escape(t("report.keys"))}</p>'
         f"{sampled}</header>\n"
         f'<main><h2 id="heading"></h2><figure id="graph" class="{"dot" if by_dot else "fallback"}">'
-        f"{svg}<figcaption>{html.escape(t('report.legend'))} {html.escape(layout_note)}"
+        f"{svg}<figcaption>{html.escape(t('report.legend'))}{joiner}{html.escape(layout_note)}"
         "</figcaption></figure>\n"
         '<section id="edge" aria-live="polite"></section>\n'
         '<div id="tables"></div>\n'
