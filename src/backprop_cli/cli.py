@@ -746,6 +746,85 @@ def graph(
         sys.stdout.write(text)
 
 
+@app.command(cls=PlainUsage, epilog=EXIT_CODES_HELP)
+@user_errors
+def report(
+    config: str = typer.Argument(
+        ..., metavar="CONFIG", help="The YAML config (data, params, graph); - reads stdin."
+    ),
+    output: str = typer.Option(
+        ...,
+        "--output",
+        "-o",
+        metavar="FILE.html",
+        help="The page to write (never overwritten without --force).",
+    ),
+    steps: int | None = typer.Option(
+        None,
+        "--steps",
+        "-n",
+        min=1,
+        max=MAX_STEPS,
+        metavar="N",
+        help=f"Number of training steps, 1 to {MAX_STEPS:,} (overrides 'steps:').",
+    ),
+    lr: float | None = typer.Option(None, "--lr", help="Learning rate (overrides 'optimizer.lr')."),
+    precision: int = typer.Option(
+        4,
+        "--precision",
+        "-p",
+        metavar="DIGITS",
+        min=1,
+        max=17,
+        help="Significant digits shown (the page keeps every number exact for scripts too).",
+    ),
+    full: bool = typer.Option(False, "--full", help="Show large tensors whole, not summarised."),
+    lang: str = LANG,
+    view_name: BackwardView = typer.Option(
+        BackwardView.nodes,
+        "--view",
+        help="The backward table under the graph: nodes (the document's) or edges.",
+    ),
+    data_grads: bool = typer.Option(
+        False, "--data-grads", help="Show the gradients of data tensors in the backward table."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing FILE.html."),
+    allow_nonfinite: bool = typer.Option(
+        False,
+        "--allow-nonfinite",
+        help="Trace on through NaN and ±Inf instead of stopping at the first (exit 3, no page).",
+    ),
+    allow_outside_data: bool = ALLOW_OUTSIDE,
+    max_memory: str = MAX_MEMORY,
+) -> None:
+    """Write an interactive, self-contained web page that steps through the trace: the graph
+    (laid out by Graphviz's dot when installed), the backward pass edge by edge, the tables."""
+    from . import files
+    from .config import load_config
+    from .engine import Tracer
+    from .i18n import Catalogue
+    from .render import report as page
+    from .render.view import View
+
+    if lr is not None and not (math.isfinite(lr) and lr >= 0):
+        raise UsageError(f"--lr: expected a finite learning rate ≥ 0, found {lr}")
+    Catalogue(lang)
+    files.check_new_files([("--output", output)], force)
+    tracer = Tracer(load_config(config, allow_outside_data, memory_limit(max_memory)))
+    total = steps or tracer.graph.steps
+    view = View(
+        precision=precision,
+        full=full,
+        lang=lang,
+        total=total,
+        view=view_name.value,
+        data_grads=data_grads,
+    )
+    run = tracer.run(steps=total, lr=lr, allow_nonfinite=allow_nonfinite)
+    name = "stdin" if config == "-" else os.path.basename(config)
+    files.write_new_file(output, page.render(run, tracer, view, one_line(name)), force)
+
+
 class SchemaName(str, Enum):
     config = "config"
     trace = "trace"
