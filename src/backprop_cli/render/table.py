@@ -324,7 +324,7 @@ def ops_table() -> Table:
     table.add_column("Local gradient")
     for op in OPS.values():
         count = 2 if op.arity is None else op.arity
-        names = ["a", "b"][:count] if op.arity != 1 else ["z"]
+        names = ["a", "b", "c"][:count] if op.arity != 1 else ["z"]
         shapes: list[tuple[int, ...]] = [(3,)] * count
         # A required option needs a value to show a formula; 3 stands for it, and is named.
         options = {k: (3.0 if o.required else o.default) for k, o in op.options.items()}
