@@ -220,7 +220,7 @@ CASES = [
     ),
     (
         "data: {x: [1, 2], y: [1]}\nmodel: {name: perceptron}\n",
-        ":2:15: model.name: unknown model 'perceptron'; expected one of linear, mlp",
+        ":2:15: model.name: unknown model 'perceptron'; expected one of linear, mlp, rnn, cnn",
     ),
     (
         "data: {inputs: [1, 2], y: [1]}\nmodel: {name: mlp}\n",

@@ -271,6 +271,17 @@ def _model() -> dict[str, Any]:
         "l2": {"type": "number", "minimum": 0, "description": "λ of the ℓ2 term (default 0)."},
         "init": {"enum": list(arrays.INITS)},
         "seed": {"type": "integer", "minimum": 0},
+        "conv": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "properties": {key: True for key in models.CONV_KEYS},
+                "additionalProperties": False,
+            },
+            "description": "The conv layers of a cnn: channels, kernel, stride, padding, "
+            "activation, bias, batch_norm, pool ({kind: max or avg, kernel, stride, padding}).",
+        },
     }
     per_model = {"linear": {"loss": {"enum": list(models.LINEAR_LOSSES)}}}
     rules = []
