@@ -226,3 +226,30 @@ def test_causal_mask_minus_infinity_is_not_an_anomaly() -> None:
     a = np.array(out["steps"][0]["forward"]["A"])
     np.testing.assert_allclose(a.sum(axis=1), 1.0)
     assert a[0, 1] == a[0, 2] == a[1, 2] == 0.0
+
+
+PREDICTION_BESIDE_THE_LOSS = """
+data: {x: [[1.0, -0.5], [0.2, 0.4]], y: [0, 1]}
+params: {W: [[0.5, -0.3], [0.2, 0.8]]}
+graph:
+  - {name: logits, op: matmul, args: [W, x]}
+  - {name: y_pred, op: softmax, args: [logits]}
+  - {name: L, op: softmax_cross_entropy, args: [logits, y]}
+"""
+
+
+def test_a_node_beside_the_objective_is_evaluated_and_said_to_get_no_gradient() -> None:
+    result = invoke("trace", "-", "--width", "120", input=PREDICTION_BESIDE_THE_LOSS)
+    assert result.exit_code == 0
+    forward, backward = result.stdout.split("Backward pass", 1)
+    assert "y_pred = softmax(logits, axis=0)" in forward
+    assert "y_pred" not in backward.split("no gradient reaches")[0]  # no backward row
+    assert "no gradient reaches y_pred from L: evaluated, but not used by the objective" in backward
+    out = json.loads(invoke("trace", "-", "-f", "json", input=PREDICTION_BESIDE_THE_LOSS).stdout)
+    step = out["steps"][0]
+    logits = np.array(step["forward"]["logits"])
+    expected = np.exp(logits) / np.exp(logits).sum(axis=0)
+    np.testing.assert_allclose(step["forward"]["y_pred"], expected, rtol=1e-15)
+    assert not np.any(step["grads"]["y_pred"])
+    zh = invoke("trace", "-", "--lang", "zh", input=PREDICTION_BESIDE_THE_LOSS).stdout
+    assert "L 的梯度不会传到 y_pred：已经算出，但目标没有用到" in zh

@@ -153,6 +153,8 @@ STRINGS = {
     "anomaly.note.document": "The trace stops here (exit code 3); --allow-nonfinite traces on.",
     # ---- layout of the tables -----------------------------------------------------------------
     "backward.to": "→ {input}",
+    "backward.unreached": "no gradient reaches {names} from {objective}: evaluated, but not "
+    "used by the objective",
     "backward.data_hidden": "gradients of data ({names}) are not shown; --data-grads shows them",
     "tensor.corners": "corners {corners}",
     "layout.summarised": "tensors too wide for {width} columns are summarised; --full shows them whole",

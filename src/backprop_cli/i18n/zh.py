@@ -148,6 +148,7 @@ STRINGS = {
     "anomaly.note.document": "追踪到此停止（退出码 3）；加上 --allow-nonfinite 可以继续追踪。",
     # ---- 表格排版 ---------------------------------------------------------------------------
     "backward.to": "→ {input}",
+    "backward.unreached": "{objective} 的梯度不会传到 {names}：已经算出，但目标没有用到",
     "backward.data_hidden": "未列出数据（{names}）的梯度；加 --data-grads 可显示",
     "tensor.corners": "四角 {corners}",
     "layout.summarised": "宽于 {width} 列的张量只给出摘要；加 --full 显示完整张量",
