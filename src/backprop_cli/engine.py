@@ -203,6 +203,11 @@ class Tracer:
         # a product with them is written as the local gradient alone, as the document writes
         # ∂J/∂W2 = ∂J/∂o·hᵀ + λW2 rather than … + ∂J/∂s·λW2.
         ones = {J} if self.shapes[J] == () else set()
+        # each edge's place among the terms of its input's gradient, by dict: list.index on
+        # every edge is quadratic in a long chain
+        place = {
+            edge: i for terms in self.consumers.values() for i, edge in enumerate(terms, start=1)
+        }
         for node in reversed(self.active):
             up = d(J, node.name)
             arg_shapes = [self.shapes[a] for a in node.args]
@@ -245,7 +250,7 @@ class Tracer:
                         local=loc_text,
                         global_=glob,
                         target=d(J, arg),
-                        term=terms.index((node.name, pos)) + 1,
+                        term=place[(node.name, pos)],
                         terms=len(terms),
                     )
                 )

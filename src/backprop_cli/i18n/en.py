@@ -156,7 +156,7 @@ STRINGS = {
     "backward.unreached": "no gradient reaches {names} from {objective}: evaluated, but not "
     "used by the objective",
     "backward.data_hidden": "gradients of data ({names}) are not shown; --data-grads shows them",
-    "tensor.corners": "corners {corners}",
+    "tensor.corners": "corners  {corners}",
     "layout.summarised": "tensors too wide for {width} columns are summarised; --full shows them whole",
     # ---- how to read the sparkline of a run of many steps ---------------------------------
     "summary.title.one": "{objective} over {steps} step",

@@ -150,7 +150,7 @@ STRINGS = {
     "backward.to": "→ {input}",
     "backward.unreached": "{objective} 的梯度不会传到 {names}：已经算出，但目标没有用到",
     "backward.data_hidden": "未列出数据（{names}）的梯度；加 --data-grads 可显示",
-    "tensor.corners": "四角 {corners}",
+    "tensor.corners": "四角  {corners}",
     "layout.summarised": "宽于 {width} 列的张量只给出摘要；加 --full 显示完整张量",
     # ---- how to read the sparkline of a run of many steps ---------------------------------
     "summary.title.one": "{objective} 在 {steps} 步中的变化",

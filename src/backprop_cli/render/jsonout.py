@@ -13,7 +13,8 @@ A trace stopped by a numerical anomaly still writes the steps before it, then th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import errno
+from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 import numpy as np
@@ -174,7 +175,21 @@ def _write(out: TextIO, data: bytes) -> None:
         out.write(data.decode("utf-8"))
         return
     out.flush()
-    buffer.write(data)
+    write_all(buffer, data)
+
+
+def write_all(buffer: Any, data: bytes) -> None:
+    """Every byte of ``data``, or an ``OSError``: a ``write`` may take fewer bytes than it is
+    given (one system call writes at most about 2 GiB, a pipe or a socket may take less), and
+    a short count ignored would leave a truncated document with exit 0."""
+    view = memoryview(data)
+    while view:
+        written = buffer.write(view)
+        if written is None:  # a non-blocking stream that would block: nothing was taken
+            raise BlockingIOError(errno.EAGAIN, "the output would block")
+        if written <= 0:
+            raise OSError(errno.EIO, "the output took no bytes")
+        view = view[written:]
 
 
 def document(steps: Iterable[Step], tracer: Tracer) -> dict[str, Any]:
@@ -187,9 +202,58 @@ def document_text(steps: Iterable[Step], tracer: Tracer) -> str:
     return dumps(document(steps, tracer), indent=True) + "\n"
 
 
-def _nested(obj: Any) -> bytes:
+def _chunks(obj: Any, indent: bytes | None) -> Iterator[bytes]:
+    """The text ``dumps_bytes(obj, indent=...)`` gives, in pieces: mappings and lists of
+    records are walked here, and each array is made on its own, so that a step's record is
+    never held as one text (with a param of 10⁷ elements, that text is gigabytes).
+    ``indent`` is the indentation of the line ``obj`` starts on (None: compact JSON)."""
+    inner = None if indent is None else indent + b"  "
+    if isinstance(obj, dict) and obj:
+        for i, (key, value) in enumerate(obj.items()):
+            if indent is None or inner is None:
+                yield (b"{" if i == 0 else b",") + orjson.dumps(key) + b":"
+            else:
+                yield (b"{\n" if i == 0 else b",\n") + inner + orjson.dumps(key) + b": "
+            yield from _chunks(value, inner)
+        yield b"}" if indent is None else b"\n" + indent + b"}"
+    elif isinstance(obj, list) and obj and any(isinstance(v, dict) for v in obj):
+        for i, value in enumerate(obj):
+            if indent is None or inner is None:
+                yield b"[" if i == 0 else b","
+            else:
+                yield (b"[\n" if i == 0 else b",\n") + inner
+            yield from _chunks(value, inner)
+        yield b"]" if indent is None else b"\n" + indent + b"]"
+    elif indent is None:
+        yield dumps_bytes(obj)
+    else:
+        yield dumps_bytes(obj, indent=True).replace(b"\n", b"\n" + indent)
+
+
+CHUNK = 1 << 20  # bytes gathered before a write
+
+
+def _write_chunks(out: TextIO, pieces: Iterable[bytes]) -> None:
+    """Write the pieces, gathered into writes of about ``CHUNK`` bytes."""
+    pending: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        if size + len(piece) > CHUNK and pending:
+            _write(out, b"".join(pending))
+            pending, size = [], 0
+        if len(piece) >= CHUNK:
+            _write(out, piece)
+            continue
+        pending.append(piece)
+        size += len(piece)
+    if pending:
+        _write(out, b"".join(pending))
+
+
+def _nested(obj: Any) -> Iterator[bytes]:
     """``obj`` as it reads one level down in an indented document (under "steps": [)."""
-    return b"    " + dumps_bytes(obj, indent=True).replace(b"\n", b"\n    ")
+    yield b"    "
+    yield from _chunks(obj, b"    ")
 
 
 def write_document(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
@@ -205,16 +269,17 @@ def write_document(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
     count = 0
     try:
         for s in steps:
-            record = _nested(step_record(s, tracer))
-            _write(out, (b"," if count else head) + b"\n" + record)
+            record = step_record(s, tracer)
+            _write_chunks(out, [(b"," if count else head) + b"\n", *_nested(record)])
             count += 1
     except NumericalAnomaly as exc:
-        _write(
+        _write_chunks(
             out,
-            (b"\n  ]" if count else head + b"]")
-            + b',\n  "anomaly": '
-            + _nested(anomaly_record(exc.anomaly))[4:]
-            + b"\n}\n",
+            [
+                (b"\n  ]" if count else head + b"]") + b',\n  "anomaly": ',
+                *_chunks(anomaly_record(exc.anomaly), b"    "),
+                b"\n}\n",
+            ],
         )
         out.flush()
         raise
@@ -225,12 +290,8 @@ def write_document(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
 def write_lines(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
     try:
         for s in steps:
-            _write(
-                out,
-                dumps_bytes(
-                    {"schema_version": SCHEMA_VERSION, **step_record(s, tracer)}, newline=True
-                ),
-            )
+            record = {"schema_version": SCHEMA_VERSION, **step_record(s, tracer)}
+            _write_chunks(out, [*_chunks(record, None), b"\n"])
             out.flush()
     except NumericalAnomaly as exc:
         _write(
