@@ -253,3 +253,33 @@ def test_a_node_beside_the_objective_is_evaluated_and_said_to_get_no_gradient() 
     assert not np.any(step["grads"]["y_pred"])
     zh = invoke("trace", "-", "--lang", "zh", input=PREDICTION_BESIDE_THE_LOSS).stdout
     assert "L 的梯度不会传到 y_pred：已经算出，但目标没有用到" in zh
+
+
+def test_memory_budget_counts_image_ops_without_a_dense_jacobian() -> None:
+    """A 3×3 convolution, pooling and batch norm of a 4×120×120 batch: what a step records
+    grows with the image, not with its square (a dense Jacobian would be ~250 GB)."""
+    from backprop_cli import budget
+
+    tracer = tracer_from_text(
+        "params:\n"
+        "  x: {init: normal, shape: [4, 60, 60, 2]}\n"
+        "  K: {init: normal, shape: [4, 4, 3, 3]}\n"
+        "  g: {init: normal, shape: [4]}\n"
+        "  b: {init: zeros, shape: [4]}\n"
+        "graph:\n"
+        "  - {name: c, op: conv2d, args: [x, K], padding: 1}\n"
+        "  - {name: n, op: batch_norm, args: [c, g, b]}\n"
+        "  - {name: p, op: max_pool2d, args: [n], kernel: 2}\n"
+        "  - {name: J, op: sum, args: [p]}\n"
+    )
+    total, shares = budget.estimate(tracer.graph)
+    image = 4 * 60 * 60 * 2 * 8  # bytes of x
+    share = dict(shares)
+    assert share["c"] <= 25 * image  # value, gradient, kernel, image and 3×3 windows
+    assert share["n"] <= 12 * image  # [x̂, γ, 1/σ] and the products for x, γ and β
+    assert share["p"] <= 4 * image
+    assert total < 100 * image
+    # and a step of it really runs within that estimate's order
+    step = next(tracer.run())
+    recorded = sum(e.local.nbytes for e in step.edges)
+    assert recorded <= total

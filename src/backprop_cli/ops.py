@@ -975,7 +975,7 @@ def _norm_param_back(op: str) -> Callable[[Array, Array, Shape, Opts], Array]:
 def _norm_chains(op: str) -> tuple[Chain, Chain, Chain]:
     where = "Σ_examples" if op == "batch_norm" else "Σ_columns"
     return (
-        Chain(_norm_input_back(op), "(γ⊙{g} − mean(γ⊙{g}) − x̂⊙mean(γ⊙{g}⊙x̂))/σ"),
+        Chain(_norm_input_back(op), "(ĝ − mean(ĝ) − x̂⊙mean(ĝ⊙x̂))/σ, ĝ = γ⊙{g}"),
         Chain(_norm_param_back(op), where + "({g} ⊙ {local})"),
         Chain(_norm_param_back(op), where + "({g} ⊙ {local})"),
     )
