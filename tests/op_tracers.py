@@ -8,6 +8,7 @@ import json
 import numpy as np
 
 from backprop_cli.engine import Tracer
+from backprop_cli.ops import OPS
 
 from .helpers import tracer_from_text
 from .test_ops import CASES, LABELS, _inputs
@@ -24,8 +25,12 @@ def op_tracer(name: str, case: int) -> Tracer:
     text = (
         f"data: {json.dumps(data)}\nparams: {json.dumps(params)}\ngraph:\n"
         f"  - {{name: out, op: {name}, args: [{args}]{opts}}}\n"
-        f"  - {{name: J, op: sum, args: [out]}}\n"
-        f"optimizer: {{name: adam, lr: 0.01}}\n"
+        + (  # a mask's −∞ are meant for a softmax: summed alone they would make J −∞
+            "  - {name: A, op: softmax, args: [out], axis: 1}\n  - {name: J, op: sum, args: [A]}\n"
+            if OPS[name].masks
+            else "  - {name: J, op: sum, args: [out]}\n"
+        )
+        + "optimizer: {name: adam, lr: 0.01}\n"
     )
     return tracer_from_text(text)
 

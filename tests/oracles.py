@@ -63,6 +63,123 @@ def _ag_gelu(z):
     return 0.5 * z * (1.0 + anp.tanh(np.sqrt(2.0 / np.pi) * (z + 0.044715 * z**3)))
 
 
+# ---- images, normalisation, sequences: from the definitions, one window position at a time ----
+
+
+def _pad(x, before, after, fill):
+    """x padded on axes 1 and 2 (H, W) by concatenation (differentiable in autograd)."""
+    for axis, (b, a) in enumerate(zip(before, after, strict=True), start=1):
+        shape = list(x.shape)
+        parts = []
+        if b:
+            shape[axis] = b
+            parts.append(np.full(shape, fill))
+        parts.append(x)
+        if a:
+            shape[axis] = a
+            parts.append(np.full(shape, fill))
+        x = anp.concatenate(parts, axis=axis) if len(parts) > 1 else x
+    return x
+
+
+def _out_size(n, k, s, p, d, ceil):
+    span = d * (k - 1) + 1
+    size = (n + 2 * p - span) / s
+    out = (int(np.ceil(size)) if ceil else int(np.floor(size))) + 1
+    if ceil and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
+def _window_slices(x, kernel, stride, padding, dilation, ceil, fill):
+    """{(p, q): x[:, window row p, window col q of every output]} over the padded image."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    ho = _out_size(x.shape[1], kh, sh, ph, dh, ceil)
+    wo = _out_size(x.shape[2], kw, sw, pw, dw, ceil)
+    need_h, need_w = (ho - 1) * sh + dh * (kh - 1) + 1, (wo - 1) * sw + dw * (kw - 1) + 1
+    extra = (max(0, need_h - x.shape[1] - 2 * ph), max(0, need_w - x.shape[2] - 2 * pw))
+    xp = _pad(x, (ph, pw), (ph + extra[0], pw + extra[1]), fill)
+    return {
+        (p, q): xp[
+            :, p * dh : p * dh + (ho - 1) * sh + 1 : sh, q * dw : q * dw + (wo - 1) * sw + 1 : sw
+        ]
+        for p in range(kh)
+        for q in range(kw)
+    }, (ho, wo)
+
+
+def _ag_conv2d(a, o):
+    x, k = a[0], a[1]
+    slices, _ = _window_slices(x, k.shape[2:], o["stride"], o["padding"], o["dilation"], False, 0.0)
+    out = sum(anp.tensordot(k[:, :, p, q], s, axes=([1], [0])) for (p, q), s in slices.items())
+    if len(a) == 3:
+        out = out + anp.reshape(a[2], (-1,) + (1,) * (out.ndim - 1))
+    return out
+
+
+def _ag_max_pool(a, o):
+    stride = o["stride"] or o["kernel"]
+    slices, _ = _window_slices(
+        a[0], o["kernel"], stride, o["padding"], (1, 1), o["ceil_mode"], -np.inf
+    )
+    return anp.max(anp.stack(list(slices.values())), axis=0)
+
+
+def _ag_avg_pool(a, o):
+    x = a[0]
+    stride = o["stride"] or o["kernel"]
+    slices, (ho, wo) = _window_slices(
+        x, o["kernel"], stride, o["padding"], (1, 1), o["ceil_mode"], 0.0
+    )
+    divisors = []
+    for n, k, s, p, m in zip(
+        x.shape[1:3], o["kernel"], stride, o["padding"], (ho, wo), strict=True
+    ):
+        start = np.arange(m) * s - p
+        end = np.minimum(start + k, n + p)
+        if o["count_include_pad"]:
+            divisors.append(end - start)
+        else:
+            divisors.append(np.minimum(end, n) - np.maximum(start, 0))
+    divisor = np.outer(divisors[0], divisors[1]).reshape((1, ho, wo) + (1,) * (x.ndim - 3))
+    return sum(slices.values()) / divisor
+
+
+def _ag_norm(x, gamma, beta, reduced, kept, eps):
+    mu = anp.mean(x, axis=reduced, keepdims=True)
+    var = anp.mean((x - mu) ** 2, axis=reduced, keepdims=True)
+    shape = [x.shape[i] if i in kept else 1 for i in range(x.ndim)]
+    return anp.reshape(gamma, shape) * (x - mu) / anp.sqrt(var + eps) + anp.reshape(beta, shape)
+
+
+def _ag_batch_norm(a, o):
+    x = a[0]
+    return _ag_norm(x, a[1], a[2], tuple(range(1, x.ndim)), (0,), o["eps"])
+
+
+def _ag_layer_norm(a, o):
+    axes = tuple(sorted(i % a[0].ndim for i in o["axes"]))
+    return _ag_norm(a[0], a[1], a[2], axes, axes, o["eps"])
+
+
+def _causal_keep(shape):
+    keep = np.tril(np.ones(shape[:2], dtype=bool))
+    return keep.reshape(keep.shape + (1,) * (len(shape) - 2))
+
+
+def _dropout_mask(shape, o):
+    """Kept entries scaled by 1/(1 − p), drawn from numpy's generator seeded [seed, step]."""
+    if o["p"] >= 1.0:
+        return np.zeros(shape)
+    keep = np.random.default_rng([o["seed"], o["step"]]).random(shape) >= o["p"]
+    return keep / (1.0 - o["p"])
+
+
+def _ag_embedding(a, o):
+    ids = np.asarray(getval(a[1]), dtype=int)
+    return anp.moveaxis(a[0][ids], -1, 0)
+
+
 AUTOGRAD_OPS: dict[str, Callable[[list, dict], Any]] = {
     "add": lambda a, o: a[0] + a[1],
     "sub": lambda a, o: a[0] - a[1],
@@ -106,6 +223,16 @@ AUTOGRAD_OPS: dict[str, Callable[[list, dict], Any]] = {
     "binary_cross_entropy": _ag_bce,
     "l2": lambda a, o: 0.5 * o["lambda"] * sum(anp.sum(w**2) for w in a),
     "l1": lambda a, o: o["lambda"] * sum(anp.sum(anp.abs(w)) for w in a),
+    "conv2d": _ag_conv2d,
+    "max_pool2d": _ag_max_pool,
+    "avg_pool2d": _ag_avg_pool,
+    "flatten": lambda a, o: anp.reshape(a[0], (-1, *a[0].shape[3:])),
+    "batch_norm": _ag_batch_norm,
+    "layer_norm": _ag_layer_norm,
+    "select": lambda a, o: anp.moveaxis(a[0], o["axis"], 0)[o["index"]],
+    "causal_mask": lambda a, o: anp.where(_causal_keep(a[0].shape), a[0], -np.inf),
+    "embedding": _ag_embedding,
+    "dropout": lambda a, o: a[0] * _dropout_mask(a[0].shape, o),
 }
 
 
@@ -119,7 +246,7 @@ def _evaluate(
             values[node.name] = override[node.name]
         else:
             args = [values[a] if a in values else constants[a] for a in node.args]
-            values[node.name] = table[node.op.name](args, node.options)
+            values[node.name] = table[node.op.name](args, {**node.options, "step": tracer.step})
     return values
 
 
@@ -171,7 +298,60 @@ def torch_grads(tracer: Tracer, values: dict[str, np.ndarray]) -> dict[str, np.n
     def reduce(fn, x, axis):
         return fn(x) if axis is None else fn(x, dim=axis)
 
+    def batch_first(x, image):
+        # Our layout has examples last ([C, H, W, B]); PyTorch's first ([B, C, H, W]).
+        return torch.movedim(x, -1, 0) if x.dim() == (4 if image else 2) else x[None]
+
+    def batch_last(y, x, image):
+        return torch.movedim(y, 0, -1) if x.dim() == (4 if image else 2) else y[0]
+
+    def conv(a, o):
+        x = batch_first(a[0], True)
+        y = F.conv2d(
+            x, a[1], a[2] if len(a) == 3 else None, o["stride"], o["padding"], o["dilation"]
+        )
+        return batch_last(y, a[0], True)
+
+    def pool(fn, a, o, **extra):
+        x = batch_first(a[0], True)
+        stride = o["stride"] or o["kernel"]
+        y = fn(x, o["kernel"], stride, o["padding"], ceil_mode=o["ceil_mode"], **extra)
+        return batch_last(y, a[0], True)
+
+    def batch_norm(a, o):
+        x = torch.movedim(a[0], 0, -1).reshape(-1, a[0].shape[0])  # every other axis: a row
+        y = F.batch_norm(x, None, None, a[1], a[2], training=True, eps=o["eps"])
+        return torch.movedim(y.reshape(a[0].shape[1:] + a[0].shape[:1]), -1, 0)
+
+    def layer_norm(a, o):
+        axes = sorted(i % a[0].dim() for i in o["axes"])
+        rest = [i for i in range(a[0].dim()) if i not in axes]
+        x = a[0].permute(*rest, *axes)  # PyTorch normalises the last axes
+        y = F.layer_norm(x, [a[0].shape[i] for i in axes], a[1], a[2], eps=o["eps"])
+        return y.permute(*np.argsort(rest + axes).tolist())
+
+    def embedding(a, o):
+        return torch.movedim(F.embedding(a[1].long(), a[0]), -1, 0)
+
+    def causal(a, o):
+        keep = torch.tensor(_causal_keep(tuple(a[0].shape)))
+        return a[0].masked_fill(~keep, float("-inf"))
+
     table = {
+        "conv2d": conv,
+        "max_pool2d": lambda a, o: pool(F.max_pool2d, a, o),
+        "avg_pool2d": lambda a, o: pool(
+            F.avg_pool2d, a, o, count_include_pad=o["count_include_pad"]
+        ),
+        "flatten": lambda a, o: (
+            torch.flatten(batch_first(a[0], True), 1).T if a[0].dim() == 4 else torch.flatten(a[0])
+        ),
+        "batch_norm": batch_norm,
+        "layer_norm": layer_norm,
+        "select": lambda a, o: torch.select(a[0], o["axis"], o["index"]),
+        "causal_mask": causal,
+        "embedding": embedding,
+        "dropout": lambda a, o: a[0] * torch.tensor(_dropout_mask(tuple(a[0].shape), o)),
         "add": lambda a, o: a[0] + a[1],
         "sub": lambda a, o: a[0] - a[1],
         "neg": lambda a, o: -a[0],

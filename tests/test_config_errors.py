@@ -44,7 +44,7 @@ CASES = [
     (
         "data: {x: 1}\ngraph:\n  - {name: z, op: matmull, args: [x, x]}\n",
         ":3:19: graph[0].op: node 'z': unknown op 'matmull' (did you mean 'matmul'?); "
-        "'backprop ops' lists the 38 ops",
+        "'backprop ops' lists the 48 ops",
     ),
     (
         "data: {x: 1}\ngraph:\n  - {name: z, op: relu, args: [x, x]}\n",
@@ -220,7 +220,7 @@ CASES = [
     ),
     (
         "data: {x: [1, 2], y: [1]}\nmodel: {name: perceptron}\n",
-        ":2:15: model.name: unknown model 'perceptron'; expected one of linear, mlp",
+        ":2:15: model.name: unknown model 'perceptron'; expected one of linear, mlp, rnn, cnn",
     ),
     (
         "data: {inputs: [1, 2], y: [1]}\nmodel: {name: mlp}\n",
@@ -493,7 +493,7 @@ def test_validate_checks_inputs_after_an_unknown_op(tmp_path, monkeypatch) -> No
         "mean 'optimizer'?); expected one of data, params, graph, objective, optimizer, steps, "
         "model",
         "backprop: error: typos.yaml:4:19: graph[0].op: node 'p': unknown op 'mull' (did you "
-        "mean 'mul'?); 'backprop ops' lists the 38 ops",
+        "mean 'mul'?); 'backprop ops' lists the 48 ops",
         "backprop: error: typos.yaml:5:34: graph[1].args[1]: node 'q': input 'bb' is undefined; "
         "it is not in data, params or an earlier node (did you mean 'b'?)",
     ]
@@ -610,7 +610,7 @@ def test_validate_lists_all_three_problems(tmp_path, monkeypatch) -> None:
         "backprop: error: three.yaml:3:32: graph[0].args[0]: node 'z': input 'xx' is undefined;"
         " it is not in data, params or an earlier node (did you mean 'x'?)",
         "backprop: error: three.yaml:4:19: graph[1].op: node 's': unknown op 'summ' (did you "
-        "mean 'sum'?); 'backprop ops' lists the 38 ops",
+        "mean 'sum'?); 'backprop ops' lists the 48 ops",
         "backprop: error: three.yaml:5:8: steps: expected a whole number of steps from 1 to "
         "1,000,000, found the number 0",
     ]

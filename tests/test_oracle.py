@@ -6,6 +6,9 @@ libraries derive the gradients; agreement is required to 1e-10 relative in float
 
 from __future__ import annotations
 
+import importlib.util
+import json
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +18,7 @@ from backprop_cli.ops import OPS
 
 from .conftest import CONFIGS
 from .helpers import tracer_from_file, tracer_from_text
+from .op_tracers import all_cases, op_tracer
 from .oracles import AUTOGRAD_OPS, autograd_grads, torch_grads
 
 SHIPPED = sorted(p.name for p in CONFIGS.glob("*.yaml"))
@@ -167,3 +171,235 @@ def test_elu_at_exactly_zero_matches_the_oracle() -> None:
     step = next(tracer.run())
     assert step.grads["n0"] == 1.0
     _assert_same(step, autograd_grads(tracer, step.values), "autograd")
+
+
+# ---- images, normalisation, sequences, embeddings ---------------------------------------------
+
+# causal_mask is traced in the attention test below: summed alone, its −∞ make J −∞.
+NEW_OPS = (
+    "conv2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "flatten",
+    "batch_norm",
+    "layer_norm",
+    "select",
+    "embedding",
+    "dropout",
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "case"), [(n, i) for n, i in all_cases() if n in NEW_OPS], ids=str
+)
+def test_each_case_of_the_new_ops_matches_autograd_and_pytorch(name: str, case: int) -> None:
+    tracer = op_tracer(name, case)
+    step = next(tracer.run())
+    _assert_same(step, autograd_grads(tracer, step.values), "autograd")
+    if importlib.util.find_spec("torch"):
+        _assert_same(step, torch_grads(tracer, step.values), "pytorch")
+
+
+def _yaml(value: np.ndarray) -> str:
+    return json.dumps(np.asarray(value).tolist())
+
+
+def _weighted(op_line: str, params: dict, data: dict, out_shape: tuple, seed: int) -> str:
+    """A graph whose objective is Σ G ⊙ op(…) with random G: every entry of the op's output
+    gets its own upstream gradient."""
+    rng = np.random.default_rng(seed)
+    data = {**data, "G": rng.uniform(-1.0, 1.0, out_shape)}
+    return (
+        "data: {" + ", ".join(f"{k}: {_yaml(v)}" for k, v in data.items()) + "}\n"
+        "params: {" + ", ".join(f"{k}: {_yaml(v)}" for k, v in params.items()) + "}\n"
+        "graph:\n"
+        f"  - {op_line}\n"
+        "  - {name: w, op: mul, args: [y, G]}\n"
+        "  - {name: J, op: sum, args: [w]}\n"
+    )
+
+
+def _against_torch(text: str) -> None:
+    tracer = tracer_from_text(text)
+    step = next(tracer.run())
+    _assert_same(step, torch_grads(tracer, step.values), f"pytorch on\n{text}")
+
+
+@st.composite
+def images(draw, min_side: int = 1):
+    channels = draw(st.integers(1, 3))
+    h, w = draw(st.integers(min_side, 7)), draw(st.integers(min_side, 7))
+    batch = draw(st.sampled_from([(), (1,), (2,)]))
+    return (channels, h, w, *batch)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    images(),
+    st.integers(1, 3),
+    st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    st.booleans(),
+    st.integers(0, 2**32 - 1),
+)
+def test_conv2d_matches_pytorch(x_shape, c_out, kernel, stride, padding, dilation, bias, seed):
+    pytest.importorskip("torch")
+    c_in, h, w = x_shape[:3]
+    if any(
+        n + 2 * p < d * (k - 1) + 1
+        for n, p, d, k in zip((h, w), padding, dilation, kernel, strict=True)
+    ):
+        return  # no window fits: the shape rule says so (tested in test_ops)
+    rng = np.random.default_rng(seed)
+    params = {
+        "x": rng.uniform(-1, 1, x_shape),
+        "K": rng.uniform(-1, 1, (c_out, c_in, *kernel)),
+    }
+    if bias:
+        params["b"] = rng.uniform(-1, 1, (c_out,))
+    options = {"stride": list(stride), "padding": list(padding), "dilation": list(dilation)}
+    op = OPS["conv2d"]
+    shape = op.shape([v.shape for v in params.values()], {**options})
+    args = ", ".join(params)
+    line = (
+        f"{{name: y, op: conv2d, args: [{args}], "
+        + ", ".join(f"{k}: {v}" for k, v in options.items())
+        + "}"
+    )
+    _against_torch(_weighted(line, params, {}, shape, seed))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(["max_pool2d", "avg_pool2d"]),
+    images(min_side=2),
+    st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3))),
+    st.tuples(st.integers(0, 1), st.integers(0, 1)),
+    st.booleans(),
+    st.booleans(),
+    st.integers(0, 2**32 - 1),
+)
+def test_pooling_matches_pytorch(name, x_shape, kernel, stride, padding, ceil, count_pad, seed):
+    pytest.importorskip("torch")
+    if any(2 * p > k for p, k in zip(padding, kernel, strict=True)) or any(
+        n + 2 * p < k for n, p, k in zip(x_shape[1:3], padding, kernel, strict=True)
+    ):
+        return  # PyTorch refuses these; the shape rule too
+    rng = np.random.default_rng(seed)
+    params = {"x": rng.uniform(-1, 1, x_shape)}
+    options: dict = {"kernel": list(kernel), "padding": list(padding), "ceil_mode": ceil}
+    if stride:
+        options["stride"] = list(stride)
+    if name == "avg_pool2d":
+        options["count_include_pad"] = count_pad
+    op = OPS[name]
+    defaults = {k: o.default for k, o in op.options.items() if not o.required}
+    shape = op.shape(
+        [x_shape],
+        {**defaults, **{k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}},
+    )
+    line = (
+        f"{{name: y, op: {name}, args: [x], "
+        + ", ".join(f"{k}: {json.dumps(v)}" for k, v in options.items())
+        + "}"
+    )
+    _against_torch(_weighted(line, params, {}, shape, seed))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from([(3, 5), (2, 4), (2, 3, 3, 2), (3, 2, 4, 3), (4, 1)]),
+    st.sampled_from(["batch_norm", "layer_norm"]),
+    st.sampled_from([1e-5, 1e-3]),
+    st.integers(0, 2**32 - 1),
+)
+def test_normalisation_matches_pytorch(x_shape, name, eps, seed):
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    axes = [0] if len(x_shape) == 2 else [0, 1, 2]
+    if name == "batch_norm" and x_shape[1:] == (1,):
+        with pytest.raises(ValueError, match="more than one value"):  # PyTorch refuses it too
+            OPS[name].shape([x_shape, x_shape[:1], x_shape[:1]], {"eps": eps})
+        return
+    if name == "batch_norm":
+        p_shape = x_shape[:1]
+        extra = ""
+    else:
+        p_shape = tuple(x_shape[a] for a in axes)
+        extra = f", axes: {axes}"
+    params = {
+        "x": rng.uniform(-2, 2, x_shape),
+        "gamma": rng.uniform(0.5, 1.5, p_shape),
+        "beta": rng.uniform(-1, 1, p_shape),
+    }
+    line = f"{{name: y, op: {name}, args: [x, gamma, beta], eps: {eps}{extra}}}"
+    _against_torch(_weighted(line, params, {}, x_shape, seed))
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.integers(2, 5),
+    st.integers(1, 3),
+    st.sampled_from([(4,), (3, 2), (1,)]),
+    st.integers(0, 2**32 - 1),
+)
+def test_embedding_matches_pytorch(vocabulary, dim, ids_shape, seed):
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, vocabulary, ids_shape)  # repeats are likely: they must add up
+    line = "{name: y, op: embedding, args: [E, ids]}"
+    text = _weighted(
+        line, {"E": rng.uniform(-1, 1, (vocabulary, dim))}, {"ids": ids}, (dim, *ids_shape), seed
+    )
+    _against_torch(text)
+
+
+ATTENTION = """
+graph:
+  - {name: Qt, op: transpose, args: [Q]}
+  - {name: S, op: matmul, args: [Qt, K]}
+  - {name: Ss, op: mul, args: [S, SCALE]}
+  - {name: M, op: causal_mask, args: [Ss]}
+  - {name: A, op: softmax, args: [M], axis: 1}
+  - {name: At, op: transpose, args: [A]}
+  - {name: O, op: matmul, args: [V, At]}
+  - {name: w, op: mul, args: [O, G]}
+  - {name: J, op: sum, args: [w]}
+"""
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.integers(1, 4),
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.booleans(),
+    st.integers(0, 2**32 - 1),
+)
+def test_attention_from_primitives_matches_scaled_dot_product_attention(t, d_k, d_v, causal, seed):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    q, k, v = (rng.uniform(-1, 1, s) for s in ((d_k, t), (d_k, t), (d_v, t)))
+    g = rng.uniform(-1, 1, (d_v, t))
+    graph = (
+        ATTENTION
+        if causal
+        else ATTENTION.replace("causal_mask, args: [Ss]", "mul, args: [Ss, 1.0]")
+    )
+    text = (
+        f"data: {{G: {_yaml(g)}, SCALE: {float(1 / np.sqrt(d_k))!r}}}\n"
+        f"params: {{Q: {_yaml(q)}, K: {_yaml(k)}, V: {_yaml(v)}}}\n" + graph
+    )
+    step = next(tracer_from_text(text).run())
+    # PyTorch's attention takes queries, keys and values as rows: ours are columns.
+    qt, kt, vt = (torch.tensor(a.T, requires_grad=True) for a in (q, k, v))
+    out = torch.nn.functional.scaled_dot_product_attention(qt, kt, vt, is_causal=causal)
+    (out * torch.tensor(g.T)).sum().backward()
+    np.testing.assert_allclose(step.values["O"], out.detach().numpy().T, rtol=RTOL, atol=ATOL)
+    for name, tensor in (("Q", qt), ("K", kt), ("V", vt)):
+        np.testing.assert_allclose(
+            step.grads[name], tensor.grad.numpy().T, rtol=RTOL, atol=ATOL, err_msg=name
+        )

@@ -66,7 +66,20 @@ def leaf_bytes(size: int, trainable: bool, optimizer: str, kind: str = "param") 
 def node_bytes(node: Any, shapes: dict[str, tuple[int, ...]]) -> int:
     """A node's value and gradient, and for each of its edges the local gradient and the
     product it makes before a broadcast is summed away."""
-    from .ops import JACOBIAN, MATMUL_LEFT, MATMUL_RIGHT, REDUCE, SELECT
+    from .ops import (
+        CHANNEL_SUM,
+        CONV_INPUT,
+        CONV_KERNEL,
+        EMBEDDING,
+        JACOBIAN,
+        MATMUL_LEFT,
+        MATMUL_RIGHT,
+        NO_GRADIENT,
+        POOL,
+        REDUCE,
+        SELECT,
+        SELECT_BACK,
+    )
 
     out = math.prod(node.shape)
     total = 2 * out
@@ -85,6 +98,21 @@ def node_bytes(node: Any, shapes: dict[str, tuple[int, ...]]) -> int:
             local = math.prod(shapes[node.args[1 - pos]])
         elif chain is REDUCE:  # 1, or a mask of the input (max); the term is the gradient
             local = size if node.op.name == "max" else 1
+        elif chain is CONV_INPUT:  # the turned kernel; the windows' gradient while scattering
+            k = shapes[node.args[1]]
+            local = math.prod(k) + size * k[2] * k[3]
+        elif chain is CONV_KERNEL:  # the image; its windows while correlating
+            k = shapes[node.args[1]]
+            local = size + size * k[2] * k[3]
+        elif chain is CHANNEL_SUM:  # 1 for the bias; the product g ⊙ 1 before the sum
+            local = 1 + out
+        elif chain is POOL:  # each window's weights, and the windows' gradient: out·kH·kW each
+            kernel = node.options["kernel"]
+            local = 2 * out * kernel[0] * kernel[1]
+        elif node.op.name in ("batch_norm", "layer_norm"):  # [x̂, γ, 1/σ], or x̂, and g ⊙ it
+            local = (3 if pos == 0 else 1) * out + out
+        elif chain in (EMBEDDING, SELECT_BACK, NO_GRADIENT):  # the ids, 1 or 0
+            local = size if chain is EMBEDDING else 1
         else:  # elementwise: at most the broadcast output, and g ⊙ local before it is summed
             local = max(out, size) + (out if out > size else 0)
         # the term handed to the input is (or is added into) the input's own gradient,

@@ -567,7 +567,7 @@ class _Compiler:
         args = self.constants_in(args, name, path, shapes)
         if args is None:
             return None
-        if (op.arity is not None and len(args) != op.arity) or (op.arity is None and not args):
+        if not op.takes(len(args)):
             self.problem(
                 (*path, "args"),
                 f"node '{name}': {op_name} takes {op.arity_text()}, found {len(args)}",

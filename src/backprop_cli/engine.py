@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -141,6 +142,11 @@ def _finite(a: np.ndarray) -> bool:
     return math.isfinite(np.add.reduce(a, axis=None)) or bool(np.isfinite(a).all())
 
 
+def _masked(node: Node, out: np.ndarray) -> bool:
+    """Whether an op that masks (causal_mask) left only its intended −∞ non-finite."""
+    return node.op.masks and _finite(np.where(np.isneginf(out), 0.0, out))
+
+
 class Tracer:
     def __init__(self, graph: Graph):
         self.graph = graph
@@ -155,6 +161,9 @@ class Tracer:
         self.active = self._active_nodes()
         self.consumers = self._consumers()
         self.edge_info: list[EdgeInfo] | None = None  # filled by the first backward pass
+        # The step being traced: a stochastic op (dropout) draws from its seed and this step,
+        # so every pass of a step (finite differences too) sees the same draw.
+        self.step = 1
         self.grad_formulas: dict[str, str] = {}
 
     # ---- static structure ------------------------------------------------------------------
@@ -176,6 +185,10 @@ class Tracer:
                 if arg not in self.constants:
                     out[arg].append((node.name, pos))
         return out
+
+    def options(self, node: Node) -> dict[str, Any]:
+        """The options a node's op is run with: a stochastic op also gets the step."""
+        return {**node.options, "step": self.step} if node.op.stochastic else node.options
 
     def inputs(self, node: Node, values: dict[str, np.ndarray]) -> list[np.ndarray]:
         """The values of a node's args: named values, or the literal constants."""
@@ -278,14 +291,14 @@ class Tracer:
                     continue
                 args = self.inputs(node, values)
                 try:
-                    values[node.name] = out = run_forward(node.op, args, node.options)
+                    values[node.name] = out = run_forward(node.op, args, self.options(node))
                 except ValueError as exc:
                     where = node.where or self.graph.source
                     raise NodeError(
                         f"{where}: node '{node.name}' ({node.equation}): "
                         f"{node.op.name} expects {exc}"
                     ) from None
-                if check is not None and not _finite(out):
+                if check is not None and not _finite(out) and not _masked(node, out):
                     raise NumericalAnomaly(
                         Anomaly(
                             check,
@@ -317,7 +330,7 @@ class Tracer:
             for node in reversed(self.active):
                 g = grads[node.name]
                 args = self.inputs(node, values)
-                locals_ = run_local(node.op, args, values[node.name], node.options)
+                locals_ = run_local(node.op, args, values[node.name], self.options(node))
                 locals_by_node[node.name] = locals_
                 for pos, arg in enumerate(node.args):
                     if arg in self.constants:  # a literal constant: no gradient, no edge
@@ -425,6 +438,7 @@ class Tracer:
         optimizer = optim.make(spec, self.objective)
         leaves = {name: t.value for name, t in self.graph.tensors.items()}
         for step in range(1, (steps or self.graph.steps) + 1):
+            self.step = step
             check = None if allow_nonfinite else step
             with np.errstate(all="ignore"):  # overflow is reported as an anomaly, not warned
                 values = self.forward(leaves, check=check)

@@ -32,11 +32,19 @@ def tensor(
     a = np.asarray(value, dtype=np.float64)
     if a.ndim == 0:
         return number(float(a), precision)
-    too_large = a.size > SHOW_ELEMENTS or max(a.shape) > SHOW_SIDE or a.ndim > 2
+    too_large = a.size > SHOW_ELEMENTS or max(a.shape) > SHOW_SIDE
     if too_large and not full:
         return summary(a, precision, t)
     if a.ndim == 1:
         return "[" + ", ".join(number(x, precision) for x in a) + "]"
+    if a.ndim > 2 and not too_large:
+        # A small image [C, H, W] or batch: its matrices one under another, nested as numpy
+        # prints them, each with the numbers of a matrix.
+        blocks = [tensor(sub, precision, full, t).split("\n") for sub in a]
+        lines = []
+        for i, block in enumerate(blocks):
+            lines += [("[" if i == 0 else " ") + block[0], *(" " + row for row in block[1:])]
+        return "\n".join(lines) + "]"
     if a.ndim == 2:
         cells = [[number(x, precision) for x in row] for row in a]
         widths = [max(len(row[j]) for row in cells) for j in range(a.shape[1])]

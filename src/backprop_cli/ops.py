@@ -292,6 +292,15 @@ class Op:
     # --explain: per input (or one for all), the kind of sentence that says what the edge does;
     # ``explain.edge.<kind>`` in every language of ``i18n``.
     explain: tuple[str, ...] = ()
+    # How many of the last inputs may be left out (conv2d's bias): arity 3, optional 1 takes 2
+    # or 3 inputs.
+    optional: int = 0
+    # The output holds −∞ by design (causal_mask's masked entries): the anomaly check lets −∞
+    # through there; the op after it (a softmax) makes it finite.
+    masks: bool = False
+    # The forward pass draws random numbers (dropout): it gets the step number as the option
+    # ``step``, so that a step's draw is the same every time it is computed.
+    stochastic: bool = False
 
     def chain_for(self, position: int) -> Chain:
         return self.chain[position] if len(self.chain) > 1 else self.chain[0]
@@ -302,9 +311,17 @@ class Op:
     def explain_for(self, position: int) -> str:
         return self.explain[position] if len(self.explain) > 1 else self.explain[0]
 
+    def takes(self, count: int) -> bool:
+        """Whether the op takes ``count`` inputs."""
+        if self.arity is None:
+            return count >= 1
+        return self.arity - self.optional <= count <= self.arity
+
     def arity_text(self) -> str:
         if self.arity is None:
             return "one or more inputs"
+        if self.optional:
+            return f"{self.arity - self.optional} or {self.arity} inputs"
         return "1 input" if self.arity == 1 else f"{self.arity} inputs"
 
 
@@ -582,6 +599,490 @@ def _bce_local_text(
     if position == 0:
         return f"(σ({z}) − {y}){divide}" if divide else f"σ({z}) − {y}"
     return f"−{z}{divide}"
+
+
+# ---- images: convolution and pooling ---------------------------------------------------------
+# An image is [C, H, W], a batch of images [C, H, W, B] (examples in the last axis). The windows
+# of the padded image are gathered as [C, kH, kW, Ho, Wo(, B)] (the im2col form): a convolution
+# is one tensor product with them, and every backward rule scatters a gradient of that shape
+# back onto the image. No rule builds the dense Jacobian of an image op.
+
+Pair = tuple[int, int]
+
+
+def _image(shape: Shape) -> None:
+    if len(shape) not in (3, 4):
+        raise ValueError("an image [C, H, W] or a batch of images [C, H, W, B]")
+
+
+def _windows_along(n: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
+    """How many windows fit along an axis of ``n`` (PyTorch's rule, ``ceil_mode`` included)."""
+    span = d * (k - 1) + 1
+    if n + 2 * p < span:
+        raise ValueError(
+            f"a window of {span} positions to fit in the padded size {n + 2 * p} of an axis"
+        )
+    steps = n + 2 * p - span
+    out = (-(-steps // s) if ceil else steps // s) + 1
+    if ceil and (out - 1) * s >= n + p:  # the last window must start inside the image or its
+        out -= 1  # left padding
+    return out
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Where the windows of an image lie: kernel, stride, padding and dilation per axis."""
+
+    size: Pair  # H, W of the image
+    kernel: Pair
+    stride: Pair
+    padding: Pair
+    dilation: Pair
+    ceil: bool = False
+
+    @property
+    def out(self) -> Pair:
+        h, w = (
+            _windows_along(n, k, s, p, d, self.ceil)
+            for n, k, s, p, d in zip(
+                self.size, self.kernel, self.stride, self.padding, self.dilation, strict=True
+            )
+        )
+        return (h, w)
+
+    def _index(self) -> tuple[Array, Array]:
+        (kh, kw), (ho, wo) = self.kernel, self.out
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        rows = np.arange(kh)[:, None] * dh + np.arange(ho)[None, :] * sh  # kH × Ho
+        cols = np.arange(kw)[:, None] * dw + np.arange(wo)[None, :] * sw  # kW × Wo
+        return rows[:, None, :, None], cols[None, :, None, :]
+
+    def _pads(self, ndim: int) -> list[tuple[int, int]]:
+        """Padding, and past it on the right what a ceil-mode window reaches beyond."""
+        pads = [(0, 0)]
+        for n, k, s, p, d, o in zip(
+            self.size, self.kernel, self.stride, self.padding, self.dilation, self.out, strict=True
+        ):
+            reach = (o - 1) * s + d * (k - 1) + 1
+            pads.append((p, p + max(0, reach - n - 2 * p)))
+        return pads + [(0, 0)] * (ndim - 3)
+
+    def gather(self, x: Array, fill: float) -> Array:
+        """[C, H, W(, B)] → its windows [C, kH, kW, Ho, Wo(, B)], padding with ``fill``."""
+        padded = np.pad(x, self._pads(x.ndim), constant_values=fill)
+        rows, cols = self._index()
+        return padded[:, rows, cols]
+
+    def scatter(self, windows: Array, shape: Shape) -> Array:
+        """The adjoint of ``gather``: each window entry added back where it came from."""
+        pads = self._pads(len(shape))
+        padded = np.zeros([n + a + b for n, (a, b) in zip(shape, pads, strict=True)])
+        rows, cols = self._index()
+        np.add.at(padded, (slice(None), rows, cols), windows)  # type: ignore[arg-type]
+        (ph, _), (pw, _) = pads[1], pads[2]
+        return padded[:, ph : ph + shape[1], pw : pw + shape[2]]
+
+
+def _conv_windows(x: Shape, k: Shape, o: Opts) -> Windows:
+    return Windows((x[1], x[2]), (k[2], k[3]), o["stride"], o["padding"], o["dilation"])
+
+
+def _conv2d_shape(shapes: list[Shape], opts: Opts) -> Shape:
+    x, k = shapes[0], shapes[1]
+    _image(x)
+    if len(k) != 4:
+        raise ValueError("a kernel K of shape [C_out, C_in, kH, kW]")
+    if k[1] != x[0]:
+        raise ValueError(f"the kernel's C_in ({k[1]}) to be the image's channel count ({x[0]})")
+    if len(shapes) == 3 and shapes[2] != (k[0],):
+        raise ValueError(f"a bias b of shape {k[0]}, one per output channel")
+    return (k[0], *_conv_windows(x, k, opts).out, *x[3:])
+
+
+def _conv2d_forward(a: list[Array], o: Opts) -> Array:
+    x, k = a[0], a[1]
+    windows = _conv_windows(x.shape, k.shape, o).gather(x, 0.0)
+    out = np.tensordot(k, windows, axes=([1, 2, 3], [0, 1, 2]))  # [C_out, Ho, Wo(, B)]
+    if len(a) == 3:
+        out = out + a[2].reshape((-1,) + (1,) * (out.ndim - 1))
+    return out
+
+
+def _conv2d_local(a: list[Array], out: Array, o: Opts) -> list[Array]:
+    # ∂y/∂x is the kernel turned by 180° (met in "full" mode), ∂y/∂K is the image itself,
+    # ∂y/∂b is 1: what the rules need, never a dense Jacobian.
+    x, k = a[0], a[1]
+    return [k[:, :, ::-1, ::-1], x, ONE][: len(a)]
+
+
+def _conv_input_back(g: Array, local: Array, shape: Shape, opts: Opts) -> Array:
+    # ∂J/∂x = ∂J/∂y ⋆ rot180(K), full: every window gets Σ_o K[o]·∂J/∂y[o], scattered back.
+    k = local[:, :, ::-1, ::-1]
+    windows = np.tensordot(k, g, axes=([0], [0]))  # [C_in, kH, kW, Ho, Wo(, B)]
+    return _conv_windows(shape, k.shape, opts).scatter(windows, shape)
+
+
+def _conv_kernel_back(g: Array, local: Array, shape: Shape, opts: Opts) -> Array:
+    # ∂J/∂K = x ⋆ ∂J/∂y: each kernel entry meets the image entries it multiplied.
+    windows = _conv_windows(local.shape, shape, opts).gather(local, 0.0)
+    spatial = list(range(1, g.ndim))
+    return np.tensordot(g, windows, axes=(spatial, [a + 2 for a in spatial]))
+
+
+def _channel_sum(g: Array, local: Array, shape: Shape, opts: Opts) -> Array:
+    # A per-channel (axis 0) param added or scaled at every other position: summed over them.
+    return np.sum(g * local, axis=tuple(range(1, g.ndim))).reshape(shape)
+
+
+CONV_INPUT = Chain(_conv_input_back, "{g} ⋆ {local} (full)")
+CONV_KERNEL = Chain(_conv_kernel_back, "{local} ⋆ {g}")
+CHANNEL_SUM = Chain(_channel_sum, "Σ_positions({g} ⊙ {local})")
+
+
+def _conv2d_local_text(
+    out: str, args: list[str], shapes: list[Shape], opts: Opts, position: int
+) -> str:
+    return [f"rot180({args[1]})", args[0], "1"][position]
+
+
+def _equation_conv2d(out: str, args: list[str], shapes: list[Shape], opts: Opts) -> str:
+    bias = f" + {args[2]}" if len(args) == 3 else ""
+    settings = ", ".join(
+        f"{name}={_pair_text(opts[name])}"
+        for name, default in (("stride", (1, 1)), ("padding", (0, 0)), ("dilation", (1, 1)))
+        if tuple(opts[name]) != default
+    )
+    return f"{out} = {args[0]} ⋆ {args[1]}{bias}" + (f", {settings}" if settings else "")
+
+
+def _pair_text(pair: Pair) -> str:
+    return str(pair[0]) if pair[0] == pair[1] else f"({pair[0]}, {pair[1]})"
+
+
+def _pool_windows(x: Shape, o: Opts) -> Windows:
+    kernel, padding = o["kernel"], o["padding"]
+    if any(2 * p > k for p, k in zip(padding, kernel, strict=True)):
+        raise ValueError(
+            f"padding at most half the kernel (as PyTorch), but kernel is "
+            f"{_pair_text(kernel)} and padding {_pair_text(padding)}"
+        )
+    stride = o["stride"] or kernel
+    return Windows((x[1], x[2]), kernel, stride, padding, (1, 1), o["ceil_mode"])
+
+
+def _pool_shape(shapes: list[Shape], opts: Opts) -> Shape:
+    x = shapes[0]
+    _image(x)
+    return (x[0], *_pool_windows(x, opts).out, *x[3:])
+
+
+def _max_pool_forward(a: list[Array], o: Opts) -> Array:
+    windows = _pool_windows(a[0].shape, o).gather(a[0], -np.inf)
+    return np.max(windows, axis=(1, 2))
+
+
+def _max_pool_local(a: list[Array], out: Array, o: Opts) -> list[Array]:
+    # Per window, 1 at its maximum: the first in row-major order on a tie, as PyTorch.
+    windows = _pool_windows(a[0].shape, o).gather(a[0], -np.inf)
+    c, kh, kw = windows.shape[:3]
+    flat = windows.reshape(c, kh * kw, *windows.shape[3:])
+    first = np.argmax(flat, axis=1)
+    picks = np.arange(kh * kw).reshape((1, -1) + (1,) * (flat.ndim - 2))
+    onehot = (picks == first[:, None]) * 1.0
+    return [onehot.reshape(windows.shape)]
+
+
+def _avg_weights(n: int, k: int, s: int, p: int, out: int, include_pad: bool) -> Array:
+    """Along one axis, each window position's weight 1/divisor (k × out); 0 off the image."""
+    start = np.arange(out) * s - p
+    end = np.minimum(start + k, n + p)  # a ceil-mode window is cut at the padding's end
+    real_start, real_end = np.maximum(start, 0), np.minimum(end, n)
+    divisor = end - start if include_pad else real_end - real_start
+    position = start[None, :] + np.arange(k)[:, None]
+    return ((position >= 0) & (position < n)) / divisor
+
+
+def _avg_pool_local(a: list[Array], out: Array, o: Opts) -> list[Array]:
+    # Per window, 1/divisor at every image entry it averages (PyTorch's divisor: the window's
+    # size within the padding, or only its image entries without count_include_pad).
+    x = a[0]
+    w = _pool_windows(x.shape, o)
+    rows, cols = (
+        _avg_weights(n, k, s, p, m, o["count_include_pad"])
+        for n, k, s, p, m in zip(w.size, w.kernel, w.stride, w.padding, w.out, strict=True)
+    )
+    weights = rows[:, None, :, None] * cols[None, :, None, :]
+    return [weights.reshape((1, *weights.shape) + (1,) * (x.ndim - 3))]
+
+
+def _avg_pool_forward(a: list[Array], o: Opts) -> Array:
+    windows = _pool_windows(a[0].shape, o).gather(a[0], 0.0)
+    return np.sum(windows * _avg_pool_local(a, windows, o)[0], axis=(1, 2))
+
+
+def _pool_back(g: Array, local: Array, shape: Shape, opts: Opts) -> Array:
+    # Each window's gradient goes to its entries by their weights, scattered back.
+    return _pool_windows(shape, opts).scatter(local * g[:, None, None], shape)
+
+
+POOL = Chain(_pool_back, "scatter({local} ⊙ {g})")
+
+
+def _equation_pool(name: str) -> EquationText:
+    def text(out: str, args: list[str], shapes: list[Shape], opts: Opts) -> str:
+        extra = ""
+        if opts["stride"] is not None and tuple(opts["stride"]) != tuple(opts["kernel"]):
+            extra += f", stride={_pair_text(opts['stride'])}"
+        if tuple(opts["padding"]) != (0, 0):
+            extra += f", padding={_pair_text(opts['padding'])}"
+        if opts["ceil_mode"]:
+            extra += ", ceil_mode"
+        if not opts.get("count_include_pad", True):
+            extra += ", padding not counted"
+        return f"{out} = {name}({args[0]}, {_pair_text(opts['kernel'])}{extra})"
+
+    return text
+
+
+def _flatten_shape(shapes: list[Shape], opts: Opts) -> Shape:
+    x = shapes[0]
+    _image(x)
+    return (x[0] * x[1] * x[2], *x[3:])
+
+
+POOL_OPTIONS = {
+    "kernel": Option("the window size: kH, or [kH, kW]", kind="pair", minimum=1),
+    "stride": Option(
+        "the step between windows (default: the kernel, as PyTorch)",
+        default=None,
+        kind="pair",
+        minimum=1,
+    ),
+    "padding": Option("padding on each side, at most half the kernel", default=(0, 0), kind="pair"),
+    "ceil_mode": Option(
+        "count a last partial window (PyTorch's ceil_mode)", default=False, kind="bool"
+    ),
+}
+
+
+# ---- normalisation ---------------------------------------------------------------------------
+# batch_norm and layer_norm are one computation over different axes: x̂ = (x − μ)/σ with μ and
+# the biased variance σ² over the reduced axes and σ = √(σ² + ε), then y = γ⊙x̂ + β, where γ and
+# β run along the kept axes. The local gradient of x is recorded as the stack [x̂, γ, 1/σ]
+# (each of x's shape): the compact backward formula needs these and nothing else, where the
+# Jacobian would be N × N per group.
+
+
+def _norm_axes(op: str, ndim: int, opts: Opts) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(the axes statistics are taken over, the axes gamma and beta run along)."""
+    if op == "batch_norm":
+        return tuple(range(1, ndim)), (0,)
+    axes = tuple(sorted(a % ndim for a in opts["axes"]))
+    return axes, axes
+
+
+def _norm_param_shape(op: str, x: Shape, opts: Opts) -> Shape:
+    return tuple(x[a] for a in _norm_axes(op, len(x), opts)[1])
+
+
+def _along(p: Array, ndim: int, axes: tuple[int, ...], x: Shape) -> Array:
+    """A param of the kept axes, reshaped to broadcast against x."""
+    return p.reshape([x[a] if a in axes else 1 for a in range(ndim)])
+
+
+def _norm_shape(op: str) -> Callable[[list[Shape], Opts], Shape]:
+    def shape(shapes: list[Shape], opts: Opts) -> Shape:
+        x = shapes[0]
+        if op == "batch_norm":
+            if len(x) < 2:
+                raise ValueError("features × examples [F, B] or a batch of images [C, H, W, B]")
+            if math.prod(x[1:]) < 2:
+                raise ValueError(
+                    "more than one value per feature or channel to take statistics over "
+                    "(as PyTorch in training mode)"
+                )
+        else:
+            if not x:
+                raise ValueError("a tensor with axes (a scalar has none)")
+            for a in opts["axes"]:
+                _axis(x, a)
+            if len({a % len(x) for a in opts["axes"]}) != len(opts["axes"]):
+                raise ValueError("distinct axes")
+        want = _norm_param_shape(op, x, opts)
+        if shapes[1] != want or shapes[2] != want:
+            raise ValueError(f"gamma and beta of shape {shape_text(want)}")
+        return x
+
+    return shape
+
+
+def _norm_parts(op: str, a: list[Array], o: Opts) -> tuple[Array, Array, Array, Array]:
+    """x̂, γ and β (broadcast against x), and 1/σ."""
+    x, gamma, beta = a
+    reduced, kept = _norm_axes(op, x.ndim, o)
+    mu = np.mean(x, axis=reduced, keepdims=True)
+    var = np.mean((x - mu) ** 2, axis=reduced, keepdims=True)
+    inv = 1.0 / np.sqrt(var + o["eps"])
+    return (
+        (x - mu) * inv,
+        _along(gamma, x.ndim, kept, x.shape),
+        _along(beta, x.ndim, kept, x.shape),
+        inv,
+    )
+
+
+def _norm_forward(op: str) -> Callable[[list[Array], Opts], Array]:
+    def forward(a: list[Array], o: Opts) -> Array:
+        xhat, gamma, beta, _ = _norm_parts(op, a, o)
+        return gamma * xhat + beta
+
+    return forward
+
+
+def _norm_local(op: str) -> Callable[[list[Array], Array, Opts], list[Array]]:
+    def local(a: list[Array], out: Array, o: Opts) -> list[Array]:
+        xhat, gamma, _, inv = _norm_parts(op, a, o)
+        shape = xhat.shape
+        stack = np.stack([xhat, np.broadcast_to(gamma, shape), np.broadcast_to(inv, shape)])
+        return [stack, xhat, ONE]
+
+    return local
+
+
+def _norm_input_back(op: str) -> Callable[[Array, Array, Shape, Opts], Array]:
+    def back(g: Array, local: Array, shape: Shape, opts: Opts) -> Array:
+        # ∂J/∂x = (γ⊙g − mean(γ⊙g) − x̂⊙mean(γ⊙g⊙x̂))/σ, means over the reduced axes.
+        xhat, gamma, inv = local
+        reduced = _norm_axes(op, len(shape), opts)[0]
+        gg = gamma * g
+        mean_g = np.mean(gg, axis=reduced, keepdims=True)
+        mean_gx = np.mean(gg * xhat, axis=reduced, keepdims=True)
+        return inv * (gg - mean_g - xhat * mean_gx)
+
+    return back
+
+
+def _norm_param_back(op: str) -> Callable[[Array, Array, Shape, Opts], Array]:
+    def back(g: Array, local: Array, shape: Shape, opts: Opts) -> Array:
+        # γ and β act at every position of the axes they do not run along: summed over them.
+        kept = _norm_axes(op, g.ndim, opts)[1]
+        other = tuple(a for a in range(g.ndim) if a not in kept)
+        return np.sum(g * local, axis=other).reshape(shape)
+
+    return back
+
+
+def _norm_chains(op: str) -> tuple[Chain, Chain, Chain]:
+    where = "Σ_examples" if op == "batch_norm" else "Σ_columns"
+    return (
+        Chain(_norm_input_back(op), "(ĝ − mean(ĝ) − x̂⊙mean(ĝ⊙x̂))/σ, ĝ = γ⊙{g}"),
+        Chain(_norm_param_back(op), where + "({g} ⊙ {local})"),
+        Chain(_norm_param_back(op), where + "({g} ⊙ {local})"),
+    )
+
+
+def _equation_norm(op: str) -> EquationText:
+    def text(out: str, args: list[str], shapes: list[Shape], opts: Opts) -> str:
+        x, gamma, beta = args
+        reduced = _norm_axes(op, len(shapes[0]), opts)[0]
+        over = ", ".join(str(a) for a in reduced)
+        return (
+            f"{out} = {gamma}⊙x̂ + {beta}, x̂ = ({x} − μ)/√(σ² + ε), μ and σ² over "
+            f"axis {over}, ε = {opts['eps']:g}"
+        )
+
+    return text
+
+
+NORM_LOCAL_TEXT = ("[x̂, γ, 1/σ]", "x̂", "1")
+EPS_OPTION = Option("ε, added to the variance inside the square root", default=1e-5, minimum=0.0)
+
+
+# ---- sequences, masks, embeddings, dropout ---------------------------------------------------
+
+
+def _select_shape(shapes: list[Shape], opts: Opts) -> Shape:
+    x = shapes[0]
+    axis = _axis(x, opts["axis"])
+    assert axis is not None  # select's axis is required and never None
+    if not -x[axis] <= opts["index"] < x[axis]:
+        raise ValueError(
+            f"an index from {-x[axis]} to {x[axis] - 1} along axis {opts['axis']}, "
+            f"but index is {opts['index']}"
+        )
+    return x[:axis] + x[axis + 1 :]
+
+
+def _select_back(g: Array, local: Array, shape: Shape, opts: Opts) -> Array:
+    # The gradient goes to the selected position; every other position gets 0.
+    axis = opts["axis"] % len(shape)
+    out = np.zeros(shape)
+    index = [slice(None)] * len(shape)
+    index[axis] = opts["index"]
+    out[tuple(index)] = g
+    return out
+
+
+SELECT_BACK = Chain(_select_back, "{local}·{g}")
+
+
+def _mask_shape(shapes: list[Shape], opts: Opts) -> Shape:
+    if len(shapes[0]) not in (2, 3):
+        raise ValueError("scores S [T_query, T_key], or [T_query, T_key, B]")
+    return shapes[0]
+
+
+def _causal(shape: Shape) -> Array:
+    """1 where the key (column) does not come after the query (row)."""
+    t_query, t_key = shape[:2]
+    keep = np.arange(t_key)[None, :] <= np.arange(t_query)[:, None]
+    return keep.reshape(keep.shape + (1,) * (len(shape) - 2))
+
+
+def _embedding_shape(shapes: list[Shape], opts: Opts) -> Shape:
+    table, ids = shapes
+    if len(table) != 2:
+        raise ValueError("an embedding table E of shape [V, D] (one row per id)")
+    if len(ids) not in (1, 2):
+        raise ValueError("integer ids [T] or [T, B]")
+    return (table[1], *ids)
+
+
+def _ids(ids: Array, vocabulary: int) -> Array:
+    index = np.rint(ids).astype(np.int64)
+    bad = (index != ids) | (index < 0) | (index >= vocabulary)
+    if bad.any():
+        at = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"integer ids from 0 to {vocabulary - 1} (a row of E), found "
+            f"{float(ids[at]):g} at [{', '.join(map(str, at))}]"
+        )
+    return index
+
+
+def _embedding_forward(a: list[Array], o: Opts) -> Array:
+    table, ids = a
+    return np.moveaxis(table[_ids(ids, table.shape[0])], -1, 0)  # one column per id
+
+
+def _embedding_back(g: Array, local: Array, shape: Shape, opts: Opts) -> Array:
+    # Row v of ∂J/∂E: the sum of the columns of ∂J/∂y whose id is v (repeated ids add up).
+    out = np.zeros(shape)
+    np.add.at(out, local.astype(np.int64), np.moveaxis(g, 0, -1))
+    return out
+
+
+EMBEDDING = Chain(_embedding_back, "Σ_same_id({g})")
+NO_GRADIENT = Chain(lambda g, local, shape, opts: np.zeros(shape), "0")
+
+
+def _dropout_scale(shape: Shape, o: Opts) -> Array:
+    """mask/(1 − p): 0 where dropped, 1/(1 − p) where kept, drawn from (seed, step)."""
+    p = o["p"]
+    if p >= 1.0:
+        return np.zeros(shape)
+    draw = np.random.default_rng([o["seed"], o.get("step", 1)]).random(shape)
+    return (draw >= p) / (1.0 - p)
 
 
 REDUCTION = Option(
@@ -1011,6 +1512,192 @@ OPS: dict[str, Op] = {
             options={"axis": AXIS_ALL},
             kink="ties share the gradient equally (as torch.amax does); one maximum takes it all",
             explain=("max",),
+        ),
+        # ---- images ------------------------------------------------------------------------
+        Op(
+            name="conv2d",
+            summary="y = x ⋆ K (+ b): 2-D cross-correlation, exactly PyTorch's Conv2d; x [C_in, "
+            "H, W(, B)], K [C_out, C_in, kH, kW], b [C_out] (options stride, padding, dilation)",
+            arity=3,
+            optional=1,
+            equation=_equation_conv2d,
+            forward=_conv2d_forward,
+            local=_conv2d_local,
+            local_text=(_conv2d_local_text,),
+            shape=_conv2d_shape,
+            chain=(CONV_INPUT, CONV_KERNEL, CHANNEL_SUM),
+            options={
+                "stride": Option(
+                    "the step between windows: s, or [sh, sw]",
+                    default=(1, 1),
+                    kind="pair",
+                    minimum=1,
+                ),
+                "padding": Option(
+                    "zeros added on each side: p, or [ph, pw]", default=(0, 0), kind="pair"
+                ),
+                "dilation": Option(
+                    "the spacing of kernel entries: d, or [dh, dw]",
+                    default=(1, 1),
+                    kind="pair",
+                    minimum=1,
+                ),
+            },
+            explain=("conv", "conv", "bias"),
+        ),
+        Op(
+            name="max_pool2d",
+            summary="the largest entry of each window, exactly PyTorch's max_pool2d (padding "
+            "−∞; options kernel, stride, padding, ceil_mode)",
+            arity=1,
+            equation=_equation_pool("max_pool2d"),
+            forward=_max_pool_forward,
+            local=_max_pool_local,
+            local_text=("1[window arg-max]",),
+            shape=_pool_shape,
+            chain=(POOL,),
+            options=POOL_OPTIONS,
+            kink="on a tie the first maximum of the window in row-major order takes the whole "
+            "gradient, as PyTorch",
+            explain=("pool_max",),
+        ),
+        Op(
+            name="avg_pool2d",
+            summary="the mean of each window, exactly PyTorch's avg_pool2d (padding 0; options "
+            "kernel, stride, padding, ceil_mode, count_include_pad)",
+            arity=1,
+            equation=_equation_pool("avg_pool2d"),
+            forward=_avg_pool_forward,
+            local=_avg_pool_local,
+            local_text=("1/window size",),
+            shape=_pool_shape,
+            chain=(POOL,),
+            options={
+                **POOL_OPTIONS,
+                "count_include_pad": Option(
+                    "divide by the whole window, padding included (PyTorch's default)",
+                    default=True,
+                    kind="bool",
+                ),
+            },
+            explain=("pool_avg",),
+        ),
+        Op(
+            name="flatten",
+            summary="[C, H, W(, B)] → [C·H·W(, B)], in C order as torch.flatten(x, 1)",
+            arity=1,
+            equation="{out} = flatten({0})",
+            forward=lambda a, o: a[0].reshape(math.prod(a[0].shape[:3]), *a[0].shape[3:]),
+            local=lambda a, out, o: [ONE],
+            local_text=("reshape back",),
+            shape=_flatten_shape,
+            chain=(RESHAPE_BACK,),
+            explain=("rearrange",),
+        ),
+        # ---- normalisation -----------------------------------------------------------------
+        Op(
+            name="batch_norm",
+            summary="γ⊙(x − μ)/√(σ² + ε) + β with μ, σ² (biased) of each index of axis 0 over all "
+            "other axes: PyTorch's training-mode batch_norm; γ, β [F] or [C] (option eps)",
+            arity=3,
+            equation=_equation_norm("batch_norm"),
+            forward=_norm_forward("batch_norm"),
+            local=_norm_local("batch_norm"),
+            local_text=NORM_LOCAL_TEXT,
+            shape=_norm_shape("batch_norm"),
+            chain=_norm_chains("batch_norm"),
+            options={"eps": EPS_OPTION},
+            explain=("norm", "scale", "bias"),
+        ),
+        Op(
+            name="layer_norm",
+            summary="γ⊙(x − μ)/√(σ² + ε) + β with μ, σ² (biased) over the axes in option axes "
+            "(default [0]: each column over its features), as PyTorch's layer_norm",
+            arity=3,
+            equation=_equation_norm("layer_norm"),
+            forward=_norm_forward("layer_norm"),
+            local=_norm_local("layer_norm"),
+            local_text=NORM_LOCAL_TEXT,
+            shape=_norm_shape("layer_norm"),
+            chain=_norm_chains("layer_norm"),
+            options={
+                "axes": Option(
+                    "the axes to normalise over; gamma and beta have their shape",
+                    default=(0,),
+                    kind="axes",
+                ),
+                "eps": EPS_OPTION,
+            },
+            explain=("norm", "scale", "bias"),
+        ),
+        # ---- sequences, attention, embeddings ----------------------------------------------
+        Op(
+            name="select",
+            summary="one position along an axis, that axis removed, as torch.select (options "
+            "axis, index)",
+            arity=1,
+            equation=lambda out, args, shapes, o: (
+                f"{out} = select({args[0]}, axis={o['axis']}, index={o['index']})"
+            ),
+            forward=lambda a, o: np.take(a[0], o["index"], axis=o["axis"]),
+            local=lambda a, out, o: [ONE],
+            local_text=("1[i = {index}]",),
+            shape=_select_shape,
+            chain=(SELECT_BACK,),
+            options={
+                "axis": Option("the axis to pick along", kind="int"),
+                "index": Option("the position to pick (negative counts from the end)", kind="int"),
+            },
+            explain=("rearrange",),
+        ),
+        Op(
+            name="causal_mask",
+            summary="scores S [T_query, T_key] with −∞ where the key comes after the query "
+            "(column > row); the softmax after it gives those 0 weight",
+            arity=1,
+            equation="{out} = causal_mask({0})",
+            forward=lambda a, o: np.where(_causal(a[0].shape), a[0], -np.inf),
+            local=lambda a, out, o: [_causal(a[0].shape) * 1.0],
+            local_text=("1[key ≤ query]",),
+            shape=_mask_shape,
+            masks=True,
+            explain=("mask",),
+        ),
+        Op(
+            name="embedding",
+            summary="E's rows for integer ids, one column each: E [V, D], ids [T] or [T, B] → "
+            "[D, T] or [D, T, B]; ids are labels and get no gradient",
+            arity=2,
+            equation="{out} = {0}[{1}]ᵀ",
+            forward=_embedding_forward,
+            local=lambda a, out, o: [_ids(a[1], a[0].shape[0]) * 1.0, ZERO],
+            local_text=("{1}", "0 (ids)"),
+            shape=_embedding_shape,
+            chain=(EMBEDDING, NO_GRADIENT),
+            explain=("embedding", "ids"),
+        ),
+        Op(
+            name="dropout",
+            summary="x ⊙ mask/(1 − p): each entry kept with probability 1 − p, the mask drawn "
+            "per step from the seed (options p, seed)",
+            arity=1,
+            equation=lambda out, args, shapes, o: (
+                f"{out} = dropout({args[0]}, p={o['p']:g}, seed={o['seed']})"
+            ),
+            forward=lambda a, o: a[0] * _dropout_scale(a[0].shape, o),
+            local=lambda a, out, o: [_dropout_scale(a[0].shape, o)],
+            local_text=("mask/(1 − p)",),
+            shape=_unary,
+            options={
+                "p": Option(
+                    "the probability of dropping an entry", default=0.5, minimum=0.0, maximum=1.0
+                ),
+                "seed": Option(
+                    "the seed the masks are drawn from", default=0, kind="int", minimum=0
+                ),
+            },
+            stochastic=True,
+            explain=("dropout",),
         ),
         # ---- losses and regularisers -------------------------------------------------------
         Op(

@@ -16,7 +16,7 @@ REQUIRED = object()
 class Option:
     doc: str
     default: Any = REQUIRED
-    kind: str = "number"  # number | int | axis | bool | shape | choice
+    kind: str = "number"  # number | int | axis | axes | pair | bool | shape | choice
     minimum: float | None = None
     maximum: float | None = None
     exclusive_minimum: bool = False
@@ -49,6 +49,22 @@ class Option:
         elif self.kind == "axis":
             if value is None or (isinstance(value, int) and not isinstance(value, bool)):
                 return value
+        elif self.kind == "axes":
+            if (
+                isinstance(value, list)
+                and value
+                and all(isinstance(n, int) and not isinstance(n, bool) for n in value)
+                and len(set(value)) == len(value)
+            ):
+                return tuple(value)
+        elif self.kind == "pair":
+            # One whole number for both spatial axes, or [height, width].
+            pair = value if isinstance(value, list) else [value, value]
+            minimum = 0 if self.minimum is None else self.minimum
+            if len(pair) == 2 and all(
+                isinstance(n, int) and not isinstance(n, bool) and n >= minimum for n in pair
+            ):
+                return (pair[0], pair[1])
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             ok = math.isfinite(value)
             if self.kind == "int":
@@ -70,6 +86,11 @@ class Option:
             return "a list of positive whole numbers (one may be -1) such as [2, 3]"
         if self.kind == "axis":
             return "an axis: 0, 1, -1, … or null for all elements"
+        if self.kind == "axes":
+            return "a list of distinct axes such as [0] or [0, 1, 2]"
+        if self.kind == "pair":
+            low = f"{0 if self.minimum is None else self.minimum:g}"
+            return f"a whole number ≥ {low} or a pair [height, width] of them"
         what = "a whole number" if self.kind == "int" else "a finite number"
         if self.minimum is not None:
             what += f" {'>' if self.exclusive_minimum else '≥'} {self.minimum:g}"

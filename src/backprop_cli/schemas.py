@@ -148,6 +148,11 @@ def _option(option: Option) -> dict[str, Any]:
         spec["enum"] = list(option.choices)
     elif option.kind == "axis":
         spec["type"] = ["integer", "null"]
+    elif option.kind == "axes":
+        spec.update(type="array", minItems=1, uniqueItems=True, items={"type": "integer"})
+    elif option.kind == "pair":
+        low = {"type": "integer", "minimum": 0 if option.minimum is None else option.minimum}
+        spec["anyOf"] = [low, {"type": "array", "items": low, "minItems": 2, "maxItems": 2}]
     elif option.kind == "shape":
         spec.update(
             type="array",
@@ -167,7 +172,7 @@ def _op_rule(op: Op) -> dict[str, Any]:
     if op.arity is None:
         args["minItems"] = 1
     else:
-        args["minItems"] = args["maxItems"] = op.arity
+        args["minItems"], args["maxItems"] = op.arity - op.optional, op.arity
     if op.arity == 1:
         args = {"anyOf": [{"$ref": "#/$defs/name"}, args]}
     args["description"] = f"{op.name} takes {op.arity_text()}."
@@ -266,6 +271,17 @@ def _model() -> dict[str, Any]:
         "l2": {"type": "number", "minimum": 0, "description": "λ of the ℓ2 term (default 0)."},
         "init": {"enum": list(arrays.INITS)},
         "seed": {"type": "integer", "minimum": 0},
+        "conv": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "properties": {key: True for key in models.CONV_KEYS},
+                "additionalProperties": False,
+            },
+            "description": "The conv layers of a cnn: channels, kernel, stride, padding, "
+            "activation, bias, batch_norm, pool ({kind: max or avg, kernel, stride, padding}).",
+        },
     }
     per_model = {"linear": {"loss": {"enum": list(models.LINEAR_LOSSES)}}}
     rules = []

@@ -87,6 +87,28 @@ STRINGS = {
     "own pull on {input}, towards 0.",
     "explain.edge.l1": "At the {symbol} node the local gradient is {local}: a pull of the same "
     "size on every nonzero entry of {input}, towards 0.",
+    "explain.edge.conv": "A convolution's gradient is again a correlation: each entry of "
+    "{input} collects the upstream gradient of every output whose window it was in, {global_}.",
+    "explain.edge.bias": "{input} was added at every position of its channel, so its gradient "
+    "sums the upstream gradient over those positions: {global_}.",
+    "explain.edge.scale": "{input} scaled the normalised values at every position, so its "
+    "gradient sums the upstream gradient times those values over the positions: {global_}.",
+    "explain.edge.pool_max": "Max pooling hands each window's gradient to the entry of {input} "
+    "that was the window's maximum (on a tie the first in row-major order, as PyTorch); an "
+    "entry in several windows adds up what it receives.",
+    "explain.edge.pool_avg": "Average pooling shares each window's gradient among the entries "
+    "of {input} it averaged, each getting 1/window size; an entry in several windows adds up "
+    "what it receives.",
+    "explain.edge.norm": "The mean and variance are computed from {input} itself, so every "
+    "entry's gradient depends on its whole group: {global_}.",
+    "explain.edge.mask": "{function} passes the gradient where the key does not come after the "
+    "query; the masked entries were minus infinity, and their gradient is 0.",
+    "explain.edge.embedding": "Each column of the output is a row of {input}: the gradient goes "
+    "back to the rows that were looked up, and an id used several times sums its columns.",
+    "explain.edge.ids": "{input} holds integer ids, labels rather than numbers: they get no "
+    "gradient.",
+    "explain.edge.dropout": "Dropout passes the gradient, scaled, where its mask kept the "
+    "entry, and stops it where the entry was dropped: {local}.",
     "explain.edge.unbroadcast": " {input} was broadcast in the forward pass, so the "
     "gradient is summed back to its shape.",
     "explain.edge.terms": " This is term {term} of {terms} of {target}; the other paths add to it.",
@@ -131,6 +153,8 @@ STRINGS = {
     "anomaly.note.document": "The trace stops here (exit code 3); --allow-nonfinite traces on.",
     # ---- layout of the tables -----------------------------------------------------------------
     "backward.to": "→ {input}",
+    "backward.unreached": "no gradient reaches {names} from {objective}: evaluated, but not "
+    "used by the objective",
     "backward.data_hidden": "gradients of data ({names}) are not shown; --data-grads shows them",
     "tensor.corners": "corners  {corners}",
     "layout.summarised": "tensors too wide for {width} columns are summarised; --full shows them whole",

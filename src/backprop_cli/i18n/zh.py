@@ -82,6 +82,25 @@ STRINGS = {
     "把 {input} 往 0 拉。",
     "explain.edge.l1": "{symbol} 节点的局部导数是 {local}：对 {input} 的每个非零元素施加"
     "大小相同、指向 0 的拉力。",
+    "explain.edge.conv": "卷积的梯度仍是一次互相关：{input} 的每个元素收集所有窗口覆盖过它的输出的"
+    "上游梯度，即 {global_}。",
+    "explain.edge.bias": "{input} 加到了其通道的每个位置上，所以它的梯度是上游梯度在这些位置上的"
+    "总和：{global_}。",
+    "explain.edge.scale": "{input} 在每个位置上缩放归一化后的值，所以它的梯度是上游梯度乘以这些值"
+    "后在各位置上的总和：{global_}。",
+    "explain.edge.pool_max": "最大池化把每个窗口的梯度交给 {input} 中该窗口的最大元素"
+    "（相等时取按行优先顺序的第一个，与 PyTorch 相同）；属于多个窗口的元素把收到的梯度相加。",
+    "explain.edge.pool_avg": "平均池化把每个窗口的梯度平分给 {input} 中参与平均的元素，"
+    "每个得到 1/窗口大小；属于多个窗口的元素把收到的梯度相加。",
+    "explain.edge.norm": "均值和方差由 {input} 自身算出，所以每个元素的梯度都取决于"
+    "它所在的整组元素：{global_}。",
+    "explain.edge.mask": "{function} 在键不晚于查询的位置让梯度通过；被遮盖的元素是负无穷，"
+    "它们的梯度为 0。",
+    "explain.edge.embedding": "输出的每一列是 {input} 的一行：梯度传回被查到的那些行，"
+    "同一个编号用了几次，就把对应的几列相加。",
+    "explain.edge.ids": "{input} 存的是整数编号，是标签而不是数值：它们没有梯度。",
+    "explain.edge.dropout": "Dropout 在掩码保留的位置让梯度按比例放大后通过，"
+    "在被丢弃的位置把它截断：{local}。",
     "explain.edge.unbroadcast": "前向传播时 {input} 被广播过，所以要把梯度求和，还原成它原来的"
     "形状。",
     "explain.edge.terms": "这是 {target} 的第 {term} 项（共 {terms} 项），其他路径的梯度也会"
@@ -129,6 +148,7 @@ STRINGS = {
     "anomaly.note.document": "追踪到此停止（退出码 3）；加上 --allow-nonfinite 可以继续追踪。",
     # ---- 表格排版 ---------------------------------------------------------------------------
     "backward.to": "→ {input}",
+    "backward.unreached": "{objective} 的梯度不会传到 {names}：已经算出，但目标没有用到",
     "backward.data_hidden": "未列出数据（{names}）的梯度；加 --data-grads 可显示",
     "tensor.corners": "四角  {corners}",
     "layout.summarised": "宽于 {width} 列的张量只给出摘要；加 --full 显示完整张量",

@@ -32,6 +32,7 @@ class Untranslatable(ValueError):
 SYMBOLS = {
     "·": r"\,",
     "⊙": r"\odot",
+    "⋆": r"\star",
     "×": r"\times",
     "−": "-",
     "←": r"\leftarrow",
@@ -119,6 +120,14 @@ OPERATOR_NAMES = {
     "minimum",
     "clip",
     "stop_gradient",
+    "rot180",
+    "scatter",
+    "flatten",
+    "max_pool2d",
+    "avg_pool2d",
+    "select",
+    "causal_mask",
+    "dropout",
 }
 ACCENT_SUFFIXES = {"hat": r"\hat", "bar": r"\bar", "tilde": r"\tilde"}
 COMBINING = {"\u0302": r"\hat", "\u0304": r"\bar", "\u0303": r"\tilde", "\u0307": r"\dot"}

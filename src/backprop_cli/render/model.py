@@ -285,6 +285,19 @@ def _backward_captions(tracer: Tracer, view: View) -> list[Msg]:
         if data:
             names = ", ".join(data)
             captions.append(Msg.of("backward.data_hidden", dim=True, names=Formula(names)))
+    # Nodes evaluated beside the objective (a prediction next to the loss): in the forward
+    # table, with no backward row, and said so.
+    active = {n.name for n in tracer.active}
+    unreached = [n.name for n in tracer.graph.nodes if n.name not in active]
+    if unreached and view.node is None:
+        captions.append(
+            Msg.of(
+                "backward.unreached",
+                dim=True,
+                names=Formula(", ".join(unreached)),
+                objective=Name(tracer.objective),
+            )
+        )
     return captions
 
 

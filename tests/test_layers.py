@@ -1,0 +1,285 @@
+"""The layers after the MLP: the `model: rnn` and `model: cnn` shorthands against the graphs
+they stand for, backpropagation through time as the tables show it, and what the new ops record
+(no dense Jacobian, the masks of dropout and attention)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from .conftest import CONFIGS
+from .helpers import invoke, trace_json, tracer_from_file, tracer_from_text
+
+RNN_BY_HAND = """
+data:
+  x:
+    - [1.0, 0.5, -0.5]
+    - [0.0, -1.0, 0.8]
+  y:
+    - [0.5, -0.2, 0.3]
+  h0: [0.0, 0.0]
+params:
+  W_xh: [[0.5, -0.3], [0.2, 0.4]]
+  W_hh: [[0.6, -0.4], [0.3, 0.5]]
+  b_h: [0.0, 0.1]
+  W_hy: [[0.7, -0.5]]
+  b_y: [0.0]
+graph:
+  - {name: x1, op: select, args: [x], axis: 1, index: 0}
+  - {name: a1, op: matmul, args: [W_xh, x1]}
+  - {name: r1, op: matmul, args: [W_hh, h0]}
+  - {name: s1, op: add, args: [a1, r1]}
+  - {name: z1, op: add, args: [s1, b_h]}
+  - {name: h1, op: tanh, args: [z1]}
+  - {name: q1, op: matmul, args: [W_hy, h1]}
+  - {name: o1, op: add, args: [q1, b_y]}
+  - {name: y1, op: select, args: [y], axis: 1, index: 0}
+  - {name: L1, op: half_squared_error, args: [o1, y1]}
+  - {name: x2, op: select, args: [x], axis: 1, index: 1}
+  - {name: a2, op: matmul, args: [W_xh, x2]}
+  - {name: r2, op: matmul, args: [W_hh, h1]}
+  - {name: s2, op: add, args: [a2, r2]}
+  - {name: z2, op: add, args: [s2, b_h]}
+  - {name: h2, op: tanh, args: [z2]}
+  - {name: q2, op: matmul, args: [W_hy, h2]}
+  - {name: o2, op: add, args: [q2, b_y]}
+  - {name: y2, op: select, args: [y], axis: 1, index: 1}
+  - {name: L2, op: half_squared_error, args: [o2, y2]}
+  - {name: x3, op: select, args: [x], axis: 1, index: 2}
+  - {name: a3, op: matmul, args: [W_xh, x3]}
+  - {name: r3, op: matmul, args: [W_hh, h2]}
+  - {name: s3, op: add, args: [a3, r3]}
+  - {name: z3, op: add, args: [s3, b_h]}
+  - {name: h3, op: tanh, args: [z3]}
+  - {name: q3, op: matmul, args: [W_hy, h3]}
+  - {name: o3, op: add, args: [q3, b_y]}
+  - {name: y3, op: select, args: [y], axis: 1, index: 2}
+  - {name: L3, op: half_squared_error, args: [o3, y3]}
+  - {name: L1to2, op: add, args: [L1, L2]}
+  - {name: L, op: add, args: [L1to2, L3]}
+optimizer: {name: sgd, lr: 0.1}
+steps: 2
+"""
+
+
+def _trace_text(text: str, tmp_path, name: str) -> dict:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return trace_json(path)
+
+
+def test_rnn_model_traces_exactly_as_its_graph_written_by_hand(tmp_path) -> None:
+    by_hand = _trace_text(RNN_BY_HAND, tmp_path, "rnn_by_hand.yaml")
+    assert trace_json(CONFIGS / "rnn_bptt.yaml") == by_hand
+
+
+def test_rnn_without_h0_starts_from_zeros() -> None:
+    text = (CONFIGS / "rnn_bptt.yaml").read_text(encoding="utf-8")
+    without = text.replace("  h0: [0.0, 0.0]", "")
+    assert without != text
+    step = next(tracer_from_text(without).run())
+    assert step.values["h0"].tolist() == [0.0, 0.0]
+    assert step.objective == next(tracer_from_file(CONFIGS / "rnn_bptt.yaml").run()).objective
+
+
+def test_bptt_shows_the_shared_weights_gradient_as_one_term_per_time_step() -> None:
+    tracer = tracer_from_file(CONFIGS / "rnn_bptt.yaml")
+    step = next(tracer.run())
+    terms = [e for e in step.edges if e.info.input == "W_hh"]
+    assert [e.info.node for e in sorted(terms, key=lambda e: e.info.term)] == ["r1", "r2", "r3"]
+    assert all(e.info.terms == 3 for e in terms)
+    total = sum(e.global_ for e in terms)
+    np.testing.assert_allclose(step.grads["W_hh"], total, rtol=1e-15)
+    # h0 = 0: the first term is 0; the two later steps each contribute.
+    by_node = {e.info.node: e.global_ for e in terms}
+    assert not by_node["r1"].any() and by_node["r2"].any() and by_node["r3"].any()
+    formula = "∂L/∂W_hh = ∂L/∂r1 · h0ᵀ + ∂L/∂r2 · h1ᵀ + ∂L/∂r3 · h2ᵀ"
+    assert tracer.grad_formulas["W_hh"] == formula
+    # The default terminal view shows the whole sum on the row that completes it.
+    table = invoke("trace", str(CONFIGS / "rnn_bptt.yaml"), "-n", "1", "--width", "200").stdout
+    assert formula in table
+    # The document view (Markdown) too, in LaTeX.
+    markdown = invoke("trace", str(CONFIGS / "rnn_bptt.yaml"), "-n", "1", "-f", "markdown").stdout
+    assert (
+        r"\frac{\partial L}{\partial W_{\mathrm{hh}}} = \frac{\partial L}{\partial r_{1}}\,"
+        r"h_{0}^\top + \frac{\partial L}{\partial r_{2}}\,h_{1}^\top + "
+        r"\frac{\partial L}{\partial r_{3}}\,h_{2}^\top"
+    ) in markdown
+
+
+CNN_MODEL = """
+data:
+  x: {x}
+  y: [1, 0]
+params:
+  K1: {k1}
+  gamma1: [1.5, 0.5]
+  W1: {w1}
+  W2: {w2}
+model:
+  name: cnn
+  conv:
+    - {{channels: 2, kernel: 2, padding: 1, batch_norm: true, activation: tanh,
+       pool: {{kind: avg, kernel: 2, stride: 1}}}}
+  hidden: [3]
+  outputs: 2
+"""
+
+CNN_BY_HAND = """
+data:
+  x: {x}
+  y: [1, 0]
+params:
+  K1: {k1}
+  b1: [0.0, 0.0]
+  gamma1: [1.5, 0.5]
+  beta1: [0.0, 0.0]
+  W1: {w1}
+  W2: {w2}
+graph:
+  - {{name: c1, op: conv2d, args: [x, K1, b1], padding: 1}}
+  - {{name: bn1, op: batch_norm, args: [c1, gamma1, beta1]}}
+  - {{name: a1, op: tanh, args: [bn1]}}
+  - {{name: p1, op: avg_pool2d, args: [a1], kernel: 2, stride: 1}}
+  - {{name: f, op: flatten, args: [p1]}}
+  - {{name: z1, op: matmul, args: [W1, f]}}
+  - {{name: h1, op: relu, args: [z1]}}
+  - {{name: o, op: matmul, args: [W2, h1]}}
+  - {{name: L, op: softmax_cross_entropy, args: [o, y]}}
+"""
+
+
+def test_cnn_model_traces_exactly_as_its_graph_written_by_hand(tmp_path) -> None:
+    rng = np.random.default_rng(4)
+    values = {
+        "x": rng.uniform(-1, 1, (1, 3, 3, 2)),  # one channel, 3×3, a batch of 2
+        "k1": rng.uniform(-1, 1, (2, 1, 2, 2)),
+        "w1": rng.uniform(-1, 1, (3, 2 * 3 * 3)),  # conv 4×4, pool 3×3: 18 features
+        "w2": rng.uniform(-1, 1, (2, 3)),
+    }
+    texts = {k: json.dumps(v.tolist()) for k, v in values.items()}
+    model = _trace_text(CNN_MODEL.format(**texts), tmp_path, "cnn_model.yaml")
+    by_hand = _trace_text(CNN_BY_HAND.format(**texts), tmp_path, "cnn_by_hand.yaml")
+    # The model's params are listed in the order the expansion needs them (b1 after K1, …),
+    # the hand-written ones as written: the same tensors, and the same trace.
+    assert sorted(model["graph"]["tensors"], key=str) == sorted(
+        by_hand["graph"]["tensors"], key=str
+    )
+    model["graph"]["tensors"] = by_hand["graph"]["tensors"]
+    assert model == by_hand
+
+
+def test_model_problems_are_reported_with_what_was_expected() -> None:
+    rnn = invoke(
+        "validate",
+        "-",
+        input="data: {x: [[1.0, 2.0]], y: [[1.0, 2.0, 3.0]]}\nmodel: {name: rnn, hidden: 2}\n",
+    )
+    assert rnn.exit_code == 2
+    assert "an rnn's target has one column per time step" in rnn.stderr
+    cnn = invoke(
+        "validate",
+        "-",
+        input="data: {x: [[[1.0, 2.0], [3.0, 4.0]]], y: 0}\n"
+        "model: {name: cnn, conv: [{channels: 1, kernel: 3}], outputs: 2}\n",
+    )
+    assert cnn.exit_code == 2
+    assert "conv[0]: conv2d expects a window of 3 positions" in cnn.stderr
+
+
+def test_image_ops_record_no_dense_jacobian() -> None:
+    """A conv's local gradients are the turned kernel and the image; a pool's, the weights of
+    each window; a normalisation's, [x̂, γ, 1/σ]: never (output size × input size)."""
+    tracer = tracer_from_file(CONFIGS / "cnn_tiny.yaml")
+    step = next(tracer.run())
+    local = {(e.info.node, e.info.input): e.local for e in step.edges}
+    K = step.values["K"]
+    np.testing.assert_array_equal(local[("c", "x")], K[:, :, ::-1, ::-1])
+    np.testing.assert_array_equal(local[("c", "K")], step.values["x"])
+    assert local[("p", "r")].shape == (1, 2, 2, 2, 2)  # C, kH, kW, Ho, Wo
+    bn = next(tracer_from_file(CONFIGS / "batchnorm.yaml").run())
+    stack = next(e.local for e in bn.edges if e.info.node == "bn" and e.info.input == "z")
+    assert stack.shape == (3, *bn.values["z"].shape)
+
+
+def test_dropout_masks_are_drawn_per_step_and_reproducible() -> None:
+    runs = [list(tracer_from_file(CONFIGS / "embedding_bag.yaml").run(steps=2)) for _ in range(2)]
+    masks = [[next(e.local for e in s.edges if e.info.node == "d") for s in run] for run in runs]
+    np.testing.assert_array_equal(masks[0][0], masks[1][0])  # the same seed, the same trace
+    np.testing.assert_array_equal(masks[0][1], masks[1][1])
+    assert not np.array_equal(masks[0][0], masks[0][1])  # a new draw each step
+    assert set(np.unique(masks[0][0])) <= {0.0, 1 / 0.75}
+
+
+def test_repeated_ids_add_up_in_the_embedding_gradient() -> None:
+    step = next(tracer_from_file(CONFIGS / "embedding_bag.yaml").run())
+    g = step.grads["d"] * next(e.local for e in step.edges if e.info.node == "d")  # ∂J/∂e
+    np.testing.assert_allclose(step.grads["E"][1], g[:, 0] + g[:, 2], rtol=1e-15)
+    assert not step.grads["E"][[0, 2]].any()  # ids never used get nothing
+    assert not step.grads["ids"].any()
+
+
+def test_causal_mask_minus_infinity_is_not_an_anomaly() -> None:
+    out = trace_json(CONFIGS / "attention_head.yaml")
+    assert out["steps"][0]["forward"]["M"][0][1:] == ["-inf", "-inf"]
+    a = np.array(out["steps"][0]["forward"]["A"])
+    np.testing.assert_allclose(a.sum(axis=1), 1.0)
+    assert a[0, 1] == a[0, 2] == a[1, 2] == 0.0
+
+
+PREDICTION_BESIDE_THE_LOSS = """
+data: {x: [[1.0, -0.5], [0.2, 0.4]], y: [0, 1]}
+params: {W: [[0.5, -0.3], [0.2, 0.8]]}
+graph:
+  - {name: logits, op: matmul, args: [W, x]}
+  - {name: y_pred, op: softmax, args: [logits]}
+  - {name: L, op: softmax_cross_entropy, args: [logits, y]}
+"""
+
+
+def test_a_node_beside_the_objective_is_evaluated_and_said_to_get_no_gradient() -> None:
+    result = invoke("trace", "-", "--width", "120", input=PREDICTION_BESIDE_THE_LOSS)
+    assert result.exit_code == 0
+    forward, backward = result.stdout.split("Backward pass", 1)
+    assert "y_pred = softmax(logits, axis=0)" in forward
+    assert "y_pred" not in backward.split("no gradient reaches")[0]  # no backward row
+    assert "no gradient reaches y_pred from L: evaluated, but not used by the objective" in backward
+    out = json.loads(invoke("trace", "-", "-f", "json", input=PREDICTION_BESIDE_THE_LOSS).stdout)
+    step = out["steps"][0]
+    logits = np.array(step["forward"]["logits"])
+    expected = np.exp(logits) / np.exp(logits).sum(axis=0)
+    np.testing.assert_allclose(step["forward"]["y_pred"], expected, rtol=1e-15)
+    assert not np.any(step["grads"]["y_pred"])
+    zh = invoke("trace", "-", "--lang", "zh", input=PREDICTION_BESIDE_THE_LOSS).stdout
+    assert "L 的梯度不会传到 y_pred：已经算出，但目标没有用到" in zh
+
+
+def test_memory_budget_counts_image_ops_without_a_dense_jacobian() -> None:
+    """A 3×3 convolution, pooling and batch norm of a 4×120×120 batch: what a step records
+    grows with the image, not with its square (a dense Jacobian would be ~250 GB)."""
+    from backprop_cli import budget
+
+    tracer = tracer_from_text(
+        "params:\n"
+        "  x: {init: normal, shape: [4, 60, 60, 2]}\n"
+        "  K: {init: normal, shape: [4, 4, 3, 3]}\n"
+        "  g: {init: normal, shape: [4]}\n"
+        "  b: {init: zeros, shape: [4]}\n"
+        "graph:\n"
+        "  - {name: c, op: conv2d, args: [x, K], padding: 1}\n"
+        "  - {name: n, op: batch_norm, args: [c, g, b]}\n"
+        "  - {name: p, op: max_pool2d, args: [n], kernel: 2}\n"
+        "  - {name: J, op: sum, args: [p]}\n"
+    )
+    total, shares = budget.estimate(tracer.graph)
+    image = 4 * 60 * 60 * 2 * 8  # bytes of x
+    share = dict(shares)
+    assert share["c"] <= 25 * image  # value, gradient, kernel, image and 3×3 windows
+    assert share["n"] <= 12 * image  # [x̂, γ, 1/σ] and the products for x, γ and β
+    assert share["p"] <= 4 * image
+    assert total < 100 * image
+    # and a step of it really runs within that estimate's order
+    step = next(tracer.run())
+    recorded = sum(e.local.nbytes for e in step.edges)
+    assert recorded <= total
