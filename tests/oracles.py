@@ -236,6 +236,18 @@ AUTOGRAD_OPS: dict[str, Callable[[list, dict], Any]] = {
 }
 
 
+# The ops that broadcast. backprop-cli's convention, written again here: a vector that meets a
+# matrix is a column (n×1), not numpy's row; the libraries then sum its gradient back
+# themselves. tests/test_oracle.py checks this list against the op table.
+BROADCASTING = ("add", "sub", "mul", "div", "maximum", "minimum")
+
+
+def _columns(args: list) -> list:
+    if not any(len(np.shape(a)) >= 2 for a in args):
+        return args
+    return [a.reshape(-1, 1) if len(np.shape(a)) == 1 else a for a in args]
+
+
 def _evaluate(
     tracer: Tracer, table: dict, leaves: dict, override: dict | None = None, constants=None
 ) -> dict:
@@ -246,6 +258,8 @@ def _evaluate(
             values[node.name] = override[node.name]
         else:
             args = [values[a] if a in values else constants[a] for a in node.args]
+            if node.op.name in BROADCASTING:
+                args = _columns(args)
             values[node.name] = table[node.op.name](args, {**node.options, "step": tracer.step})
     return values
 

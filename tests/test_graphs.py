@@ -35,7 +35,7 @@ def test_batch_mlp_with_biases_matches_finite_differences() -> None:
     tracer = tracer_from_text(BATCH_MLP)
     names = [n.name for n in tracer.graph.nodes]
     assert names == ["W1x", "z1", "h1", "W2h1", "z2", "h2", "W3h2", "o", "L", "s", "J"]
-    assert tracer.graph.tensors["b1"].value.shape == (5, 1)  # one bias per row, every column
+    assert tracer.graph.tensors["b1"].value.shape == (5,)  # a column: added to every example
     assert tracer.graph.shape("o") == (2, 4)
     _check_all_grads(tracer, steps=3)
 
@@ -43,9 +43,7 @@ def test_batch_mlp_with_biases_matches_finite_differences() -> None:
 def test_bias_gradient_sums_over_the_batch() -> None:
     tracer = tracer_from_text(BATCH_MLP)
     step = next(tracer.run())
-    np.testing.assert_allclose(
-        step.grads["b1"], step.grads["z1"].sum(axis=1, keepdims=True), atol=1e-15
-    )
+    np.testing.assert_allclose(step.grads["b1"], step.grads["z1"].sum(axis=1), atol=1e-15)
     edge = next(e for e in step.edges if e.info.input == "b1")
     assert edge.info.global_ == "unbroadcast(∂J/∂z1)"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -142,3 +143,59 @@ def test_completion_completes_commands_and_choices() -> None:
     assert {"trace", "graph", "schema", "init", "validate"} <= set(complete("backprop "))
     assert complete("backprop graph x.yaml --format m") == ["mermaid"]
     assert set(complete("backprop init ")) >= set(KINDS)
+
+
+def _complete(words: str, shell: str = "bash") -> str:
+    """What the completion script gets from ``backprop`` for the words typed so far."""
+    proc = _run(
+        env={
+            "_BACKPROP_COMPLETE": f"complete_{shell}",
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(len(words.split()) - (not words.endswith(" "))),
+            "_TYPER_COMPLETE_ARGS": words,  # zsh and fish read the words from here
+            "_TYPER_COMPLETE_FISH_ACTION": "get-args",
+        }
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_completion_lists_every_op_from_the_op_table() -> None:
+    from backprop_cli.ops import OPS
+
+    assert _complete("backprop ops ").split() == list(OPS)
+    assert {"sin", "cos", "sqrt", "minimum", "maximum", "clip", "stop_gradient"} <= set(OPS)
+    assert _complete("backprop ops s").split() == [n for n in OPS if n.startswith("s")]
+    assert _complete("backprop ops cl").split() == ["clip"]
+    assert _complete("backprop ops clip mi").split() == ["minimum"]
+    # zsh and fish show each op's summary beside its name
+    summary = OPS["stop_gradient"].summary
+    zsh = _complete("backprop ops st", shell="zsh")
+    assert f'"stop_gradient":"{summary}"' in zsh
+    assert _complete("backprop ops st", shell="fish") == f"stop_gradient\t{summary}\n"
+
+
+def test_ops_shows_the_ops_named() -> None:
+    from backprop_cli.ops import OPS
+
+    result = invoke("ops", "clip", "sqrt", "--width", "200")
+    assert result.exit_code == 0
+    rows = [n for n in OPS if re.search(rf"^ {n} ", result.stdout, flags=re.M)]
+    assert rows == ["sqrt", "clip"]  # in the table's order
+    assert len(invoke("ops", "--width", "200").stdout) > 5 * len(result.stdout)
+    assert "at a = min or a = max the local gradient is 1" in " ".join(result.stdout.split())
+    unknown = invoke("ops", "clp")
+    assert unknown.exit_code == 2
+    assert "unknown op 'clp'" in unknown.stderr and "did you mean 'clip'" in unknown.stderr
+
+
+def test_completion_lists_the_configs_names_for_trace_node() -> None:
+    from .helpers import tracer_from_file
+
+    config = "configs/seed_mlp_l2.yaml"
+    names = list(tracer_from_file(ROOT / config).shapes)
+    assert _complete(f"backprop trace {config} --node ").split() == names
+    assert _complete(f"backprop trace -n 3 {config} --full --node W").split() == ["W1", "W2"]
+    # a config that cannot be read, or stdin, completes nothing
+    assert _complete("backprop trace missing.yaml --node ").split() == []
+    assert _complete("backprop trace - --node ").split() == []

@@ -19,12 +19,26 @@ CASES: dict[str, list[tuple[list[tuple[int, ...]], dict]]] = {
         ([(3, 4), (3, 1)], {}),
         ([(), (2, 3)], {}),
         ([(4,), ()], {}),
-        ([(2, 4), (4,)], {}),
+        ([(2, 4), (2,)], {}),  # a vector is a column: one bias per row, over the 4 columns
+        ([(3,), (3, 3)], {}),  # a column even where a row would fit too
+        ([(1, 1), (3,)], {}),
     ],
-    "sub": [([(3, 2), (3, 2)], {}), ([(3, 4), (3, 1)], {}), ([(2, 2), ()], {})],
+    "sub": [
+        ([(3, 2), (3, 2)], {}),
+        ([(3, 4), (3, 1)], {}),
+        ([(2, 2), ()], {}),
+        ([(3,), (3, 4)], {}),
+    ],
     "neg": [([(3, 2)], {}), ([()], {})],
-    "mul": [([(), ()], {}), ([(3, 2), (3, 2)], {}), ([(), (2, 3)], {}), ([(3, 4), (1, 4)], {})],
-    "div": [([(3, 2), (3, 2)], {}), ([(3, 4), ()], {}), ([(), (4,)], {})],
+    "mul": [
+        ([(), ()], {}),
+        ([(3, 2), (3, 2)], {}),
+        ([(), (2, 3)], {}),
+        ([(3, 4), (1, 4)], {}),
+        ([(3, 4), (3,)], {}),
+        ([(3,), (1, 4)], {}),  # the vector a column, the row spread over its 3 rows
+    ],
+    "div": [([(3, 2), (3, 2)], {}), ([(3, 4), ()], {}), ([(), (4,)], {}), ([(3, 4), (3,)], {})],
     "pow": [
         ([(4,)], {"exponent": 2.0}),
         ([(2, 3)], {"exponent": 3.0}),
@@ -44,8 +58,18 @@ CASES: dict[str, list[tuple[list[tuple[int, ...]], dict]]] = {
     "sin": [([(5,)], {}), ([(2, 3)], {}), ([()], {})],
     "cos": [([(5,)], {}), ([(2, 3)], {}), ([()], {})],
     "sqrt": [([(5,)], {}), ([(2, 3)], {}), ([()], {})],
-    "maximum": [([(3, 2), (3, 2)], {}), ([(3, 4), (3, 1)], {}), ([(), (2, 3)], {})],
-    "minimum": [([(3, 2), (3, 2)], {}), ([(3, 4), (1, 4)], {}), ([(4,), ()], {})],
+    "maximum": [
+        ([(3, 2), (3, 2)], {}),
+        ([(3, 4), (3, 1)], {}),
+        ([(), (2, 3)], {}),
+        ([(3, 4), (3,)], {}),
+    ],
+    "minimum": [
+        ([(3, 2), (3, 2)], {}),
+        ([(3, 4), (1, 4)], {}),
+        ([(4,), ()], {}),
+        ([(2,), (2, 5)], {}),
+    ],
     "clip": [
         ([(5,)], {"min": -0.5, "max": 1.0}),
         ([(3, 4)], {"min": 0.0}),
@@ -300,7 +324,11 @@ def test_sigmoid_is_finite_for_large_inputs() -> None:
     ("grad_shape", "shape", "expected"),
     [
         ((3, 4), (3, 1), np.full((3, 1), 4.0)),
-        ((3, 4), (4,), np.full((4,), 3.0)),
+        ((3, 4), (3,), np.full((3,), 4.0)),  # a vector is a column: summed over the columns
+        ((2, 3, 4), (3,), np.full((3,), 8.0)),
+        ((3, 1), (3,), np.ones(3)),
+        ((4,), (4,), np.ones(4)),
+        ((5,), (), np.float64(5.0)),
         ((3, 4), (), np.float64(12.0)),
         ((), (2, 2), np.ones((2, 2))),
         ((2, 2), (2, 2), np.ones((2, 2))),
@@ -471,3 +499,91 @@ def test_shape_rules_say_what_they_expect(config: str, message: str) -> None:
     result = invoke("validate", "-", input=config)
     assert result.exit_code == 2
     assert result.stderr == f"backprop: error: <stdin>{message}\n"
+
+
+# ---- a vector is a column ------------------------------------------------------------------
+
+BROADCASTING = sorted(name for name, op in OPS.items() if op.broadcasts)
+
+
+def test_the_broadcasting_ops_are_found_by_their_shape_rule() -> None:
+    assert {"add", "sub", "mul", "div", "maximum", "minimum"} <= set(BROADCASTING)
+    assert not OPS["matmul"].broadcasts and not OPS["mse"].broadcasts
+
+
+@pytest.mark.parametrize("name", BROADCASTING)
+def test_every_broadcasting_op_has_a_vector_against_a_matrix_case(name: str) -> None:
+    # The finite-difference test above then checks the column reading and its summed gradient.
+    assert any(
+        any(len(s) == 1 and s[0] > 1 for s in shapes) and any(len(s) == 2 for s in shapes)
+        for shapes, _ in CASES[name]
+    ), f"add a case to CASES[{name!r}] with a vector against a matrix"
+
+
+@pytest.mark.parametrize("name", BROADCASTING)
+def test_a_vector_meets_a_matrix_as_a_column(name: str) -> None:
+    op = OPS[name]
+    v = np.array([1.0, 2.0, 4.0])
+    m = np.array([[0.5, 1.5, 3.0, 0.25], [3.0, 0.5, 5.0, 1.0], [8.0, 2.0, 0.5, 4.5]])
+    column = v.reshape(3, 1)
+    for args, as_numpy in (([m, v], [m, column]), ([v, m], [column, m])):
+        options = _options(op, {})
+        assert op.shape([a.shape for a in args], options) == (3, 4)
+        out = run_forward(op, args, options)
+        np.testing.assert_array_equal(out, run_forward(op, as_numpy, options))
+        g = np.arange(12.0).reshape(3, 4)
+        locals_ = run_local(op, args, out, options)
+        pos = [a.ndim for a in args].index(1)
+        got = op.chain_for(pos).apply(g, locals_[pos], (3,), options)
+        locals_col = run_local(op, as_numpy, out, options)
+        want = op.chain_for(pos).apply(g, locals_col[pos], (3, 1), options)
+        assert got.shape == (3,)
+        np.testing.assert_array_equal(got, want[:, 0])
+
+
+def test_a_bias_vector_gets_the_gradient_summed_over_the_examples() -> None:
+    op = OPS["add"]
+    g = np.array([[1.0, 2.0, 3.0, 4.0], [10.0, 20.0, 30.0, 40.0]])
+    out = run_forward(op, [np.zeros((2, 4)), np.array([5.0, -5.0])], {})
+    assert out.tolist() == [[5.0] * 4, [-5.0] * 4]
+    local = run_local(op, [np.zeros((2, 4)), np.array([5.0, -5.0])], out, {})[1]
+    assert op.chain_for(1).apply(g, local, (2,), {}).tolist() == [10.0, 100.0]
+
+
+@pytest.mark.parametrize(
+    ("shapes", "message"),
+    [
+        # a [4] target against a [1, 4] prediction: a row or a 4×4 spread, not guessed
+        (
+            [(1, 4), (4,)],
+            "the vector of 4 is a column (4×1, as every vector), which against 1×4 gives 4×4; "
+            "write its shape as [1, 4] for a row (one value per column), or [4, 1] if 4×4 is "
+            "meant",
+        ),
+        (
+            [(2, 4), (4,)],
+            "a vector is a column, and 4×1 does not fit 2×4: write its shape as [1, 4] for a "
+            "row (one value per column)",
+        ),
+        ([(3,), (2, 4)], "shapes that broadcast against each other (a vector is a column: 3 is"),
+    ],
+)
+@pytest.mark.parametrize("name", BROADCASTING)
+def test_a_vector_that_is_not_a_column_is_an_error_that_says_what_to_write(
+    name: str, shapes, message: str
+) -> None:
+    with pytest.raises(ValueError) as caught:
+        OPS[name].shape(shapes, _options(OPS[name], {}))
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["mse", "half_squared_error", "binary_cross_entropy"])
+def test_a_loss_says_which_shape_a_vector_target_needs(name: str) -> None:
+    op = OPS[name]
+    for shapes, wanted in (([(1, 4), (4,)], "[1, 4]"), ([(4,), (4, 1)], "[4, 1]")):
+        with pytest.raises(ValueError) as caught:
+            op.shape(shapes, _options(op, {}))
+        assert f"write the vector's shape as {wanted}" in str(caught.value)
+    with pytest.raises(ValueError) as caught:
+        op.shape([(2, 2), (4,)], _options(op, {}))
+    assert str(caught.value) == "the same shape on both sides"

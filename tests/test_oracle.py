@@ -19,7 +19,7 @@ from backprop_cli.ops import OPS
 from .conftest import CONFIGS
 from .helpers import tracer_from_file, tracer_from_text
 from .op_tracers import all_cases, op_tracer
-from .oracles import AUTOGRAD_OPS, autograd_grads, torch_grads
+from .oracles import AUTOGRAD_OPS, BROADCASTING, autograd_grads, torch_grads
 
 SHIPPED = sorted(p.name for p in CONFIGS.glob("*.yaml"))
 RTOL, ATOL = 1e-10, 1e-13
@@ -39,6 +39,10 @@ def _assert_same(step, reference: dict, who: str) -> None:
 
 def test_every_op_has_an_oracle() -> None:
     assert sorted(AUTOGRAD_OPS) == sorted(OPS)
+
+
+def test_the_oracles_read_vectors_as_columns_in_every_op_that_broadcasts() -> None:
+    assert sorted(BROADCASTING) == sorted(name for name, op in OPS.items() if op.broadcasts)
 
 
 @pytest.mark.parametrize("config", SHIPPED)

@@ -178,11 +178,12 @@ def test_constants_are_shown_as_values_and_get_no_gradient_row() -> None:
     step = doc["steps"][0]
     assert {e["input"] for e in step["backward"]} == {"x", "y", "z", "w", "p"}
     assert set(step["grads"]) == set(step["forward"]) == {"x", "y", "z", "w", "p", "J"}
-    # y = 3x = [3, 6]; z[i, j] = y[j] + c[i, j]; w = −1 − z; J = mean(w²)
+    # y = 3x = [3, 6], a column against the 2×2 constant: z[i, j] = y[i] + c[i, j];
+    # w = −1 − z; J = mean(w²)
     x = np.array([1.0, 2.0])
-    w = -1.0 - (3.0 * x + np.array([[1.0, -2.0], [0.5, 0.0]]))
+    w = -1.0 - (3.0 * x.reshape(2, 1) + np.array([[1.0, -2.0], [0.5, 0.0]]))
     assert step["objective"] == pytest.approx(np.mean(w**2), rel=1e-15)
-    np.testing.assert_allclose(step["grads"]["x"], (-2.0 * w / 4).sum(axis=0) * 3.0, rtol=1e-15)
+    np.testing.assert_allclose(step["grads"]["x"], (-2.0 * w / 4).sum(axis=1) * 3.0, rtol=1e-15)
     edge = next(e for e in step["backward"] if e["node"] == "y")
     assert (edge["formula"]["local"], edge["formula"]["global"]) == ("3", "∂J/∂y · 3")
     _oracles(CONSTANTS, steps=2)

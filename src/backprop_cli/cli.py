@@ -217,6 +217,34 @@ LANG = typer.Option(
 )
 
 
+def _complete_op(incomplete: str) -> list[tuple[str, str]]:
+    """Shell completion of op names, from the op table, each with its summary (zsh, fish and
+    PowerShell show it)."""
+    from .ops import OPS
+
+    return [(name, op.summary) for name, op in OPS.items() if name.startswith(incomplete)]
+
+
+def _complete_name(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of ``--node``: the names of the config given before it (data, params
+    and nodes). A config that cannot be loaded completes nothing."""
+    from .config import load_config
+    from .engine import Tracer
+
+    config = ctx.params.get("config")
+    if config is None and ctx.args:
+        # Completing "--node ⇥", the words end in an option that waits for its value: click's
+        # resilient parsing then leaves the positional CONFIG among the unparsed args.
+        config = ctx.args[0]
+    if not isinstance(config, str) or config == "-":  # stdin is the user's, not ours to read
+        return []
+    try:
+        names = Tracer(load_config(config)).names
+    except (BackpropError, OSError, ValueError):
+        return []
+    return [name for name in names if name.startswith(incomplete)]
+
+
 @app.command(cls=PlainUsage, epilog=EXIT_CODES_HELP)
 @user_errors
 def trace(
@@ -296,7 +324,11 @@ def trace(
         None, "--only-step", min=1, max=MAX_STEPS, metavar="K", help="Only step K (in JSON too)."
     ),
     node: str | None = typer.Option(
-        None, "--node", metavar="NAME", help="Backward rows touching this node only."
+        None,
+        "--node",
+        metavar="NAME",
+        help="Backward rows touching this node only.",
+        autocompletion=_complete_name,
     ),
     save_svg: str | None = typer.Option(
         None, "--save-svg", metavar="FILE", help="Also write the terminal output as SVG."
@@ -669,14 +701,30 @@ def check(
 @app.command(cls=PlainUsage, epilog=EXIT_CODES_HELP)
 @user_errors
 def ops(
+    names: list[str] | None = typer.Argument(
+        None,
+        metavar="OP",
+        help="Show only these ops (the shell completes their names).",
+        autocompletion=_complete_op,
+        show_default=False,
+    ),
     width: int | None = typer.Option(
         None, "--width", min=40, metavar="COLUMNS", help="Table width (default as for trace)."
     ),
 ) -> None:
-    """List every op: its inputs, what it computes, its options and its local gradient."""
+    """List every op (or the ops named): its inputs, what it computes, its options and its
+    local gradient."""
+    from .errors import quoted, suggest
+    from .ops import OPS
     from .render import table
 
-    make_console(width).print(table.ops_table())
+    for name in names or []:
+        if name not in OPS:
+            raise UsageError(
+                f"unknown op {quoted(name)}{suggest(name, OPS)}; 'backprop ops' lists the "
+                f"{len(OPS)} ops"
+            )
+    make_console(width).print(table.ops_table(names or None))
 
 
 class GraphFormat(str, Enum):

@@ -127,15 +127,25 @@ class _Builder:
             return None
         return self.data[name]
 
-    def param(self, name: str, shape: tuple[int, ...], init: str, seed: int) -> str:
+    def param(
+        self,
+        name: str,
+        shape: tuple[int, ...],
+        init: str,
+        seed: int,
+        also: tuple[int, ...] | None = None,
+    ) -> str:
+        """The param ``name``: given under ``params:`` (of ``shape``, or of ``also``), or
+        initialised with ``shape``."""
         if name in self.given:
             given = self.given[name]
-            if given.value.shape != shape:
+            if given.value.shape not in (shape, also):
+                alternative = f" (or {shape_text(also)})" if also else ""
                 self.problems.append(
                     self.src.problem(
                         ("params", name),
                         f"the model needs '{name}' of shape "
-                        f"{shape_text(shape)}, found "
+                        f"{shape_text(shape)}{alternative}, found "
                         f"{shape_text(given.value.shape)}",
                     )
                 )
@@ -288,8 +298,10 @@ class _Builder:
             weights.append(w)
             pre = "o" if last else ("z" if single else f"z{layer}")
             if biases[layer - 1]:
-                b_shape = (sizes[layer], 1) if batch else (sizes[layer],)
-                b = self.param(f"b{layer}", b_shape, "zeros", 0)
+                # A vector, for one example and for a batch alike: a vector is a column, so it
+                # is added to every example. For a batch, a bias given as n×1 does the same.
+                n = sizes[layer]
+                b = self.param(f"b{layer}", (n,), "zeros", 0, also=(n, 1) if batch else None)
                 product = self.node(f"{w}{current}", "matmul", w, current)
                 current = self.node(pre, "add", product, b)
             else:

@@ -13,8 +13,11 @@ Conventions, the same for every entry:
   ``diag(s) − s·sᵀ`` for a softmax. These values are recorded and shown, not hidden in closures.
 * ``chain`` says how the upstream gradient ``∂J/∂out`` meets each local gradient to give the
   gradient handed to that input. Elementwise ops multiply and undo broadcasting in one place
-  (``fit_to_shape``); the matrix product multiplies by the transposed other operand on the left
-  or on the right; a Jacobian is applied along the op's axis.
+  (``fit_to_shape``). In an op that broadcasts (its shape rule is ``_broadcast``), a vector
+  that meets a matrix is a column, n×1 (``as_columns``, applied by ``run_forward`` and
+  ``run_local``), and ``fit_to_shape`` sums its gradient over the columns. The matrix product
+  multiplies by the transposed other operand on the left or on the right; a Jacobian is applied
+  along the op's axis.
 * ``shape(shapes, opts)`` infers the output shape, or raises ``ValueError`` saying what was
   expected, so that a config is checked before any math runs.
 * Formula text is a template: ``{out}`` is the node's name, ``{0}``, ``{1}`` its inputs,
@@ -57,11 +60,15 @@ def fit_to_shape(grad: Array, shape: Shape) -> Array:
     """Bring a gradient to the shape of the tensor it belongs to.
 
     The one place where broadcasting is undone: a scalar local gradient is expanded over the
-    input, and dimensions the forward pass broadcast are summed back.
+    input, and dimensions the forward pass broadcast are summed back. A vector that met a
+    matrix took part as a column (``as_columns``), so its gradient is summed along the rows'
+    other axes, over the examples, and not down the columns.
     """
     grad = np.asarray(grad, dtype=np.float64)
     if grad.shape == shape:
         return grad
+    if len(shape) == 1 and grad.ndim >= 2:
+        return fit_to_shape(grad, (shape[0], 1)).reshape(shape)
     full = np.broadcast_shapes(grad.shape, shape)
     grad = np.broadcast_to(grad, full)
     extra = len(full) - len(shape)
@@ -78,15 +85,67 @@ def shape_text(shape: Shape) -> str:
     return "×".join(str(n) for n in shape) if shape else "scalar"
 
 
+def column_shapes(shapes: list[Shape]) -> list[Shape]:
+    """A vector is a column: in an op that broadcasts, a vector of n meeting a matrix (or a
+    tensor of more dimensions) takes part as n×1, so a bias of n is added to every example.
+    Vectors among vectors and scalars broadcast as they are."""
+    if not any(len(s) >= 2 for s in shapes):
+        return list(shapes)
+    return [(s[0], 1) if len(s) == 1 else s for s in shapes]
+
+
+def as_columns(args: list[Array]) -> list[Array]:
+    """The values of ``column_shapes``: every vector that meets a matrix as an n×1 column."""
+    shapes = column_shapes([a.shape for a in args])
+    return [a.reshape(s) if a.shape != s else a for a, s in zip(args, shapes, strict=True)]
+
+
 def _broadcast(shapes: list[Shape], opts: Opts) -> Shape:
+    columns = column_shapes(shapes)
+    vectors = [s[0] for s, c in zip(shapes, columns, strict=True) if s != c]
+    for n in vectors:
+        for other in shapes:
+            # As a column the vector would spread a 1×n row over n rows; as a row it fits:
+            # which one was meant is not for us to guess.
+            if n > 1 and len(other) >= 2 and other[-2] == 1 and other[-1] == n:
+                spread = shape_text(np.broadcast_shapes(other, (n, 1)))
+                raise ValueError(
+                    f"shapes that say what they mean: the vector of {n} is a column ({n}×1, "
+                    f"as every vector), which against {shape_text(other)} gives {spread}; "
+                    f"write its shape as [1, {n}] for a row (one value per column), or "
+                    f"[{n}, 1] if {spread} is meant"
+                )
     try:
-        return tuple(np.broadcast_shapes(*shapes))
+        return tuple(np.broadcast_shapes(*columns))
     except ValueError:
-        raise ValueError("shapes that broadcast against each other") from None
+        pass
+    text = "shapes that broadcast against each other"
+    if vectors:
+        n = vectors[0]
+        try:
+            np.broadcast_shapes(*shapes)  # numpy's reading: the vector as a row
+        except ValueError:
+            raise ValueError(f"{text} (a vector is a column: {n} is {n}×1 here)") from None
+        raise ValueError(
+            f"{text}; a vector is a column, and {n}×1 does not fit "
+            f"{shape_text(max(shapes, key=len))}: write its shape as [1, {n}] for a row "
+            f"(one value per column)"
+        ) from None
+    raise ValueError(text) from None
 
 
 def _same(shapes: list[Shape]) -> Shape:
     if any(s != shapes[0] for s in shapes[1:]):
+        # A vector against a matrix of as many elements: say which shape to write, as a
+        # vector is a column and the matrix may be a row (1×n).
+        vector = next((s for s in shapes if len(s) == 1), None)
+        matrix = next((s for s in shapes if len(s) >= 2), None)
+        if vector and matrix and math.prod(matrix) == vector[0] == max(matrix):
+            wanted = ", ".join(str(n) for n in matrix)
+            raise ValueError(
+                f"the same shape on both sides; write the vector's shape as [{wanted}] "
+                f"to match {shape_text(matrix)}"
+            )
         raise ValueError("the same shape on both sides")
     return shapes[0]
 
@@ -301,6 +360,12 @@ class Op:
     # The forward pass draws random numbers (dropout): it gets the step number as the option
     # ``step``, so that a step's draw is the same every time it is computed.
     stochastic: bool = False
+
+    @property
+    def broadcasts(self) -> bool:
+        """Whether the op broadcasts its inputs (its shape rule says so): a vector that meets
+        a matrix is then a column (``as_columns``)."""
+        return self.shape is _broadcast
 
     def chain_for(self, position: int) -> Chain:
         return self.chain[position] if len(self.chain) > 1 else self.chain[0]
@@ -1102,7 +1167,7 @@ OPS: dict[str, Op] = {
         # ---- arithmetic ---------------------------------------------------------------------
         Op(
             name="add",
-            summary="a + b, broadcasting (a bias per row or per column is summed back)",
+            summary="a + b, broadcasting (a vector is a column; a bias is summed back)",
             arity=2,
             equation="{out} = {0} + {1}",
             forward=lambda a, o: a[0] + a[1],
@@ -1788,10 +1853,16 @@ OPS: dict[str, Op] = {
 
 
 def run_forward(op: Op, args: list[Array], options: dict[str, Any]) -> Array:
+    if op.broadcasts:
+        args = as_columns(args)
     return np.asarray(op.forward(args, options), dtype=np.float64)
 
 
 def run_local(op: Op, args: list[Array], out: Array, options: dict[str, Any]) -> list[Array]:
+    """Each input's local gradient; for a vector that met a matrix, in its column form (the
+    chain's ``fit_to_shape`` brings the gradient back to the vector)."""
+    if op.broadcasts:
+        args = as_columns(args)
     return [np.asarray(v, dtype=np.float64) for v in op.local(args, out, options)]
 
 

@@ -8,7 +8,7 @@ by a numerical anomaly ends with a report of where it happened.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -368,8 +368,9 @@ def op_rule(op: Any) -> list[str]:
     return out
 
 
-def ops_table() -> Table:
-    """What ``backprop ops`` prints: the op table, as the user writes and reads it."""
+def ops_table(only: Collection[str] | None = None) -> Table:
+    """What ``backprop ops`` prints: the op table, as the user writes and reads it (the ops
+    named in ``only``, in the table's order, when given)."""
     table = Table(
         title="Ops", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, show_lines=True
     )
@@ -378,6 +379,8 @@ def ops_table() -> Table:
     table.add_column("Options")
     table.add_column("Local gradient")
     for op in OPS.values():
+        if only is not None and op.name not in only:
+            continue
         opts = ", ".join(
             f"{k}" + ("" if o.required or o.default is None else f" = {o.default}")
             for k, o in op.options.items()
