@@ -114,9 +114,12 @@ STRINGS = {
     "compare.col.expected": "Expected ({expected})",
     "compare.col.actual": "Actual ({actual})",
     "compare.tolerance": "rtol {rtol}, atol {atol}",
-    "compare.same": "{actual} matches {expected} ({tolerance})",
+    "compare.same": "{actual} matches {expected} ({read}; {tolerance})",
     "compare.more": "… and {more} more (show them with --max-rows)",
-    "compare.differ": "{actual} differs from {expected} at {count} path(s) ({tolerance})",
+    "compare.differ": "{actual} differs from {expected} at {count} path(s) ({read}; {tolerance})",
+    "compare.read": "schema_version {version}, {form}",
+    "compare.read.two": "{actual} against {expected}",
+    "compare.read.as_v1": ", compared as schema_version 1",
     # ---- a trace stopped by a numerical anomaly ---------------------------------------------
     "anomaly.heading": "Step {step} · numerical anomaly in the {pass_name} pass",
     "anomaly.pass.forward": "forward",
@@ -132,7 +135,7 @@ STRINGS = {
     # ---- layout of the tables -----------------------------------------------------------------
     "backward.to": "→ {input}",
     "backward.data_hidden": "gradients of data ({names}) are not shown; --data-grads shows them",
-    "tensor.corners": "corners  {corners}",
+    "tensor.corners": "corners {corners}",
     "layout.summarised": "tensors too wide for {width} columns are summarised; --full shows them whole",
     # ---- how to read the sparkline of a run of many steps ---------------------------------
     "summary.title.one": "{objective} over {steps} step",

@@ -112,9 +112,12 @@ STRINGS = {
     "compare.col.expected": "期望值（{expected}）",
     "compare.col.actual": "实际值（{actual}）",
     "compare.tolerance": "rtol {rtol}，atol {atol}",
-    "compare.same": "{actual} 与 {expected} 一致（{tolerance}）",
+    "compare.same": "{actual} 与 {expected} 一致（{read}；{tolerance}）",
     "compare.more": "……还有 {more} 处（用 --max-rows 全部列出）",
-    "compare.differ": "{actual} 与 {expected} 有 {count} 处不同（{tolerance}）",
+    "compare.differ": "{actual} 与 {expected} 有 {count} 处不同（{read}；{tolerance}）",
+    "compare.read": "schema_version {version}，{form}",
+    "compare.read.two": "{actual} 对 {expected}",
+    "compare.read.as_v1": "，按 schema_version 1 比较",
     # ---- a trace stopped by a numerical anomaly ---------------------------------------------
     "anomaly.heading": "第 {step} 步 · {pass_name}中出现数值异常",
     "anomaly.pass.forward": "前向传播",
@@ -130,7 +133,7 @@ STRINGS = {
     # ---- 表格排版 ---------------------------------------------------------------------------
     "backward.to": "→ {input}",
     "backward.data_hidden": "未列出数据（{names}）的梯度；加 --data-grads 可显示",
-    "tensor.corners": "四角  {corners}",
+    "tensor.corners": "四角 {corners}",
     "layout.summarised": "宽于 {width} 列的张量只给出摘要；加 --full 显示完整张量",
     # ---- how to read the sparkline of a run of many steps ---------------------------------
     "summary.title.one": "{objective} 在 {steps} 步中的变化",
