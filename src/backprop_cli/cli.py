@@ -15,7 +15,6 @@ from typing import IO, Any, cast
 import typer
 
 from . import __version__
-from .compare import ATOL, RTOL
 from .errors import (
     EXIT_BROKEN_PIPE,
     EXIT_CHECK_FAILED,
@@ -28,6 +27,7 @@ from .errors import (
     UsageError,
     one_line,
 )
+from .tolerances import ATOL, RTOL
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 a check or comparison failed; 2 usage or config error; "

@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .errors import BackpropError, UsageError
+from .tolerances import ATOL, RTOL
 
-RTOL = 1e-9
-ATOL = 1e-12
 MISSING = object()
 
 

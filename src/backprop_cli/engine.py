@@ -169,12 +169,16 @@ class Tracer:
         return [n for n in self.graph.nodes if n.name in needed and n.name in by_name]
 
     def _consumers(self) -> dict[str, list[tuple[str, int]]]:
-        """For every name, the (node, input position) edges that read it, in forward order."""
+        """For every name, the (node, input position) edges that read it, in forward order;
+        ``term_of`` gives each edge's 1-based place among them (a dict: a param read by
+        every node of a deep graph would make ``list.index`` quadratic)."""
         out: dict[str, list[tuple[str, int]]] = {name: [] for name in self.names}
+        self.term_of: dict[tuple[str, int], int] = {}
         for node in self.active:
             for pos, arg in enumerate(node.args):
                 if arg not in self.constants:
                     out[arg].append((node.name, pos))
+                    self.term_of[(node.name, pos)] = len(out[arg])
         return out
 
     def inputs(self, node: Node, values: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -232,7 +236,7 @@ class Tracer:
                         local=loc_text,
                         global_=glob,
                         target=d(J, arg),
-                        term=terms.index((node.name, pos)) + 1,
+                        term=self.term_of[(node.name, pos)],
                         terms=len(terms),
                     )
                 )

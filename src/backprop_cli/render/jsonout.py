@@ -25,8 +25,7 @@ A trace stopped by a numerical anomaly still writes the steps before it, then th
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 import numpy as np
 import orjson
@@ -40,8 +39,7 @@ SCHEMA_VERSIONS = (1, 2)
 FIELDS = ("objective", "forward", "backward", "grads", "updates")
 
 
-@dataclass(frozen=True)
-class Contract:
+class Contract(NamedTuple):
     """What to write: the schema version, the parts of each step, and whether the engine
     checked every value it recorded (it stops at the first non-finite one unless
     --allow-nonfinite), so that version 2 need not check them again."""
