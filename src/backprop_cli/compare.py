@@ -65,6 +65,7 @@ class Trace:
 
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+CHUNK = 1 << 16  # bytes read at a time
 _DECODER = json.JSONDecoder()
 
 
@@ -82,7 +83,7 @@ class _Reader:
         self.eof = fh is None
         self.lines = 0  # newlines before buf[0]
         self.column = 0  # characters after the last of them, before buf[0]
-        self.chunk = 1 << 16
+        self.chunk = CHUNK
 
     def _more(self) -> bool:
         """Read more of the file onto the buffer (dropping what was parsed); False at its end."""
@@ -90,7 +91,6 @@ class _Reader:
             return False
         assert self.fh is not None
         data = self.fh.read(self.chunk)
-        self.chunk = min(self.chunk * 2, 1 << 26)  # a large value is read in few pieces
         try:
             text = self.decoder.decode(data, final=not data)
         except UnicodeDecodeError:
@@ -124,12 +124,16 @@ class _Reader:
             try:
                 obj, end = _DECODER.raw_decode(self.buf, self.pos)
             except json.JSONDecodeError as exc:
+                # the value goes on in the part not read yet: read twice as much each time,
+                # so a large value is parsed a few times, not once per piece
+                self.chunk = min(self.chunk * 2, 1 << 26)
                 if self._more():
-                    continue  # the value goes on in the part not read yet
+                    continue
                 raise self.error(exc.msg, exc.pos) from None
             if end == len(self.buf) and not isinstance(obj, (dict, list, str)) and self._more():
                 continue  # a number or literal may go on in the next piece
             self.pos = end
+            self.chunk = CHUNK  # only what one value needs is ever held
             return obj
 
     def expect(self, char: str, message: str) -> None:
