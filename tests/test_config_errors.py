@@ -639,7 +639,8 @@ def test_alias_bomb_is_refused_quickly(tmp_path, monkeypatch) -> None:
     assert result.exit_code == 2
     assert (
         result.stderr == "backprop: error: bomb.yaml:8:6: data.g: expected at most "
-        "1,000,000 numbers in a literal array\n"
+        "1,000,000 numbers in all the literal arrays of a file (counted after YAML aliases are "
+        "expanded)\n"
     )
 
 

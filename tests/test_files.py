@@ -7,7 +7,7 @@ import os
 import pytest
 
 from backprop_cli import files
-from backprop_cli.errors import UsageError
+from backprop_cli.errors import IOFailure, UsageError
 
 
 def test_writes_a_new_file(tmp_path) -> None:
@@ -34,10 +34,10 @@ def test_failure_leaves_no_partial_file(tmp_path, monkeypatch) -> None:
 
     monkeypatch.setattr(os, "replace", broken_replace)
     monkeypatch.setattr(os, "link", broken_replace)
-    with pytest.raises(OSError):
+    with pytest.raises(IOFailure, match=r"out\.txt: cannot be written: disk full"):
         files.write_new_file(str(target), "data")
     assert list(tmp_path.iterdir()) == []
-    with pytest.raises(OSError):
+    with pytest.raises(IOFailure, match=r"out\.txt: cannot be written: disk full"):
         files.write_new_file(str(target), "data", force=True)
     assert list(tmp_path.iterdir()) == []
 

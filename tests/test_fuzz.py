@@ -318,3 +318,102 @@ def test_mutated_configs_as_processes(text, tmp_path_factory) -> None:
     assert "Traceback" not in proc.stderr
     if proc.returncode:
         assert proc.stderr.startswith("backprop: error: ") and proc.stderr.endswith("\n")
+
+
+# ---- hostile shapes: huge integers, deep and wide graphs, special files ----------------------
+
+HUGE_INTS = st.integers(min_value=10**300, max_value=10**600) | st.integers(
+    min_value=-(10**600), max_value=-(10**300)
+)
+
+
+@fuzz_settings(30)
+@given(data=st.data(), command=COMMANDS)
+def test_huge_integers_anywhere(data, command, tmp_path_factory) -> None:
+    tree = copy.deepcopy(TREES[data.draw(st.sampled_from(sorted(TREES)))])
+    for _ in range(data.draw(st.integers(1, 3))):
+        where = [p for p in paths(tree) if p]
+        put(tree, data.draw(st.sampled_from(where)), data.draw(HUGE_INTS))
+    check_cli(dump(tree), tmp_path_factory.mktemp("fuzz"), *command)
+
+
+UNARY = ["tanh", "sigmoid", "relu", "exp", "neg", "abs", "softplus"]
+
+
+@st.composite
+def big_graphs(draw) -> str:
+    """A long chain, a wide fan of nodes over one input, or both, with some inputs pointing
+    forward (cycles), nowhere (undefined) or at the node itself."""
+    depth = draw(st.integers(1, 400))
+    width = draw(st.integers(0, 400))
+    nodes = []
+    for i in range(1, depth + 1):
+        arg = f"n{i - 1}"
+        roll = draw(st.integers(0, 200))
+        if roll == 0:
+            arg = f"n{draw(st.integers(i, depth + 5))}"  # later, self, or undefined
+        elif roll == 1:
+            arg = f"undefined{i}"
+        nodes.append(f"  - {{name: n{i}, op: {draw(st.sampled_from(UNARY))}, args: [{arg}]}}")
+    nodes += [f"  - {{name: w{i}, op: tanh, args: [n0]}}" for i in range(width)]
+    nodes.append(f"  - {{name: L, op: sum, args: [n{depth}]}}")
+    return "params:\n  n0: [0.1, -0.2]\ngraph:\n" + "\n".join(nodes) + "\n"
+
+
+GRAPH_COMMANDS = st.sampled_from(
+    [
+        ("validate",),
+        ("trace", "--format", "json"),
+        ("graph",),
+        ("graph", "--format", "dot"),
+        ("graph", "--backward", "--step", "1", "--format", "mermaid"),
+    ]
+)
+
+
+@fuzz_settings(10)
+@given(text=big_graphs(), command=GRAPH_COMMANDS)
+def test_deep_and_wide_graphs(text, command, tmp_path_factory) -> None:
+    check_cli(text, tmp_path_factory.mktemp("fuzz"), *command)
+
+
+def _special_files(folder) -> list[str]:
+    """Data files that are not what they claim: devices, a FIFO, links that lead nowhere or
+    round in a loop, a folder, a .npy whose header lies, an empty file."""
+    os.mkfifo(folder / "fifo.csv")
+    (folder / "loop.csv").symlink_to("loop.csv")
+    (folder / "dangling.npy").symlink_to(folder / "gone.npy")
+    (folder / "zero.npy").symlink_to("/dev/zero")
+    (folder / "dir.csv").mkdir()
+    (folder / "empty.csv").write_bytes(b"")
+    meta = "{'descr': '<f8', 'fortran_order': False, 'shape': (100000000000,), }".ljust(117)
+    (folder / "lie.npy").write_bytes(
+        b"\x93NUMPY\x01\x00" + (len(meta) + 1).to_bytes(2, "little") + meta.encode() + b"\n"
+    )
+    (folder / "nul.csv").write_bytes(b"a\n1\x00\n")
+    return [
+        "fifo.csv",
+        "loop.csv",
+        "dangling.npy",
+        "zero.npy",
+        "dir.csv",
+        "empty.csv",
+        "lie.npy",
+        "nul.csv",
+        "/dev/zero",
+        "/dev/null",
+        "/dev/full",
+        "../outside.csv",
+        "/etc/passwd",
+    ]
+
+
+@fuzz_settings(30)
+@given(data=st.data(), command=COMMANDS, outside=st.booleans())
+def test_special_data_files(data, command, outside, tmp_path_factory) -> None:
+    folder = tmp_path_factory.mktemp("fuzz")
+    name = data.draw(st.sampled_from(_special_files(folder)))
+    column = data.draw(st.sampled_from(["", ", column: 0", ", columns: [a]", ", transpose: 1"]))
+    text = f"data:\n  x: {{file: '{name}'{column}}}\ngraph:\n  - {{name: L, op: sum, args: [x]}}\n"
+    extra = ("--allow-outside-data",) if outside else ()
+    check_cli(text, folder, *command, *extra)

@@ -12,30 +12,48 @@ import numpy as np
 # param made by an initialiser.
 MAX_LITERAL_ELEMENTS = 1_000_000
 MAX_ELEMENTS = 10_000_000
+# Dimensions of any tensor: a literal array, an initialiser's shape, a data file, a node's
+# output (numpy itself stops at 32 or 64, with an error of its own).
+MAX_NDIM = 8
 
 INITS = ("zeros", "normal", "uniform", "xavier")
 
 
-def to_array(value: Any) -> np.ndarray:
-    """A number or a (nested) list of numbers as a float64 array; ``ValueError`` says why not."""
-    _shape(value, depth=0, budget=[MAX_LITERAL_ELEMENTS])
+def to_array(value: Any, file_budget: list[int] | None = None) -> np.ndarray:
+    """A number or a (nested) list of numbers as a float64 array; ``ValueError`` says why not.
+
+    ``file_budget`` (one number in a list, shared by every array of a file) bounds all the
+    literal arrays of a file together: a hundred aliases of one large list would each pass
+    the limit of one array, and take minutes."""
+    _shape(
+        value,
+        depth=0,
+        budget=[MAX_LITERAL_ELEMENTS],
+        file_budget=file_budget if file_budget is not None else [MAX_LITERAL_ELEMENTS],
+    )
     return np.array(value, dtype=np.float64)
 
 
-def _shape(value: Any, depth: int, budget: list[int]) -> tuple[int, ...]:
+def _shape(value: Any, depth: int, budget: list[int], file_budget: list[int]) -> tuple[int, ...]:
     budget[0] -= 1
     if budget[0] < 0:  # YAML aliases can make a short file hold a huge nested list
         raise ValueError(f"at most {MAX_LITERAL_ELEMENTS:,} numbers in a literal array")
+    file_budget[0] -= 1
+    if file_budget[0] < 0:
+        raise ValueError(
+            f"at most {MAX_LITERAL_ELEMENTS:,} numbers in all the literal arrays of a file "
+            f"(counted after YAML aliases are expanded)"
+        )
     if isinstance(value, bool):
         raise ValueError(f"a number but found the boolean {str(value).lower()}")
     if isinstance(value, (int, float)):
         return ()
     if isinstance(value, list):
-        if depth >= 8:
-            raise ValueError("at most 8 levels of nesting")
+        if depth >= MAX_NDIM:
+            raise ValueError(f"at most {MAX_NDIM} levels of nesting")
         if not value:
             raise ValueError("a number or a non-empty list, but found an empty list")
-        inner = [_shape(v, depth + 1, budget) for v in value]
+        inner = [_shape(v, depth + 1, budget, file_budget) for v in value]
         if any(s != inner[0] for s in inner[1:]):
             lengths = sorted({len(v) if isinstance(v, list) else 0 for v in value})
             raise ValueError(

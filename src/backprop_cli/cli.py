@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import math
 import os
@@ -20,18 +22,22 @@ from .errors import (
     EXIT_CHECK_FAILED,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
+    EXIT_IO,
     EXIT_USAGE,
     BackpropError,
     ConfigError,
     NumericalAnomaly,
     UsageError,
     one_line,
+    os_reason,
 )
+from .limits import MAX_STEPS
 from .tolerances import ATOL, RTOL
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 a check or comparison failed; 2 usage or config error; "
-    "3 numerical anomaly; 70 internal error; 130 interrupted; 141 stdout closed early."
+    "3 numerical anomaly; 70 internal error; 74 a stream or file could not be read or "
+    "written; 130 interrupted; 141 stdout closed early."
 )
 
 app = typer.Typer(
@@ -43,6 +49,15 @@ app = typer.Typer(
     add_completion=True,
     rich_markup_mode=None,
 )
+
+
+class PlainUsage(typer.core.TyperCommand):
+    """A usage line that reads ``backprop trace [OPTIONS] CONFIG``: typer writes a required
+    argument as ``{CONFIG}``, which reads as a template left unfilled."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
 
 
 class Format(str, Enum):
@@ -68,9 +83,33 @@ class CheckFormat(str, Enum):
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    sys.stderr.write(f"backprop: {one_line(message)}\n")
-    sys.stderr.flush()
+    say(f"backprop: {one_line(message)}\n")
     return typer.Exit(code)
+
+
+def say(text: str) -> None:
+    """A line on stderr, if it can be written: with stderr closed or full, the exit code is
+    all that is left, and it is kept."""
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):  # None (closed at start), full, or closed
+        pass
+
+
+# OS errors that mean an output stream could not be written (stdout to /dev/full, a closed
+# descriptor, a disk that failed): exit 74, not "internal error".
+WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF, errno.EROFS)
+
+
+def stdout_failed(exc: OSError) -> int:
+    """stdout could not be written: say so in one line, send what is still buffered (and the
+    flush at exit) to /dev/null, and give the exit code of an I/O error."""
+    say(f"backprop: error: stdout: cannot be written: {os_reason(exc)}\n")
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_IO
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -96,8 +135,24 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             raise fail("interrupted", EXIT_INTERRUPTED) from None
         except BrokenPipeError:
             raise typer.Exit(stdout_gone()) from None
+        except OSError as exc:
+            if exc.errno not in WRITE_ERRORS:
+                raise
+            raise typer.Exit(stdout_failed(exc)) from None
 
     return wrapper
+
+
+def memory_limit(text: str) -> int | None:
+    """--max-memory in bytes; None for 0 (no limit)."""
+    from .budget import parse_size
+
+    if text.strip() == "0":
+        return None
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise UsageError(f"--max-memory: {exc}") from None
 
 
 def stdout_gone() -> int:
@@ -134,7 +189,24 @@ RTOL_OPTION = typer.Option(
 )
 ATOL_OPTION = typer.Option(ATOL, "--atol", help="Absolute tolerance (see --rtol).")
 MAX_ROWS = typer.Option(
-    20, "--max-rows", min=0, help="Differing paths listed (all are counted); 0 lists them all."
+    20,
+    "--max-rows",
+    min=0,
+    metavar="N",
+    help="Differing paths listed (all are counted); 0 lists them all.",
+)
+ALLOW_OUTSIDE = typer.Option(
+    False,
+    "--allow-outside-data",
+    help="Read data files outside the config's folder too (by default a data path must lead "
+    "into the config's folder or below, symbolic links followed).",
+)
+MAX_MEMORY = typer.Option(
+    "2GiB",
+    "--max-memory",
+    metavar="SIZE",
+    help="Refuse a config whose run would need more memory than this (estimated from the "
+    "shapes before any math runs): 2GiB, 512MiB, 1000000 (bytes); 0 for no limit.",
 )
 LANG = typer.Option(
     "en",
@@ -145,7 +217,7 @@ LANG = typer.Option(
 )
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+@app.command(cls=PlainUsage, epilog=EXIT_CODES_HELP)
 @user_errors
 def trace(
     config: str = typer.Argument(
@@ -161,13 +233,20 @@ def trace(
         "step, objective, each param's gradient norm).",
     ),
     steps: int | None = typer.Option(
-        None, "--steps", "-n", min=1, help="Number of training steps (overrides 'steps:')."
+        None,
+        "--steps",
+        "-n",
+        min=1,
+        max=MAX_STEPS,
+        metavar="N",
+        help=f"Number of training steps, 1 to {MAX_STEPS:,} (overrides 'steps:').",
     ),
     lr: float | None = typer.Option(None, "--lr", help="Learning rate (overrides 'optimizer.lr')."),
     precision: int = typer.Option(
         4,
         "--precision",
         "-p",
+        metavar="DIGITS",
         min=1,
         max=17,
         help="Significant digits in tables (JSON is always exact).",
@@ -177,6 +256,7 @@ def trace(
         None,
         "--width",
         min=40,
+        metavar="COLUMNS",
         help="Table width; default: the terminal's, or 100 when stdout is not a terminal.",
     ),
     lang: str = LANG,
@@ -213,7 +293,7 @@ def trace(
         False, "--summary", help="Print only the summary of the run (no step's tables)."
     ),
     only_step: int | None = typer.Option(
-        None, "--only-step", min=1, metavar="K", help="Only step K (in JSON too)."
+        None, "--only-step", min=1, max=MAX_STEPS, metavar="K", help="Only step K (in JSON too)."
     ),
     node: str | None = typer.Option(
         None, "--node", metavar="NAME", help="Backward rows touching this node only."
@@ -258,6 +338,8 @@ def trace(
         help="The parts of each step in json and jsonl, comma-separated: "
         "objective,forward,backward,grads,updates (the default: all).",
     ),
+    allow_outside_data: bool = ALLOW_OUTSIDE,
+    max_memory: str = MAX_MEMORY,
 ) -> None:
     """Trace every training step: forward values, the backward table, the updates."""
     from . import files
@@ -274,10 +356,8 @@ def trace(
     _check_json_options(format, expect, schema_version, fields)
     if summary:
         _check_summary_options(every, only_step, node, explain)
-    for path in (save_svg, save_html):
-        if path:
-            files.check_new_file(path, force)
-    tracer = Tracer(load_config(config))
+    files.check_new_files([("--save-svg", save_svg), ("--save-html", save_html)], force)
+    tracer = Tracer(load_config(config, allow_outside_data, memory_limit(max_memory)))
     total = steps or tracer.graph.steps
     if only_step is not None and only_step > total:
         raise UsageError(
@@ -296,7 +376,7 @@ def trace(
             selected,
             tracer,
             expect,
-            f"trace of {config}",
+            f"trace of {one_line(config)}",
             (rtol, atol, max_rows),
             width,
             lang,
@@ -329,15 +409,15 @@ def trace(
                     recorder.print(renderable)
         except NumericalAnomaly as exc:  # the picture keeps what was shown, report included
             stopped = exc
-        if save_svg and recorder is not None:
+        if save_svg is not None and recorder is not None:
             files.write_new_file(
                 save_svg,
                 recorder.export_svg(
-                    title=f"backprop trace {config}", clear=False, unique_id="backprop"
+                    title=f"backprop trace {one_line(config)}", clear=False, unique_id="backprop"
                 ),
                 force,
             )
-        if save_html and recorder is not None:
+        if save_html is not None and recorder is not None:
             files.write_new_file(save_html, recorder.export_html(clear=False), force)
         if stopped is not None:
             raise stopped
@@ -512,6 +592,7 @@ def _print_comparison(
     width: int | None,
     lang: str,
 ) -> None:
+    """Print the differences of two traces read step by step, exit 0 or 1."""
     from . import compare
     from .i18n import Catalogue
     from .render import difftable
@@ -531,7 +612,7 @@ def _print_comparison(
     raise typer.Exit(1 if count else 0)
 
 
-@app.command("compare", epilog=EXIT_CODES_HELP)
+@app.command("compare", cls=PlainUsage, epilog=EXIT_CODES_HELP)
 @user_errors
 def compare_command(
     expected: str = typer.Argument(
@@ -544,7 +625,7 @@ def compare_command(
     atol: float = ATOL_OPTION,
     max_rows: int = MAX_ROWS,
     width: int | None = typer.Option(
-        None, "--width", min=40, help="Table width (default as for trace)."
+        None, "--width", min=40, metavar="COLUMNS", help="Table width (default as for trace)."
     ),
     lang: str = typer.Option("en", "--lang", help="Language of the table: en or zh."),
 ) -> None:
@@ -562,15 +643,17 @@ def compare_command(
     _print_comparison(expected_trace, actual_trace, rtol, atol, max_rows, width, lang)
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+@app.command(cls=PlainUsage, epilog=EXIT_CODES_HELP)
 @user_errors
 def validate(
     config: str = typer.Argument(
         ..., metavar="CONFIG", help="The YAML config to check; - reads stdin."
     ),
     width: int | None = typer.Option(
-        None, "--width", min=40, help="Table width (default as for trace)."
+        None, "--width", min=40, metavar="COLUMNS", help="Table width (default as for trace)."
     ),
+    allow_outside_data: bool = ALLOW_OUTSIDE,
+    max_memory: str = MAX_MEMORY,
 ) -> None:
     """Check a config without running the math: every problem, one per line, or a summary of
     the graph after expansion and shape inference."""
@@ -578,7 +661,7 @@ def validate(
     from .render import table
 
     try:
-        graph = load_config(config)
+        graph = load_config(config, allow_outside_data, memory_limit(max_memory))
     except ConfigError as exc:
         for line in exc.lines():
             sys.stderr.write(f"backprop: error: {line}\n")
@@ -586,7 +669,7 @@ def validate(
     make_console(width).print(table.graph_summary(graph))
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+@app.command(cls=PlainUsage, epilog=EXIT_CODES_HELP)
 @user_errors
 def check(
     config: str = typer.Argument(
@@ -601,15 +684,29 @@ def check(
         help="Check every intermediate node too, and name the op whose rule is wrong.",
     ),
     steps: int = typer.Option(
-        1, "--steps", "-n", min=1, help="Check at the start of each of the first N steps."
+        1,
+        "--steps",
+        "-n",
+        min=1,
+        max=MAX_STEPS,
+        metavar="N",
+        help="Check at the start of each of the first N steps.",
     ),
     format: CheckFormat = typer.Option(CheckFormat.table, "--format", "-f", help="table or json."),
     precision: int = typer.Option(
-        6, "--precision", "-p", min=1, max=17, help="Significant digits of the values shown."
+        6,
+        "--precision",
+        "-p",
+        min=1,
+        max=17,
+        metavar="DIGITS",
+        help="Significant digits of the values shown.",
     ),
     width: int | None = typer.Option(
-        None, "--width", min=40, help="Table width (default as for trace)."
+        None, "--width", min=40, metavar="COLUMNS", help="Table width (default as for trace)."
     ),
+    allow_outside_data: bool = ALLOW_OUTSIDE,
+    max_memory: str = MAX_MEMORY,
 ) -> None:
     """Compare every traced gradient with central finite differences of J.
 
@@ -626,7 +723,7 @@ def check(
                 f"{name}: expected a finite number "
                 f"{'> 0' if name == '--eps' else '≥ 0'}, found {value}"
             )
-    tracer = Tracer(load_config(config))
+    tracer = Tracer(load_config(config, allow_outside_data, memory_limit(max_memory)))
     results = checks.run(tracer, steps=steps, eps=eps, rtol=rtol, atol=atol, nodes=nodes)
     passed = True
     if format is CheckFormat.json:
@@ -642,11 +739,11 @@ def check(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+@app.command(cls=PlainUsage, epilog=EXIT_CODES_HELP)
 @user_errors
 def ops(
     width: int | None = typer.Option(
-        None, "--width", min=40, help="Table width (default as for trace)."
+        None, "--width", min=40, metavar="COLUMNS", help="Table width (default as for trace)."
     ),
 ) -> None:
     """List every op: its inputs, what it computes, its options and its local gradient."""
@@ -662,7 +759,7 @@ class GraphFormat(str, Enum):
     json = "json"
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+@app.command(cls=PlainUsage, epilog=EXIT_CODES_HELP)
 @user_errors
 def graph(
     config: str = typer.Argument(
@@ -679,6 +776,7 @@ def graph(
         None,
         "--step",
         min=1,
+        max=MAX_STEPS,
         metavar="K",
         help="Show values and gradients after the forward and backward passes of step K.",
     ),
@@ -688,11 +786,19 @@ def graph(
         help="Draw the gradient flow: edges reversed, each labelled with the gradient it carries.",
     ),
     precision: int = typer.Option(
-        4, "--precision", "-p", min=1, max=17, help="Significant digits of values."
+        4,
+        "--precision",
+        "-p",
+        min=1,
+        max=17,
+        metavar="DIGITS",
+        help="Significant digits of values.",
     ),
     width: int | None = typer.Option(
-        None, "--width", min=40, help="Table width (default as for trace)."
+        None, "--width", min=40, metavar="COLUMNS", help="Table width (default as for trace)."
     ),
+    allow_outside_data: bool = ALLOW_OUTSIDE,
+    max_memory: str = MAX_MEMORY,
 ) -> None:
     """Draw the computational graph: tensors as boxes (params blue), ops as circles, arrows in
     data-flow direction (`... --format dot | dot -Tsvg > graph.svg`)."""
@@ -700,7 +806,7 @@ def graph(
     from .engine import Tracer
     from .render import graph as draw
 
-    tracer = Tracer(load_config(config))
+    tracer = Tracer(load_config(config, allow_outside_data, memory_limit(max_memory)))
     traced = None
     if step is not None or backward:  # the edges' gradient text comes from a backward pass
         traced = deque(tracer.run(steps=step or 1), maxlen=1)[0]  # step K (or 1)
@@ -713,13 +819,92 @@ def graph(
         sys.stdout.write(text)
 
 
+@app.command(cls=PlainUsage, epilog=EXIT_CODES_HELP)
+@user_errors
+def report(
+    config: str = typer.Argument(
+        ..., metavar="CONFIG", help="The YAML config (data, params, graph); - reads stdin."
+    ),
+    output: str = typer.Option(
+        ...,
+        "--output",
+        "-o",
+        metavar="FILE.html",
+        help="The page to write (never overwritten without --force).",
+    ),
+    steps: int | None = typer.Option(
+        None,
+        "--steps",
+        "-n",
+        min=1,
+        max=MAX_STEPS,
+        metavar="N",
+        help=f"Number of training steps, 1 to {MAX_STEPS:,} (overrides 'steps:').",
+    ),
+    lr: float | None = typer.Option(None, "--lr", help="Learning rate (overrides 'optimizer.lr')."),
+    precision: int = typer.Option(
+        4,
+        "--precision",
+        "-p",
+        metavar="DIGITS",
+        min=1,
+        max=17,
+        help="Significant digits shown (the page keeps every number exact for scripts too).",
+    ),
+    full: bool = typer.Option(False, "--full", help="Show large tensors whole, not summarised."),
+    lang: str = LANG,
+    view_name: BackwardView = typer.Option(
+        BackwardView.nodes,
+        "--view",
+        help="The backward table under the graph: nodes (the document's) or edges.",
+    ),
+    data_grads: bool = typer.Option(
+        False, "--data-grads", help="Show the gradients of data tensors in the backward table."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing FILE.html."),
+    allow_nonfinite: bool = typer.Option(
+        False,
+        "--allow-nonfinite",
+        help="Trace on through NaN and ±Inf instead of stopping at the first (exit 3, no page).",
+    ),
+    allow_outside_data: bool = ALLOW_OUTSIDE,
+    max_memory: str = MAX_MEMORY,
+) -> None:
+    """Write an interactive, self-contained web page that steps through the trace: the graph
+    (laid out by Graphviz's dot when installed), the backward pass edge by edge, the tables."""
+    from . import files
+    from .config import load_config
+    from .engine import Tracer
+    from .i18n import Catalogue
+    from .render import report as page
+    from .render.view import View
+
+    if lr is not None and not (math.isfinite(lr) and lr >= 0):
+        raise UsageError(f"--lr: expected a finite learning rate ≥ 0, found {lr}")
+    Catalogue(lang)
+    files.check_new_files([("--output", output)], force)
+    tracer = Tracer(load_config(config, allow_outside_data, memory_limit(max_memory)))
+    total = steps or tracer.graph.steps
+    view = View(
+        precision=precision,
+        full=full,
+        lang=lang,
+        total=total,
+        view=view_name.value,
+        data_grads=data_grads,
+    )
+    run = tracer.run(steps=total, lr=lr, allow_nonfinite=allow_nonfinite)
+    name = "stdin" if config == "-" else os.path.basename(config)
+    files.write_new_file(output, page.render(run, tracer, view, one_line(name)), force)
+
+
 class SchemaName(str, Enum):
     config = "config"
     trace = "trace"
     graph = "graph"
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+@app.command(cls=PlainUsage, epilog=EXIT_CODES_HELP)
 @user_errors
 def schema(
     name: SchemaName = typer.Argument(
@@ -743,7 +928,7 @@ class StarterKind(str, Enum):
     expression = "expression"
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+@app.command(cls=PlainUsage, epilog=EXIT_CODES_HELP)
 @user_errors
 def init(
     kind: StarterKind = typer.Argument(
@@ -760,12 +945,15 @@ def init(
     from .files import write_new_file
     from .starters import starter
 
+    if path == "-":  # as everywhere else, - is the standard stream
+        path = None
     text = starter(kind.value, path)
     if path is None:
         sys.stdout.write(text)
         return
     write_new_file(path, text, force)
-    sys.stdout.write(f"wrote {path}; trace it with: backprop trace {path}\n")
+    shown = one_line(path)
+    sys.stdout.write(f"wrote {shown}; trace it with: backprop trace {shown}\n")
 
 
 def make_recorder(width: int) -> Any:
@@ -836,26 +1024,92 @@ def make_console(width: int | None) -> Any:
     )
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind (``finally`` blocks remove temporary files), then
+    exit with 128 + the signal's number, as a shell reports a process killed by it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
+def _hold_closed_streams() -> list[str]:
+    """The standard streams that were closed when we started (``>&-``). Each descriptor is
+    held by /dev/null, so that no file opened later takes its number (and receives what was
+    meant for the stream)."""
+    closed = []
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is None:
+            closed.append(name)
+            with contextlib.suppress(OSError):
+                if os.open(os.devnull, os.O_RDWR) != fd:
+                    pass  # a lower descriptor was free; nothing else to do
+    return closed
+
+
+def _usage_line(exc: Any) -> str:
+    """click's usage error (four lines: usage, hint, blank, message) as one line."""
+    message = exc.format_message().replace("Value error, ", "")
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return f"backprop: error: {one_line(message)}{hint}\n"
+
+
 def main() -> None:
     """Console-script entry point: unexpected errors become one line (set BACKPROP_DEBUG=1
     for the traceback)."""
+    import signal
+
+    closed = _hold_closed_streams()
+    if "stdout" in closed and sys.argv[1:2] not in (["--help"], []):
+        say("backprop: error: stdout: is closed; nothing can be written (Bad file descriptor)\n")
+        sys.exit(EXIT_IO)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _terminate)
+    code: Any = 0
     try:
         try:
-            app(prog_name="backprop")
+            code = app(prog_name="backprop", standalone_mode=False)
         finally:
-            sys.stdout.flush()  # a reader gone before the last write shows up here
+            if sys.stdout is not None:
+                sys.stdout.flush()  # a reader gone before the last write shows up here
     except SystemExit:
         raise
+    except typer.Abort:
+        sys.exit(EXIT_INTERRUPTED)
+    except Terminated as exc:
+        say("backprop: terminated\n")
+        sys.exit(128 + exc.signum)
     except KeyboardInterrupt:  # outside a command: while starting or at exit
-        sys.stderr.write("backprop: interrupted\n")
+        say("backprop: interrupted\n")
         sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         sys.exit(stdout_gone())
-    except Exception as exc:  # a bug in backprop-cli, not in the user's input
-        if os.environ.get("BACKPROP_DEBUG"):
-            raise
-        sys.stderr.write(
-            f"backprop: internal error: {type(exc).__name__}: {exc} "
-            f"(set BACKPROP_DEBUG=1 for the traceback, and please report it)\n"
-        )
-        sys.exit(EXIT_INTERNAL)
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRORS:
+            _internal(exc)
+        sys.exit(stdout_failed(exc))
+    except Exception as exc:
+        if not (hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", 0), int)):
+            _internal(exc)  # a bug in backprop-cli, not in the user's input
+        # click's own errors: a bad option or argument found by the parser
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()  # type: ignore[attr-defined]  # the help, as for --help
+        else:
+            say(_usage_line(exc))
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _internal(exc: Exception) -> None:
+    if os.environ.get("BACKPROP_DEBUG"):
+        raise exc
+    say(
+        f"backprop: internal error: {type(exc).__name__}: {exc} "
+        f"(set BACKPROP_DEBUG=1 for the traceback, and please report it)\n"
+    )
+    sys.exit(EXIT_INTERNAL)

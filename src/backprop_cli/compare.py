@@ -17,15 +17,20 @@ from __future__ import annotations
 import codecs
 import json
 import math
+import os
 import re
+import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from .errors import BackpropError, UsageError
+from .errors import BackpropError, IOFailure, UsageError, one_line
 from .tolerances import ATOL, RTOL
 
+# The most bytes compare and --expect read of one trace (documented in README).
+MAX_TRACE_BYTES = 1024 * 1024 * 1024
+MAX_DEPTH = 64  # a trace nests about 15 levels (steps, edges, 8-D tensors)
 MISSING = object()
 
 
@@ -66,7 +71,6 @@ class Trace:
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 CHUNK = 1 << 16  # bytes read at a time
-_DECODER = json.JSONDecoder()
 
 
 class _Reader:
@@ -84,6 +88,7 @@ class _Reader:
         self.lines = 0  # newlines before buf[0]
         self.column = 0  # characters after the last of them, before buf[0]
         self.chunk = CHUNK
+        self.read = 0  # bytes read from fh
 
     def _more(self) -> bool:
         """Read more of the file onto the buffer (dropping what was parsed); False at its end."""
@@ -91,6 +96,12 @@ class _Reader:
             return False
         assert self.fh is not None
         data = self.fh.read(self.chunk)
+        self.read += len(data)
+        if self.read > MAX_TRACE_BYTES:
+            raise TraceInputError(
+                f"{self.name}: longer than {MAX_TRACE_BYTES:,} bytes; the limit for a trace read "
+                f"by compare and --expect"
+            )
         try:
             text = self.decoder.decode(data, final=not data)
         except UnicodeDecodeError:
@@ -123,6 +134,19 @@ class _Reader:
         while True:
             try:
                 obj, end = _DECODER.raw_decode(self.buf, self.pos)
+            except _HugeInt as exc:
+                line, column = self.place(self.buf.find(exc.text, self.pos))
+                shown = exc.text if len(exc.text) <= 20 else f"{exc.text[:8]}…{exc.text[-4:]}"
+                raise TraceInputError(
+                    f"{self.name}:{line}:{column}: the integer {shown} ({len(exc.text)} "
+                    f"characters) is too large; expected a number of at most about 1.8e308 "
+                    f"(float64)"
+                ) from None
+            except RecursionError:
+                raise TraceInputError(
+                    f"{self.name}: nested too deeply; expected the output of "
+                    f"'backprop trace --format json'"
+                ) from None
             except json.JSONDecodeError as exc:
                 # the value goes on in the part not read yet: read twice as much each time,
                 # so a large value is parsed a few times, not once per piece
@@ -134,6 +158,7 @@ class _Reader:
                 continue  # a number or literal may go on in the next piece
             self.pos = end
             self.chunk = CHUNK  # only what one value needs is ever held
+            _check_depth(obj, self.name)
             return obj
 
     def expect(self, char: str, message: str) -> None:
@@ -141,11 +166,16 @@ class _Reader:
             raise self.error(message, self.pos)
         self.pos += 1
 
-    def error(self, message: str, pos: int) -> TraceInputError:
+    def place(self, pos: int) -> tuple[int, int]:
+        """The 1-based line and column in the whole file of ``buf[pos]``."""
         before = self.buf[:pos]
         newlines = before.count("\n")
         line = self.lines + newlines + 1
         column = pos - before.rfind("\n") if newlines else self.column + pos + 1
+        return line, column
+
+    def error(self, message: str, pos: int) -> TraceInputError:
+        line, column = self.place(pos)
         return TraceInputError(
             f"{self.name}:{line}:{column}: not JSON ({message}); expected "
             f"the output of 'backprop trace --format json'"
@@ -196,13 +226,20 @@ class _Reader:
 
 def load_trace(path: str, stdin_text: str | None = None) -> Trace:
     """The trace in a file (``-`` reads standard input), ready to be read step by step."""
-    name = "<stdin>" if path == "-" else path
+    name = "<stdin>" if path == "-" else one_line(path)  # shown in the verdict line
     try:
+        if path == "-" and stdin_text is not None:
+            return _open(_Reader(None, stdin_text, name))
         if path == "-":
-            text = sys.stdin.read() if stdin_text is None else stdin_text
-            return _open(_Reader(None, text, name))
+            if sys.stdin is None:  # closed when we started (<&-)
+                raise IOFailure("<stdin>: is closed; nothing can be read (Bad file descriptor)")
+            return _open(_Reader(sys.stdin.buffer, None, name))
         # closed when the trace has been read, or collected
         fh = open(path, "rb")  # noqa: SIM115
+        mode = os.fstat(fh.fileno()).st_mode
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            fh.close()
+            raise TraceInputError(f"{name}: is a device; expected a trace JSON file")
     except FileNotFoundError:
         raise TraceInputError(f"{name}: no such file") from None
     except IsADirectoryError:
@@ -224,8 +261,8 @@ def load_trace(path: str, stdin_text: str | None = None) -> Trace:
 def _version(value: Any, name: str) -> int:
     if type(value) is not int or value not in (1, 2):
         raise TraceInputError(
-            f"{name}: schema_version {json.dumps(value)} is not one this version of backprop "
-            f"reads (1 or 2)"
+            f"{name}: schema_version {json.dumps(value)[:40]}; this backprop reads "
+            f"schema_version 1 or 2 (the output of 'backprop trace --format json')"
         )
     return value
 
@@ -415,6 +452,38 @@ def _members(
             yield Difference(_key("", key), value, MISSING)
 
 
+def _check_depth(doc: Any, name: str) -> None:
+    """Refuse a value nested deeper than any trace, before anything recurses into it."""
+    stack = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise TraceInputError(
+                f"{name}: nested more than {MAX_DEPTH} levels deep; expected the output of "
+                f"'backprop trace --format json'"
+            )
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, (dict, list)))
+
+
+class _HugeInt(ValueError):
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.text = text
+
+
+def _parse_int(text: str) -> int:
+    """A JSON integer, refused when float64 cannot hold it (the comparison is in float64)."""
+    if len(text) > 400 or abs(int(text)) > sys.float_info.max:
+        raise _HugeInt(text)
+    return int(text)
+
+
+_DECODER = json.JSONDecoder(parse_int=_parse_int)
+
+
 def check_paths(expected: str, actual: str) -> None:
     if expected == "-" and actual == "-":
         raise UsageError("only one of EXPECTED and ACTUAL can be - (standard input)")
@@ -466,7 +535,12 @@ def differences(
         for i in range(len(expected), len(actual)):
             yield Difference(f"{path}[{i}]", MISSING, actual[i])
     elif _is_number(expected) and _is_number(actual):
-        if not close(float(expected), float(actual), rtol, atol):
+        e, a = float(expected), float(actual)
+        if math.isfinite(e) and math.isfinite(a):
+            same = close(e, a, rtol, atol)
+        else:  # NaN matches NaN, +inf matches +inf: nothing else is close to them
+            same = e == a or (math.isnan(e) and math.isnan(a))
+        if not same:
             yield Difference(path, expected, actual)
     elif type(expected) is not type(actual) or expected != actual:
         yield Difference(path, expected, actual)

@@ -14,9 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from . import arrays, datafiles, models, yamlsrc
-from .errors import ConfigError, Problem, describe, quoted, suggest
+from . import arrays, budget, datafiles, models, yamlsrc
+from .errors import ConfigError, IOFailure, Problem, describe, quoted, suggest
 from .graph import Graph, Node, OptimizerSpec, Tensor, constant_text
+from .limits import DEFAULT_MAX_MEMORY
+from .limits import MAX_STEPS as MAX_STEPS
 from .ops import OPS, equation_text, shape_text
 from .optim import OPTIMIZERS
 from .yamlsrc import Path, Source
@@ -24,7 +26,6 @@ from .yamlsrc import Path, Source
 TOP_LEVEL = ("data", "params", "graph", "objective", "optimizer", "steps", "model")
 NODE_KEYS = ("name", "op", "args")
 PARAM_KEYS = ("value", "trainable", "init", "shape", "seed", "scale")
-MAX_STEPS = 1_000_000
 MAX_FILE_BYTES = 10_000_000  # YAML is parsed in Python: this keeps loading within seconds
 
 
@@ -49,6 +50,8 @@ def read_text(path: str) -> tuple[str, str]:
     name = "<stdin>" if path == "-" else (path or "''")
     try:
         if path == "-":
+            if sys.stdin is None:  # closed when we started (<&-)
+                raise IOFailure("<stdin>: is closed; nothing can be read (Bad file descriptor)")
             raw = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
         else:
             if os.path.isdir(path):
@@ -75,10 +78,17 @@ def read_text(path: str) -> tuple[str, str]:
         ) from None
 
 
-def load_config(path: str) -> Graph:
+def load_config(
+    path: str, allow_outside_data: bool = False, max_memory: int | None = DEFAULT_MAX_MEMORY
+) -> Graph:
+    """The checked graph of the config at ``path``. Its data files must lie in the config's
+    folder (the current folder for stdin) unless ``allow_outside_data``; a run must need at
+    most ``max_memory`` bytes (estimated from the shapes; None: no limit)."""
     text, name = read_text(path)
     src = yamlsrc.load(text, name)
     src.base_dir = os.path.dirname(path) if path != "-" else "."
+    src.allow_outside_data = allow_outside_data
+    src.max_memory = max_memory
     return compile_source(src)
 
 
@@ -86,10 +96,79 @@ def compile_source(src: Source) -> Graph:
     return _Compiler(src).compile()
 
 
+# Problems of one file given a "did you mean" and a spelt-out cycle; names shown of a long cycle.
+SUGGESTIONS = 50
+CYCLES = 5
+CYCLE_NAMES = 6
+
+
+def _uses(entries: list[Any]) -> dict[str, list[str]]:
+    """Each node entry's name and the names it uses (the first entry of a name counts)."""
+    uses: dict[str, list[str]] = {}
+    for e in entries:
+        if isinstance(e, dict) and isinstance(e.get("name"), str):
+            args = e.get("args")
+            args = [args] if isinstance(args, str) else args
+            if isinstance(args, list):
+                uses.setdefault(e["name"], [a for a in args if isinstance(a, str)])
+    return uses
+
+
+def _components(uses: dict[str, list[str]]) -> dict[str, int]:
+    """Tarjan's strongly connected components of the ``uses`` graph, without recursion: each
+    name's component number."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    component: dict[str, int] = {}
+    number = 0
+    for start in uses:
+        if start in index:
+            continue
+        work = [(start, iter(uses.get(start, ())))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in uses:
+                    continue
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(uses[child])))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                number += 1
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component[member] = number
+                    if member == node:
+                        break
+    return component
+
+
 class _Compiler:
     def __init__(self, src: Source):
         self.src = src
         self.problems: list[Problem] = []
+        self.suggestions_left = SUGGESTIONS
+        self.cycles_left = CYCLES
+        self.uses: dict[str, list[str]] = {}
+        self.components: dict[str, int] | None = None
+        self.paths: dict[str, Path] = {}  # where each tensor and node is defined
+        self.literal_budget = [arrays.MAX_LITERAL_ELEMENTS]  # numbers in all literal arrays
         # Names whose definition had a problem already reported: what uses them is not
         # reported again (one typo, one message).
         self.broken: set[str] = set()
@@ -105,7 +184,7 @@ class _Compiler:
         if self.problems:
             raise ConfigError(self.src.name, self.problems)
 
-    def mapping(self, value: Any, path: Path, what: str) -> dict | None:
+    def mapping(self, value: Any, path: Path, what: str) -> dict[str, Any] | None:
         if value is None:
             return {}
         if not isinstance(value, dict):
@@ -150,7 +229,7 @@ class _Compiler:
 
     def array(self, value: Any, path: Path) -> Any:
         try:
-            return arrays.to_array(value)
+            return arrays.to_array(value, self.literal_budget)
         except ValueError as exc:
             self.problem(path, f"expected {exc}")
             return None
@@ -216,7 +295,7 @@ class _Compiler:
         optimizer = self.optimizer(root.get("optimizer", {}))
         steps = 1
         if "steps" in root:
-            steps = (
+            steps = int(
                 self.number(
                     root["steps"],
                     ("steps",),
@@ -233,7 +312,7 @@ class _Compiler:
         self.stop_if_problems()
         objective = self.objective(root, nodes, tensors)
         self.stop_if_problems()
-        return Graph(
+        graph = Graph(
             source=self.src.name,
             tensors=tensors,
             nodes=nodes,
@@ -241,6 +320,32 @@ class _Compiler:
             optimizer=optimizer,
             steps=steps,
             constants=self.constants,
+        )
+        self.memory(graph, origin)
+        return graph
+
+    def memory(self, graph: Graph, origin: dict[str, Path]) -> None:
+        """Refuse a run whose estimated memory exceeds ``max_memory``, naming what needs most."""
+        limit = self.src.max_memory
+        if limit is None:
+            return
+        total, shares = budget.estimate(graph)
+        if total <= limit:
+            return
+        name, most = shares[0]
+        node = next((n for n in graph.nodes if n.name == name), None)
+        if node is not None:
+            what = f"node '{name}' ({node.equation}, shape {shape_text(node.shape)})"
+            path = self.paths.get(name, ("graph",))
+        else:
+            tensor = graph.tensors[name]
+            what = f"{tensor.kind} '{name}' (shape {shape_text(tensor.value.shape)})"
+            path = origin.get(name, (tensor.kind + "s",) if tensor.kind == "param" else ("data",))
+        raise self.src.error(
+            path,
+            f"a step of this graph needs about {budget.size_text(total)} of memory, "
+            f"{what} about {budget.size_text(most)} of it (its value, gradient and local "
+            f"gradients); the limit is {budget.size_text(limit)} (raise it with --max-memory)",
         )
 
     def data(self, section: Any) -> dict[str, Tensor]:
@@ -259,7 +364,7 @@ class _Compiler:
                     self.broken.add(name)
         return out
 
-    def data_file(self, spec: dict, path: Path) -> Any:
+    def data_file(self, spec: dict[str, Any], path: Path) -> Any:
         for key in spec:
             if key not in datafiles.KEYS:
                 self.problem(
@@ -271,7 +376,7 @@ class _Compiler:
                 )
                 return None
         try:
-            return datafiles.load(spec, self.src.base_dir)
+            return datafiles.load(spec, self.src.base_dir, self.src.allow_outside_data)
         except datafiles.DataFileError as exc:
             self.problem((*path, exc.field) if exc.field in spec else path, str(exc))
             return None
@@ -331,7 +436,7 @@ class _Compiler:
         arr = self.initialised(name, spec, path)
         return None if arr is None else Tensor(name, "param", arr, trainable=trainable)
 
-    def initialised(self, name: str, spec: dict, path: Path) -> Any:
+    def initialised(self, name: str, spec: dict[str, Any], path: Path) -> Any:
         init = spec["init"]
         if init not in arrays.INITS:
             self.problem(
@@ -347,7 +452,7 @@ class _Compiler:
         if (
             not isinstance(shape, list)
             or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
-            or len(shape) > 8
+            or len(shape) > arrays.MAX_NDIM
         ):
             self.problem(
                 (*path, "shape"),
@@ -367,7 +472,11 @@ class _Compiler:
         scale = self.number(spec.get("scale", 1.0), (*path, "scale"), "a number > 0", positive=True)
         if seed is None or scale is None:
             return None
-        return arrays.initialise(init, tuple(shape), seed, scale)
+        optimizer = self.src.data.get("optimizer") if isinstance(self.src.data, dict) else None
+        if isinstance(optimizer, dict):
+            optimizer = optimizer.get("name", "sgd")
+        budget.reserve(self.src, name, math.prod(shape), str(optimizer or "sgd"), path)
+        return arrays.initialise(init, tuple(shape), int(seed), scale)
 
     def graph(
         self,
@@ -411,10 +520,10 @@ class _Compiler:
         entry: Any,
         path: Path,
         index: int,
-        shapes: dict,
-        defined: dict,
-        later: dict,
-        entries: list,
+        shapes: dict[str, Any],
+        defined: dict[str, Any],
+        later: dict[str, Any],
+        entries: list[Any],
     ) -> Node | None:
         if not isinstance(entry, dict):
             self.problem(
@@ -493,9 +602,17 @@ class _Compiler:
                 (*path, "args"), f"node '{name}' ({written}): {sizes}; {op_name} expects {exc}"
             )
             return None
+        if len(shape) > arrays.MAX_NDIM:
+            self.problem(
+                (*path, "args"),
+                f"node '{name}': {op_name} would give {len(shape)} dimensions; a tensor has at "
+                f"most {arrays.MAX_NDIM}",
+            )
+            return None
         equation = equation_text(op, name, args, in_shapes, options)
         shapes[name] = shape
         defined[name] = path
+        self.paths[name] = path
         where = self.src.problem(path, "").render(self.src.name).rstrip(": ")
         return Node(
             name=name,
@@ -508,26 +625,27 @@ class _Compiler:
         )
 
     def missing_input(
-        self, name: str, arg: str, index: int, defined: dict, later: dict, entries: list
+        self,
+        name: str,
+        arg: str,
+        index: int,
+        defined: dict[str, Any],
+        later: dict[str, Any],
+        entries: list[Any],
     ) -> str:
         """Why ``arg``, an input of node ``name``, is not defined where the node needs it."""
         if arg == name:
             return f"input '{arg}' is the node itself; a graph has no cycles"
         if arg in later and later[arg] > index:
-            cycle = self.cycle(name, arg, entries)
-            if cycle:
-                return (
-                    f"input '{arg}' makes a cycle: "
-                    + ", which uses ".join(f"'{n}'" for n in cycle)
-                    + "; a graph has no cycles"
-                )
+            if self.in_cycle(name, arg, entries):
+                return f"input '{arg}' makes a cycle: {self.cycle_text(name, arg)}"
             return (
                 f"input '{arg}' is defined later, at graph[{later[arg]}]; "
                 f"list a node after its inputs"
             )
         return (
             f"input '{arg}' is undefined; it is not in data, params or an "
-            f"earlier node{suggest(arg, defined)}"
+            f"earlier node{self.suggest(arg, defined)}"
         )
 
     def constants_in(
@@ -564,17 +682,39 @@ class _Compiler:
             out.append(text)
         return out
 
+    def suggest(self, word: str, known: Any) -> str:
+        """``suggest`` for the first ``SUGGESTIONS`` problems of a file: each one compares the
+        word with every name, and a file with thousands of typos would take minutes."""
+        self.suggestions_left -= 1
+        return suggest(word, known) if self.suggestions_left >= 0 else ""
+
+    def in_cycle(self, name: str, arg: str, entries: list[Any]) -> bool:
+        """Whether ``arg`` depends on ``name`` through the graph's entries: both lie in one
+        strongly connected component (found once per file, in linear time)."""
+        if self.components is None:
+            self.uses = _uses(entries)
+            self.components = _components(self.uses)
+        return name in self.components and self.components.get(arg) == self.components[name]
+
+    def cycle_text(self, name: str, arg: str) -> str:
+        """The cycle through ``name`` and ``arg``, spelt out for the first few cycles found
+        (finding it is linear in the graph), its first names and length when long."""
+        self.cycles_left -= 1
+        if self.cycles_left < 0:
+            return f"'{arg}' depends on '{name}'; a graph has no cycles"
+        cycle = self.cycle(name, arg, self.uses)
+        if len(cycle) > CYCLE_NAMES + 1:
+            shown = ", which uses ".join(f"'{n}'" for n in cycle[:CYCLE_NAMES])
+            more = len(cycle) - 1 - CYCLE_NAMES
+            text = f"{shown}, … ({more:,} more nodes), back to '{name}'"
+        else:
+            text = ", which uses ".join(f"'{n}'" for n in cycle)
+        return f"{text}; a graph has no cycles"
+
     @staticmethod
-    def cycle(name: str, arg: str, entries: list) -> list[str]:
-        """``[name, arg, …, name]`` when ``arg`` depends on ``name`` through the graph's
-        entries, else ``[]``."""
-        uses: dict[str, list[str]] = {}
-        for e in entries:
-            if isinstance(e, dict) and isinstance(e.get("name"), str):
-                args = e.get("args")
-                args = [args] if isinstance(args, str) else args
-                if isinstance(args, list):
-                    uses.setdefault(e["name"], [a for a in args if isinstance(a, str)])
+    def cycle(name: str, arg: str, uses: dict[str, list[str]]) -> list[str]:
+        """``[name, arg, …, name]`` when ``arg`` depends on ``name`` through ``uses``, else
+        ``[]``."""
         stack, came_from = [arg], {arg: name}
         while stack:
             current = stack.pop()
@@ -589,7 +729,9 @@ class _Compiler:
                     stack.append(nxt)
         return []
 
-    def options(self, entry: dict, op: Any, name: str, path: Path) -> dict | None:
+    def options(
+        self, entry: dict[str, Any], op: Any, name: str, path: Path
+    ) -> dict[str, Any] | None:
         ok = True
         for key in entry:
             if key in NODE_KEYS or key in op.options:
@@ -611,8 +753,8 @@ class _Compiler:
         return self.option_values(entry, op.options, path, f"node '{name}': ", f"{op.name} needs")
 
     def option_values(
-        self, entry: dict, specs: dict, path: Path, prefix: str, needs: str
-    ) -> dict | None:
+        self, entry: dict[str, Any], specs: dict[str, Any], path: Path, prefix: str, needs: str
+    ) -> dict[str, Any] | None:
         """Every option's value: given and checked, or its default."""
         values: dict[str, Any] = {}
         ok = True
@@ -667,7 +809,7 @@ class _Compiler:
         lr = values.pop("lr", options["lr"].default)
         return OptimizerSpec(name=name, lr=lr, options=values)
 
-    def objective(self, root: dict, nodes: list[Node], tensors: dict) -> str:
+    def objective(self, root: dict[str, Any], nodes: list[Node], tensors: dict[str, Any]) -> str:
         if not nodes:
             raise self.src.error(("graph",), "the graph has no nodes")
         name = root.get("objective", nodes[-1].name)
@@ -687,7 +829,8 @@ class _Compiler:
         shape = next(n.shape for n in nodes if n.name == name)
         if math.prod(shape) != 1:
             if "objective" in root:
-                path, what = ("objective",), f"objective '{name}'"
+                path: Path = ("objective",)
+                what = f"objective '{name}'"
             else:
                 path = ("graph", len(nodes) - 1)
                 what = f"the objective (by default the last node) '{name}'"

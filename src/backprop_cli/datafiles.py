@@ -9,14 +9,17 @@ taken as stored; ``transpose: true`` turns rows into columns.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import math
 import os
+import stat
 from typing import Any
 
 import numpy as np
 
 from . import arrays
+from .errors import describe, os_reason
 
 KEYS = ("file", "column", "columns", "header", "transpose")
 
@@ -29,39 +32,128 @@ class DataFileError(ValueError):
         self.field = field
 
 
-def load(spec: dict[str, Any], base_dir: str) -> np.ndarray:
+# Limits on a data file, checked before it is read whole (documented in README): its size
+# in bytes, and (from arrays) its number of elements and of dimensions.
+MAX_FILE_BYTES = 256 * 1024 * 1024
+ALLOW_OUTSIDE = "--allow-outside-data"
+
+
+def load(spec: dict[str, Any], base_dir: str, allow_outside: bool = False) -> np.ndarray:
     path = spec.get("file")
     if not isinstance(path, str) or not path:
         raise DataFileError(
             "file", "expected the path of a .csv or .npy file, relative to the config's folder"
         )
-    full = os.path.join(base_dir, path)
-    if not os.path.isfile(full):
-        what = "is a directory" if os.path.isdir(full) else "no such file"
-        raise DataFileError("file", f"{path}: {what} (paths are relative to the config's folder)")
+    transpose = spec.get("transpose", False)
+    if not isinstance(transpose, bool):
+        raise DataFileError("transpose", f"expected true or false, found {describe(transpose)}")
+    full = os.path.join(base_dir or ".", path)
+    if not allow_outside:
+        inside(full, path, base_dir)
+    _regular_file(full, path)
     if path.lower().endswith(".npy"):
         value = _npy(full, path)
     elif path.lower().endswith(".csv"):
         value = _csv(full, path, spec)
     else:
         raise DataFileError("file", f"{path}: expected a .csv or .npy file")
-    if spec.get("transpose", False) is True:
+    if transpose:
         value = value.T
     return value
 
 
-def _npy(full: str, path: str) -> np.ndarray:
-    try:
-        value = np.load(full, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise DataFileError("file", f"{path}: not a readable .npy array ({exc})") from None
-    if value.dtype.kind not in "biuf":
-        raise DataFileError("file", f"{path}: expected numbers, found an array of {value.dtype}")
-    if value.size > arrays.MAX_ELEMENTS:
+def inside(full: str, path: str, base_dir: str) -> None:
+    """Refuse a data path that leads (``..``, an absolute path, a symbolic link) out of the
+    config's folder: a config written by someone else must not read the user's other files."""
+    folder = os.path.realpath(base_dir or ".")
+    target = os.path.realpath(full)
+    if os.path.commonpath([folder, target]) != folder:
         raise DataFileError(
-            "file", f"{path}: {value.size:,} elements; the limit is {arrays.MAX_ELEMENTS:,}"
+            "file",
+            f"{path}: is outside the config's folder; data files are read from the config's "
+            f"folder and below (use {ALLOW_OUTSIDE} to read it anyway)",
         )
-    return value.astype(np.float64)
+
+
+def _regular_file(full: str, path: str) -> None:
+    """The path names a readable regular file (symbolic links followed), or a clear reason."""
+    try:
+        mode = os.stat(full).st_mode
+    except FileNotFoundError:
+        what = "is a symbolic link to a missing file" if os.path.islink(full) else "no such file"
+        raise DataFileError(
+            "file", f"{path}: {what} (paths are relative to the config's folder)"
+        ) from None
+    except OSError as exc:
+        what = "is a symbolic link loop" if exc.errno == errno.ELOOP else os_reason(exc)
+        raise DataFileError("file", f"{path}: {what}") from None
+    if stat.S_ISDIR(mode):
+        raise DataFileError(
+            "file", f"{path}: is a directory (paths are relative to the config's folder)"
+        )
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise DataFileError(
+            "file", f"{path}: is {kind}, not a regular file; expected a .csv or .npy file"
+        )
+
+
+def _open(full: str, path: str) -> io.BufferedReader:
+    """The file opened for reading, refused when larger than ``MAX_FILE_BYTES``."""
+    try:
+        fh = open(full, "rb")  # noqa: SIM115 - returned to the caller, who closes it
+    except OSError as exc:
+        raise DataFileError("file", f"{path}: cannot be read: {os_reason(exc)}") from None
+    size = os.fstat(fh.fileno()).st_size
+    if size > MAX_FILE_BYTES:
+        fh.close()
+        raise DataFileError(
+            "file", f"{path}: {size:,} bytes; the limit for a data file is {MAX_FILE_BYTES:,}"
+        )
+    return fh
+
+
+def _npy(full: str, path: str) -> np.ndarray:
+    with _open(full, path) as fh:
+        try:
+            # The header is checked against the limits before any array is allocated: 200
+            # bytes can claim a shape of 10¹¹ elements.
+            version = np.lib.format.read_magic(fh)
+            reader = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = reader(fh)
+        except (ValueError, OSError, EOFError, SyntaxError) as exc:
+            raise DataFileError("file", f"{path}: not a readable .npy array ({exc})") from None
+        if dtype.kind not in "biuf":
+            raise DataFileError("file", f"{path}: expected numbers, found an array of {dtype}")
+        if len(shape) > arrays.MAX_NDIM:
+            raise DataFileError(
+                "file",
+                f"{path}: {len(shape)} dimensions; the limit is {arrays.MAX_NDIM}",
+            )
+        size = math.prod(shape)
+        if size > arrays.MAX_ELEMENTS:
+            raise DataFileError(
+                "file", f"{path}: {size:,} elements; the limit is {arrays.MAX_ELEMENTS:,}"
+            )
+        fh.seek(0)
+        try:
+            value = np.load(fh, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise DataFileError("file", f"{path}: not a readable .npy array ({exc})") from None
+    with np.errstate(all="ignore"):  # a float128 beyond float64's range: reported below
+        out = value.astype(np.float64)
+    if not np.isfinite(out).all():
+        bad = np.argwhere(~np.isfinite(out))[0]
+        raise DataFileError(
+            "file",
+            f"{path}: element [{', '.join(map(str, bad))}] is not a finite float64 number "
+            f"({value[tuple(bad)]!r})",
+        )
+    return out
 
 
 def _csv(full: str, path: str, spec: dict[str, Any]) -> np.ndarray:
@@ -81,11 +173,7 @@ def _csv(full: str, path: str, spec: dict[str, Any]) -> np.ndarray:
         raise DataFileError(
             "columns", "expected a non-empty list of column names or 0-based indices"
         )
-    try:
-        with open(full, encoding="utf-8", newline="") as fh:
-            rows = list(csv.reader(io.StringIO(fh.read())))
-    except UnicodeDecodeError:
-        raise DataFileError("file", f"{path}: not UTF-8 text") from None
+    rows = _csv_rows(full, path)
     names = rows[0] if header and rows else []
     body = rows[1:] if header else rows
     first_line = 2 if header else 1
@@ -123,6 +211,31 @@ def _csv(full: str, path: str, spec: dict[str, Any]) -> np.ndarray:
     return out[:, 0] if single else out.T
 
 
+def _csv_rows(full: str, path: str) -> list[list[str]]:
+    """The rows of a CSV file, read as a stream: at most ``arrays.MAX_ELEMENTS`` cells."""
+    rows: list[list[str]] = []
+    cells = 0
+    with _open(full, path) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        try:
+            for row in reader:
+                cells += max(len(row), 1)
+                if cells > arrays.MAX_ELEMENTS:
+                    raise DataFileError(
+                        "file",
+                        f"{path} line {reader.line_num}: more than "
+                        f"{arrays.MAX_ELEMENTS:,} values; the limit is {arrays.MAX_ELEMENTS:,}",
+                    )
+                rows.append(row)
+        except UnicodeDecodeError:
+            raise DataFileError("file", f"{path}: not UTF-8 text") from None
+        except csv.Error as exc:
+            raise DataFileError(
+                "file", f"{path} line {reader.line_num}: not readable as CSV ({exc})"
+            ) from None
+    return rows
+
+
 def _column(wanted: Any, names: list[str], width: int, path: str, header: bool) -> int:
     from .errors import suggest
 
@@ -134,6 +247,14 @@ def _column(wanted: Any, names: list[str], width: int, path: str, header: bool) 
             f"{path}: column index {wanted} is out of range; the file has columns 0 to {width - 1}",
         )
     if isinstance(wanted, str) and header:
+        if names.count(wanted) > 1:
+            first = names.index(wanted)
+            second = names.index(wanted, first + 1)
+            raise DataFileError(
+                "columns",
+                f"{path}: the header names two columns {wanted!r} (columns {first} and "
+                f"{second}); give the column by its 0-based index or rename one",
+            )
         if wanted in names:
             return names.index(wanted)
         raise DataFileError(

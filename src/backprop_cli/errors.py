@@ -14,6 +14,7 @@ EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
 EXIT_ANOMALY = 3
 EXIT_INTERNAL = 70
+EXIT_IO = 74  # EX_IOERR: a stream or file could not be read or written
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a process killed by it
 
@@ -69,6 +70,18 @@ class NumericalAnomaly(BackpropError):
 
 class UsageError(BackpropError):
     """A command-line value that cannot be used (outside the config)."""
+
+
+class IOFailure(BackpropError):
+    """A stream or file that could not be read or written (a full disk, a closed stdout): the
+    user's system, not the input, is in the way (exit 74)."""
+
+    exit_code = EXIT_IO
+
+
+def os_reason(exc: OSError) -> str:
+    """``No space left on device``: the OS error of ``exc`` as one short phrase."""
+    return str(exc.strerror or exc)
 
 
 def one_line(text: str) -> str:

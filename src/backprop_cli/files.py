@@ -1,34 +1,83 @@
-"""Writing files for the user: never over an existing file without ``force``, always atomically
-(a temporary file in the same folder, then a rename), and no partial file when writing fails."""
+"""Writing files for the user: never over an existing file without ``force``, never over
+anything but a regular file, always atomically (a temporary file in the same folder, then a
+rename), and no partial file when writing fails."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 
-from .errors import UsageError
+from .errors import IOFailure, UsageError, os_reason
+
+
+def _kind(mode: int) -> str:
+    """What a file that is not a regular file is, for a message."""
+    for test, what in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return what
+    return "not a regular file"
 
 
 def check_new_file(path: str, force: bool = False, option: str = "--force") -> None:
     """Refuse, before any work is done, a path ``write_new_file`` would refuse."""
+    if not path:
+        raise UsageError("'': expected a file name to write")
     if os.path.isdir(path):
         raise UsageError(f"{path}: is a directory; expected a file name to write")
-    if os.path.exists(path) and not force:
-        raise UsageError(f"{path}: already exists; not overwritten (use {option} to replace it)")
+    if os.path.lexists(path):
+        try:
+            mode = os.stat(path).st_mode
+        except OSError as exc:  # a dangling symbolic link, a loop, a folder we cannot enter
+            raise UsageError(
+                f"{path}: is a symbolic link to a missing or unreachable file "
+                f"({os_reason(exc)}); not written"
+            ) from None
+        if not stat.S_ISREG(mode):
+            raise UsageError(
+                f"{path}: is {_kind(mode)}, not a regular file; only regular files are "
+                f"written or replaced"
+            )
+        if not force:
+            raise UsageError(
+                f"{path}: already exists; not overwritten (use {option} to replace it)"
+            )
     if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         raise UsageError(f"{path}: the folder does not exist")
+
+
+def check_new_files(paths: list[tuple[str, str | None]], force: bool = False) -> None:
+    """All the files a command will write, checked before it runs: each as
+    ``check_new_file`` does, and no two options naming the same file."""
+    seen: dict[str, str] = {}
+    for option, path in paths:
+        if path is None:
+            continue
+        check_new_file(path, force)
+        real = os.path.realpath(path)
+        if real in seen:
+            raise UsageError(f"{option} {path}: the same file as {seen[real]}; give two names")
+        seen[real] = f"{option} {path}"
 
 
 def write_new_file(
     path: str, data: str | bytes, force: bool = False, option: str = "--force"
 ) -> None:
-    """Write ``data`` to ``path``. An existing file is kept unless ``force`` is true."""
+    """Write ``data`` to ``path``. An existing file is kept unless ``force`` is true, and is
+    replaced only when it is a regular file."""
     check_new_file(path, force, option)
     folder = os.path.dirname(os.path.abspath(path))
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=".backprop-", suffix=".tmp", dir=folder)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=".backprop-", suffix=".tmp", dir=folder)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private (0600); ours is the user's
@@ -36,14 +85,18 @@ def write_new_file(
             fh.write(raw)
             fh.flush()
             os.fsync(fh.fileno())
+        check_new_file(path, force, option)  # nothing else appeared there meanwhile
         if force:
             os.replace(tmp, path)
         else:
             _link_new(tmp, path, option)
+    except OSError as exc:
+        raise IOFailure(f"{path}: cannot be written: {os_reason(exc)}") from None
     finally:
-        # after a link or a failure; after a replace it is gone already
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        # after a link, a failure or a signal; after a replace it is gone already
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
 
 def _link_new(tmp: str, path: str, option: str) -> None:

@@ -57,7 +57,8 @@ def corners(a: np.ndarray, precision: int) -> str:
     m = a.reshape(a.shape[0], -1)
     first = f"[{number(m[0, 0], precision)}, …, {number(m[0, -1], precision)}]"
     last = f"[{number(m[-1, 0], precision)}, …, {number(m[-1, -1], precision)}]"
-    return f"[{first}, …, {last}]"
+    # two spaces where a narrow table may wrap the line: between rows, never inside one
+    return f"[{first},  …,  {last}]"
 
 
 def summary(

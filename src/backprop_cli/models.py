@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import arrays
+from . import arrays, budget
 from .errors import ConfigError, Problem, describe, quoted, suggest
 from .graph import Tensor
 from .ops import shape_text
@@ -139,6 +139,7 @@ class _Builder:
                     f"'{name}' would be {shape_text(shape)}; expected at "
                     f"most {arrays.MAX_ELEMENTS:,} elements per param",
                 )
+            budget.reserve(self.src, name, math.prod(shape), "adam", ("model", "hidden"))
             value = arrays.initialise(init, shape, seed, 1.0)
             self.params[name] = Tensor(name, "param", value, trainable=True)
         return name

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .errors import one_line
+
 HEADER = """\
 # A {kind} starter written by `backprop init {kind}`. Trace it with
 #   backprop trace {path}
@@ -110,4 +112,5 @@ STARTERS = {"linear": LINEAR, "mlp": MLP, "classifier": CLASSIFIER, "expression"
 
 
 def starter(kind: str, path: str | None = None) -> str:
-    return HEADER.format(kind=kind, path=path or f"{kind}.yaml") + STARTERS[kind]
+    # one line: a newline in the file name would end the YAML comment it stands in
+    return HEADER.format(kind=kind, path=one_line(path or f"{kind}.yaml")) + STARTERS[kind]

@@ -135,7 +135,7 @@ STRINGS = {
     # ---- layout of the tables -----------------------------------------------------------------
     "backward.to": "→ {input}",
     "backward.data_hidden": "gradients of data ({names}) are not shown; --data-grads shows them",
-    "tensor.corners": "corners {corners}",
+    "tensor.corners": "corners  {corners}",
     "layout.summarised": "tensors too wide for {width} columns are summarised; --full shows them whole",
     # ---- how to read the sparkline of a run of many steps ---------------------------------
     "summary.title.one": "{objective} over {steps} step",
@@ -143,4 +143,24 @@ STRINGS = {
     "summary.scale.log": "Log scale: ▁ is {low}, █ is {high}.",
     "summary.scale.log_zero": "Log scale: ▁ is {low} (or 0), █ is {high}.",
     "summary.nonfinite": "{mark} marks where {objective} was NaN or ±Inf at least once.",
+    # ---- backprop report: the interactive page ---------------------------------------------
+    "report.title": "Backpropagation step by step: {config}",
+    "report.step": "Training step",
+    "report.prev": "← Back",
+    "report.next": "Next →",
+    "report.mode.backward": "Backward pass",
+    "report.mode.forward": "Forward pass",
+    "report.large": "Large type",
+    "report.keys": "ArrowRight and ArrowLeft (or the buttons) move through the pass one edge at a time; the button beside them switches between the backward and the forward pass. Hover a node for its value, gradient and shape.",
+    "report.position.backward": "edge {i} of {n}",
+    "report.position.forward": "node {i} of {n}",
+    "report.start": "Start at the objective: {formula}",
+    "report.edge": "Edge {i} of {n}: {equation}, to {input}",
+    "report.node": "Node {i} of {n}: {equation}",
+    "report.complete": "{target} is complete, the sum of its {terms} terms:",
+    "report.legend": "Squares are tensors (blue: parameters), circles are operators; data flows left to right.",
+    "report.layout.dot": "Laid out by Graphviz.",
+    "report.layout.fallback": "Graphviz (dot) was not found: a simple layered layout drawn by backprop-cli instead (fallback).",
+    "report.plot": "{objective} per training step",
+    "report.sampled": "The page holds the tables of {shown} of the {total} steps (the first, evenly spaced ones and the last); the plot shows every step.",
 }

@@ -133,7 +133,7 @@ STRINGS = {
     # ---- 表格排版 ---------------------------------------------------------------------------
     "backward.to": "→ {input}",
     "backward.data_hidden": "未列出数据（{names}）的梯度；加 --data-grads 可显示",
-    "tensor.corners": "四角 {corners}",
+    "tensor.corners": "四角  {corners}",
     "layout.summarised": "宽于 {width} 列的张量只给出摘要；加 --full 显示完整张量",
     # ---- how to read the sparkline of a run of many steps ---------------------------------
     "summary.title.one": "{objective} 在 {steps} 步中的变化",
@@ -141,4 +141,24 @@ STRINGS = {
     "summary.scale.log": "对数刻度：▁ 为 {low}，█ 为 {high}。",
     "summary.scale.log_zero": "对数刻度：▁ 为 {low}（或 0），█ 为 {high}。",
     "summary.nonfinite": "{mark} 表示该处的 {objective} 至少有一步为 NaN 或 ±Inf。",
+    # ---- backprop report：交互式网页 ---------------------------------------------------------
+    "report.title": "逐步理解反向传播：{config}",
+    "report.step": "训练步",
+    "report.prev": "← 上一步",
+    "report.next": "下一步 →",
+    "report.mode.backward": "反向传播",
+    "report.mode.forward": "前向传播",
+    "report.large": "大字号",
+    "report.keys": "按 → 和 ← 键（或按钮）沿传播方向逐条边前进或后退；旁边的按钮在反向传播和前向传播之间切换。把鼠标移到节点上可查看其值、梯度和形状。",
+    "report.position.backward": "第 {i} 条边（共 {n} 条）",
+    "report.position.forward": "第 {i} 个节点（共 {n} 个）",
+    "report.start": "从目标函数开始：{formula}",
+    "report.edge": "第 {i} 条边（共 {n} 条）：{equation}，传给 {input}",
+    "report.node": "第 {i} 个节点（共 {n} 个）：{equation}",
+    "report.complete": "{target} 已完整，是 {terms} 项之和：",
+    "report.legend": "方块是张量（蓝色为参数），圆圈是运算符；数据从左向右流动。",
+    "report.layout.dot": "由 Graphviz 布局。",
+    "report.layout.fallback": "未找到 Graphviz（dot）：此图改用 backprop-cli 绘制的简单分层布局（备用）。",
+    "report.plot": "每个训练步的 {objective}",
+    "report.sampled": "页面包含 {total} 步中 {shown} 步的表格（第一步、均匀间隔的若干步和最后一步）；曲线包含每一步。",
 }

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import fmt
-from ..check import CheckStep, TensorCheck
+from ..check import ROUNDING_LIKELY, CheckStep, TensorCheck
 from ..notation import d
 from .jsonout import dumps, value
 
@@ -96,7 +96,17 @@ def table(
                     f"does not"
                 )
             )
-        if not step.suspects and not any(t.kind == "node" for t in step.tensors):
+        if all(t.rounding_likely for t in failed):
+            bound = max(t.rounding for t in failed)
+            lines.append(
+                Text(
+                    f"likely rounding, not a wrong rule: every difference is within "
+                    f"{ROUNDING_LIKELY:g}× the finite differences' rounding error "
+                    f"({bound:.1e}, from the size and magnitude of the sums); try a larger "
+                    f"--eps or a looser --atol"
+                )
+            )
+        elif not step.suspects and not any(t.kind == "node" for t in step.tensors):
             lines.append(Text("run with --nodes to locate the op whose gradient rule is wrong"))
     else:
         lines.append(Text(f"all {len(step.tensors)} gradients agree", style="green"))

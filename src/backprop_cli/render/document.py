@@ -8,10 +8,12 @@ LaTeX. Text is yielded as the steps stream by.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
+from rich.text import Text
 
 from .. import fmt
 from ..engine import Anomaly, Step, Tracer
@@ -47,8 +49,9 @@ def value_math(value: np.ndarray, view: View, max_chars: int | None = None) -> s
         t = Catalogue(view.lang)
 
         def text(words: str) -> str:
-            lines = [rf"\text{{{w}}}" if w.strip() else w for w in words.split("\n")]
-            return r" \\ ".join(lines)
+            # one statistic a line, as the terminal wraps them ("mean 0.1", "std 2")
+            lines = words.replace("  ", "\n").split("\n")
+            return r" \\ ".join(rf"\text{{{w}}}" if w.strip() else w for w in lines)
 
         shape = r"\times ".join(str(n) for n in a.shape)
         out = t.compose("tensor.head", text, shape=shape)
@@ -143,10 +146,6 @@ class _Format:
     def end(self) -> str:
         return ""
 
-    def column_chars(self, table: model.Table, column: int) -> int | None:
-        """How many characters wide a value may be in this column (None: any)."""
-        return None
-
 
 class Markdown(_Format):
     """GitHub-flavoured Markdown. Math is written ``$`…`$``, the form GitHub and GitLab keep
@@ -226,23 +225,15 @@ LATEX_PROSE_MATH = {
 }
 
 
-# A line of \linewidth holds about this many characters of \small table text; a value wider
-# than its column's share is summarised, as in a narrow terminal.
-CHARS_PER_LINE = 66
-# The share of \linewidth of each column (None: as wide as its content, for short names).
-FRACTIONS = {
-    "forward": (None, 0.3, None, 0.42),
-    "backward": (None, 0.17, 0.18, 0.19, 0.25),
-    "sums": (None, 0.42, 0.4),
-}
-
-
-def _fractions(kind: str, n: int) -> tuple[float | None, ...]:
-    if kind in FRACTIONS and len(FRACTIONS[kind]) == n:
-        return FRACTIONS[kind]
-    if kind == "updates":  # Param, Rule, then Before, Gradient, [State,] After share the rest
-        return (None, 0.2, *([0.55 / (n - 2)] * (n - 2)))
-    return (None,) * n
+# How many characters of the terminal's tables fit a line of \linewidth in a \small table: the
+# terminal's layout (render/layout.py) plans the LaTeX tables at this width, so a row that would
+# be stacked in an 72-column terminal is stacked on the page, and a value that would not fit is
+# summarised. pdfLaTeX's digits are narrower than a terminal cell and matrices need column gaps,
+# so one estimates the other well; a test compiles every shipped config and fails on any
+# Overfull \hbox.
+CHARS_PER_LINE = 64
+# Stacked rows: the label column (Upstream, Local, …) and the content beside it.
+LABEL_SHARE = 0.16
 
 
 class Latex(_Format):
@@ -266,10 +257,6 @@ class Latex(_Format):
 
     line_break = r"\newline "
 
-    def column_chars(self, table: model.Table, column: int) -> int | None:
-        frac = _fractions(table.kind, len(table.columns))[column]
-        return None if frac is None else int(frac * CHARS_PER_LINE) - 2
-
     def table(
         self,
         header: Sequence[str],
@@ -278,27 +265,41 @@ class Latex(_Format):
         notes: Sequence[str] = (),
         kind: str = "",
     ) -> str:
-        fracs = _fractions(kind, len(header))
+        """A plain table (the summary and the anomaly report): short cells, left as they are."""
+        align = align or "l" * len(header)
+        lines = [r"\begin{longtable}{@{}" + align + "@{}}", r"\toprule"]
+        lines += [" & ".join(header) + r" \\", r"\midrule", r"\endhead"]
+        lines += [" & ".join(row) + r" \\" for row in rows]
+        lines += [r"\bottomrule", r"\end{longtable}"]
+        return "\n".join(lines) + "\n\n"
+
+    def grid(
+        self,
+        header: Sequence[str],
+        widths: Sequence[float],
+        align: str,
+        rows: Sequence[tuple[list[str] | None, str | None, str]],
+    ) -> str:
+        r"""A longtable whose columns share \linewidth as ``widths``; each row is side by side
+        (its cells), or stacked (one block across all columns); ``note`` follows it."""
+        n = len(header)
         spec = "".join(
-            ("l" if a != "c" else "c") if f is None else rf"p{{{f:.2f}\linewidth}}"
-            for a, f in zip(align or "l" * len(header), fracs, strict=True)
+            rf">{{\raggedright\arraybackslash}}p{{\dimexpr {w:.3f}\linewidth-2\tabcolsep\relax}}"
+            if a != "c"
+            else rf">{{\centering\arraybackslash}}p{{\dimexpr {w:.3f}\linewidth-2\tabcolsep\relax}}"
+            for w, a in zip(widths, align, strict=True)
         )
-        lines = [
-            r"\begingroup\small",
-            r"\begin{longtable}{@{}" + spec + "@{}}",
-            r"\toprule",
-            " & ".join(header) + r" \\",
-            r"\midrule",
-            r"\endhead",
-        ]
-        notes = list(notes)
-        for i, row in enumerate(rows):
-            lines.append(" & ".join(c.replace("\n", " ") for c in row) + r" \\")
-            if notes and i < len(notes) and notes[i]:
-                lines.append(
-                    rf"\multicolumn{{{len(header)}}}{{@{{}}p{{\linewidth}}@{{}}}}"
-                    rf"{{\footnotesize {notes[i]}}} \\"
-                )
+        full = r"@{}p{\dimexpr\linewidth-2\tabcolsep\relax}@{}"
+        lines = [r"\begingroup\small", r"\begin{longtable}{@{}" + spec + "@{}}", r"\toprule"]
+        lines += [" & ".join(header) + r" \\", r"\midrule", r"\endhead"]
+        for cells, block, note in rows:
+            if cells is not None:
+                lines.append(" & ".join(cells) + r" \\")
+            else:
+                lines.append(rf"\multicolumn{{{n}}}{{{full}}}{{{block}}} \\")
+            if note:
+                lines.append(rf"\multicolumn{{{n}}}{{{full}}}{{\footnotesize {note}}} \\")
+            lines.append(r"\addlinespace")
         lines += [r"\bottomrule", r"\end{longtable}", r"\endgroup"]
         return "\n".join(lines) + "\n\n"
 
@@ -310,14 +311,17 @@ class Latex(_Format):
         if self.view.standalone:
             engine = "xelatex" if zh else "pdflatex"
             return (
-                f"% backprop trace of {tracer.graph.source}: compile with {engine}\n"
+                f"% backprop trace of {os.path.basename(tracer.graph.source)}: compile with "
+                f"{engine}\n"
                 "\\documentclass{article}\n"
-                "\\usepackage{amsmath,booktabs,longtable}\n"
+                "\\usepackage{amsmath,array,booktabs,longtable}\n"
                 + ("\\usepackage{ctex}\n" if zh else "")
                 + "\\begin{document}\n\n"
             )
         needs = "; with --lang zh: xelatex and \\usepackage{ctex}" if zh else ""
-        return f"% backprop trace: needs \\usepackage{{amsmath,booktabs,longtable}}{needs}\n\n"
+        return (
+            f"% backprop trace: needs \\usepackage{{amsmath,array,booktabs,longtable}}{needs}\n\n"
+        )
 
     def end(self) -> str:
         return "\\end{document}\n" if self.view.standalone else ""
@@ -359,14 +363,85 @@ def _piece(piece: model.Piece, style: str, f: _Format, max_chars: int | None) ->
     return _inline(piece, f)
 
 
+def _notes(row: model.Row, f: _Format, tracer: Tracer) -> list[str]:
+    out = []
+    for note in row.notes:
+        if note.edge is not None:
+            out.append(edge_sentence(note.edge, tracer, f.t, f.ts, f.view.precision))
+        elif note.update is not None:
+            out.append(update_sentence(note.update, f.t, f.ts, f.view.precision))
+    return out
+
+
+def latex_table(table: model.Table, f: Latex, tracer: Tracer) -> str:
+    """The terminal's layout, planned at CHARS_PER_LINE: side-by-side rows share the columns as
+    the plan's widths do; a stacked row is its head cells, then each other cell under its title."""
+    from . import layout
+    from .table import _Typesetter
+
+    ts = _Typesetter(f.view, CHARS_PER_LINE)
+    titles = [Text(ts.t(c.key)) for c in table.columns]
+    head = [c.head for c in table.columns]
+    natural = [[ts.cell(cell, None) for cell in row.cells] for row in table.rows]
+    grid = layout.plan(titles, natural, CHARS_PER_LINE, head)
+    # a little more than the terminal's share for short columns: a title in roman letters is
+    # wider than as many digits
+    padded = [w + layout.GAP + 2 for w in grid.widths]
+    widths = [w / sum(padded) for w in padded]
+    stacked_chars = int(CHARS_PER_LINE * (1 - LABEL_SHARE)) - 4
+    joiner = f.line_break if f.view.lang != "zh" else ""
+    rows: list[tuple[list[str] | None, str | None, str]] = []
+    for r, row in enumerate(table.rows):
+        note = joiner.join(_notes(row, f, tracer))
+        if grid.side[r]:
+            cells = [
+                f.line_break.join(_piece(p, cell.style, f, grid.widths[c]) for p in cell.pieces)
+                for c, cell in enumerate(row.cells)
+            ]
+            rows.append((cells, None, note))
+            continue
+        heads = [
+            " ".join(_piece(p, cell.style, f, None) for p in cell.pieces)
+            for c, cell in enumerate(row.cells)
+            if head[c]
+        ]
+        lines = [r"\quad ".join(h for h in heads if h)]
+        body = []
+        for c, cell in enumerate(row.cells):
+            if head[c] or not cell.pieces:
+                continue
+            content = f.line_break.join(
+                _piece(p, cell.style, f, stacked_chars) for p in cell.pieces
+            )
+            body.append(f"{f.text(table.columns[c].key)} & {content}" + r" \\")
+        if body:
+            lines.append(
+                r"\par\begin{tabular}{@{\quad}p{"
+                + f"{LABEL_SHARE:.2f}"
+                + r"\linewidth}@{}p{\dimexpr "
+                + f"{1 - LABEL_SHARE:.2f}"
+                + r"\linewidth-1em\relax}@{}}"
+                + " ".join(body)
+                + r"\end{tabular}"
+            )
+        rows.append((None, "".join(lines), note))
+    header = [f.text(c.key) for c in table.columns]
+    align = "".join(c.align for c in table.columns)
+    out = f.heading(3, _inline(table.title, f)) if table.title is not None else ""
+    out += f.grid(header, widths, align, rows)
+    for caption in table.captions:
+        out += f.paragraph(_inline(caption, f))
+    return out
+
+
 def table_text(table: model.Table, f: _Format, tracer: Tracer) -> str:
+    if isinstance(f, Latex):
+        return latex_table(table, f, tracer)
     view = f.view
     header = [f.text(c.key) for c in table.columns]
     rows = [
         [
-            f.line_break.join(
-                _piece(p, cell.style, f, f.column_chars(table, c)) for p in cell.pieces
-            )
+            f.line_break.join(_piece(p, cell.style, f, None) for p in cell.pieces)
             for c, cell in enumerate(row.cells)
         ]
         for row in table.rows
@@ -382,7 +457,8 @@ def table_text(table: model.Table, f: _Format, tracer: Tracer) -> str:
         number = (
             fmt.circled(i) + " " if isinstance(f, Markdown) and table.kind == "backward" else ""
         )
-        notes.append(number + " ".join(sentences) if sentences else "")
+        joiner = "" if view.lang == "zh" else " "
+        notes.append(number + joiner.join(sentences) if sentences else "")
     align = "".join(c.align for c in table.columns)
     out = f.heading(3, _inline(table.title, f)) if table.title is not None else ""
     out += f.table(header, rows, align, notes if any(notes) else (), table.kind)

@@ -27,6 +27,7 @@ from rich.tree import Tree
 
 from .. import fmt
 from ..engine import EdgeInfo, Step, Tracer
+from ..errors import one_line
 from ..ops import OPS, shape_text
 from .jsonout import dumps as json_dumps
 from .jsonout import gradient as json_gradient
@@ -148,7 +149,7 @@ def build(tracer: Tracer, step: Step | None = None, backward: bool = False) -> V
             if arg not in g.constants  # a literal constant is shown in the equation only
         ]
     return View(
-        title=os.path.basename(g.source),
+        title=one_line(os.path.basename(g.source)),  # a file name may hold escapes
         objective=g.objective,
         vertices=vertices,
         flows=flows,
@@ -166,6 +167,14 @@ def _edge_formula(info: EdgeInfo) -> str:
 def _op_flows(view: View) -> list[tuple[str, str]]:
     """(node, op) pairs in the order the node's circles are drawn."""
     return [(v.name, v.op) for v in view.vertices if v.kind == "op" and v.op is not None]
+
+
+def _inputs(view: View) -> dict[str, list[Flow]]:
+    """Each node's incoming flows, in ``view.flows`` order (one pass, not one per node)."""
+    out: dict[str, list[Flow]] = {}
+    for f in view.flows:
+        out.setdefault(f.node, []).append(f)
+    return out
 
 
 def _op_text(op: str) -> str:
@@ -222,21 +231,27 @@ def _tree(view: View) -> Tree:
             text.append(f"   ← {_edge_formula(flow.info)}", style="magenta")
         return text
 
-    def grow(tree: Tree, v: Vertex) -> None:
-        for pos, arg in enumerate(v.args):
-            if arg not in by_name:  # a literal constant: shown in the equation only
-                continue
-            child = by_name[arg]
-            again = arg in seen and child.kind == "op"
-            branch = tree.add(label(child, incoming.get((v.name, pos)), again))
-            if not again:
-                seen.add(arg)
-                grow(branch, child)
-
     root = by_name[view.objective]
     seen.add(root.name)
     tree = Tree(label(root, None, False), guide_style="dim")
-    grow(tree, root)
+    # Depth first, in argument order, with a stack of its own: a chain of thousands of nodes
+    # is as deep as it is long, far past Python's recursion limit.
+    stack = [(tree, root, iter(enumerate(root.args)))]
+    while stack:
+        branch, v, args = stack[-1]
+        nxt = next(args, None)
+        if nxt is None:
+            stack.pop()
+            continue
+        pos, arg = nxt
+        if arg not in by_name:  # a literal constant: shown in the equation only
+            continue
+        child = by_name[arg]
+        again = arg in seen and child.kind == "op"
+        sub = branch.add(label(child, incoming.get((v.name, pos)), again))
+        if not again:
+            seen.add(arg)
+            stack.append((sub, child, iter(enumerate(child.args))))
     return tree
 
 
@@ -391,8 +406,9 @@ def to_dot(view: View, precision: int = 4) -> str:
                 f"[label={_dot_label(label) if len(label) > 1 else _quote(label[0])}];"
             )
     else:
+        inputs = _inputs(view)
         for name, _ in _op_flows(view):
-            for f in (f for f in view.flows if f.node == name):
+            for f in inputs.get(name, []):
                 out.append(f"  {_dot_id(f.source)} -> {_op_id(name)};")
             out.append(f"  {_op_id(name)} -> {_dot_id(name)};")
     out.append("}")
@@ -451,9 +467,10 @@ def to_mermaid(view: View, precision: int = 4) -> str:
                 label += "\n= " + _inline(f.value, precision)
             out.append(f'  {circle} -->|"{_mermaid_text(label)}"| {_mermaid_id(view, f.source)}')
     else:
+        inputs = _inputs(view)
         for name, _ in _op_flows(view):
             circle = _mermaid_id(view, name, op=True)
-            for f in (f for f in view.flows if f.node == name):
+            for f in inputs.get(name, []):
                 out.append(f"  {_mermaid_id(view, f.source)} --> {circle}")
             out.append(f"  {circle} --> {_mermaid_id(view, name)}")
     out += [

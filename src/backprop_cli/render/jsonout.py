@@ -24,6 +24,7 @@ A trace stopped by a numerical anomaly still writes the steps before it, then th
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple, TextIO
 
@@ -372,11 +373,20 @@ def _write(out: TextIO, data: bytes | memoryview) -> None:
         out.write(bytes(data).decode("utf-8"))
         return
     out.flush()
+    write_all(buffer, data)
+
+
+def write_all(buffer: Any, data: bytes | memoryview) -> None:
+    """Every byte of ``data``, or an ``OSError``: a ``write`` may take fewer bytes than it is
+    given (one system call writes at most about 2 GiB, a pipe or a socket may take less), and
+    a short count ignored would leave a truncated document with exit 0."""
     view = memoryview(data)
-    while len(view):
+    while view:
         written = buffer.write(view)
-        if not written:
-            raise OSError(f"wrote none of the last {len(view)} bytes of the output")
+        if written is None:  # a non-blocking stream that would block: nothing was taken
+            raise BlockingIOError(errno.EAGAIN, "the output would block")
+        if written <= 0:
+            raise OSError(errno.EIO, "the output took no bytes")
         view = view[written:]
 
 
@@ -391,10 +401,58 @@ def document_text(steps: Iterable[Step], tracer: Tracer, contract: Contract = Co
     return dumps(document(steps, tracer, contract), indent=True) + "\n"
 
 
-# ``{"steps": [record]}`` indented puts the record where it sits in the document; the bytes
-# between these two are the record's text, written through a memoryview without a copy.
-_STEP_OPEN = len(b'{\n  "steps": [\n')
-_STEP_CLOSE = len(b"\n  ]\n}")
+def _chunks(obj: Any, indent: bytes | None) -> Iterator[bytes]:
+    """The text ``dumps_bytes(obj, indent=...)`` gives, in pieces: mappings and lists of
+    records are walked here, and each array is made on its own, so that a step's record is
+    never held as one text (with a param of 10⁷ elements, that text is gigabytes).
+    ``indent`` is the indentation of the line ``obj`` starts on (None: compact JSON)."""
+    inner = None if indent is None else indent + b"  "
+    if isinstance(obj, dict) and obj:
+        for i, (key, value) in enumerate(obj.items()):
+            if indent is None or inner is None:
+                yield (b"{" if i == 0 else b",") + orjson.dumps(key) + b":"
+            else:
+                yield (b"{\n" if i == 0 else b",\n") + inner + orjson.dumps(key) + b": "
+            yield from _chunks(value, inner)
+        yield b"}" if indent is None else b"\n" + indent + b"}"
+    elif isinstance(obj, list) and obj and any(isinstance(v, dict) for v in obj):
+        for i, value in enumerate(obj):
+            if indent is None or inner is None:
+                yield b"[" if i == 0 else b","
+            else:
+                yield (b"[\n" if i == 0 else b",\n") + inner
+            yield from _chunks(value, inner)
+        yield b"]" if indent is None else b"\n" + indent + b"]"
+    elif indent is None:
+        yield dumps_bytes(obj)
+    else:
+        yield dumps_bytes(obj, indent=True).replace(b"\n", b"\n" + indent)
+
+
+CHUNK = 1 << 20  # bytes gathered before a write
+
+
+def _write_chunks(out: TextIO, pieces: Iterable[bytes]) -> None:
+    """Write the pieces, gathered into writes of about ``CHUNK`` bytes."""
+    pending: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        if size + len(piece) > CHUNK and pending:
+            _write(out, b"".join(pending))
+            pending, size = [], 0
+        if len(piece) >= CHUNK:
+            _write(out, piece)
+            continue
+        pending.append(piece)
+        size += len(piece)
+    if pending:
+        _write(out, b"".join(pending))
+
+
+def _nested(obj: Any) -> Iterator[bytes]:
+    """``obj`` as it reads one level down in an indented document (under "steps": [)."""
+    yield b"    "
+    yield from _chunks(obj, b"    ")
 
 
 def write_document(
@@ -407,16 +465,18 @@ def write_document(
     count = 0
     try:
         for record in records(steps, tracer, contract):
-            text = dumps_bytes({"steps": [record]}, indent=True)
-            _write(out, b",\n" if count else head + b"\n")
-            _write(out, memoryview(text)[_STEP_OPEN:-_STEP_CLOSE])
-            del text, record
+            _write_chunks(out, [(b"," if count else head) + b"\n", *_nested(record)])
+            del record
             count += 1
     except NumericalAnomaly as exc:
-        text = dumps_bytes({"anomaly": anomaly_record(exc.anomaly)}, indent=True)
-        _write(out, (b"\n  ]" if count else head + b"]") + b",\n")
-        _write(out, memoryview(text)[2:-2])
-        _write(out, b"\n}\n")
+        _write_chunks(
+            out,
+            [
+                (b"\n  ]" if count else head + b"]") + b',\n  "anomaly": ',
+                *_chunks(anomaly_record(exc.anomaly), b"    "),
+                b"\n}\n",
+            ],
+        )
         out.flush()
         raise
     _write(out, (b"\n  ]" if count else head + b"]") + b"\n}\n")
@@ -448,11 +508,10 @@ def write_lines(
 
     try:
         for record in records(steps, tracer, contract, {**kind, "schema_version": version}):
-            text = dumps_bytes(record, newline=True)
             start()
-            _write(out, text)
+            _write_chunks(out, [*_chunks(record, None), b"\n"])
             out.flush()
-            del text, record
+            del record
     except NumericalAnomaly as exc:
         start()
         kind = {"kind": "anomaly"} if version > 1 else {}

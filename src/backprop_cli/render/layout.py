@@ -65,9 +65,9 @@ def wrap(line: Line, width: int) -> list[Text]:
 
 
 def formula_atoms(text: str) -> list[str]:
-    """Formula text cut where a line may break: before a top-level ``=``, ``+=``, ``+``, ``−``
-    or ``←`` (outside brackets), so a term is never split. ``∂J/∂W1 = ∂J/∂z · xᵀ + λW1`` ->
-    ``["∂J/∂W1", "= ∂J/∂z · xᵀ", "+ λW1"]``."""
+    """Formula text cut where a line may break: before a top-level ``=``, ``+=``, ``+`` or
+    ``←`` (outside brackets), so a term (``y_hat − y``) is never split:
+    ``∂J/∂W1 = ∂J/∂z · xᵀ + λW1`` -> ``["∂J/∂W1", "= ∂J/∂z · xᵀ", "+ λW1"]``."""
     tokens: list[str] = []
     depth = 0
     current = ""
@@ -86,23 +86,27 @@ def formula_atoms(text: str) -> list[str]:
     for token in tokens:
         if not token:
             continue
-        if atoms and token not in ("=", "+=", "+", "−", "←", "≈"):
+        if atoms and token not in ("=", "+=", "+", "←", "≈"):
             atoms[-1] += " " + token
         else:
             atoms.append(token)
     return atoms
 
 
-def words(text: Text, keep: int = 0) -> list[Text]:
-    """Prose split at spaces into atoms (styles kept); the first ``keep`` characters (an
-    indentation or a ``= `` prefix) stay with the first word."""
+def words(text: Text, keep: int = 0, sep: str = " ", keep_sep: bool = False) -> list[Text]:
+    """Prose split at ``sep`` into atoms (styles kept); the first ``keep`` characters (an
+    indentation or a ``= `` prefix) stay with the first word; with ``keep_sep``, each atom
+    keeps the separator's text before its space (``a,`` ``b``)."""
     out: list[Text] = []
     position = keep
-    for part in text.plain[keep:].split(" "):
+    tail = sep.rstrip(" ") if keep_sep else ""
+    parts = text.plain[keep:].split(sep)
+    for i, part in enumerate(parts):
         if part:
             start = 0 if not out else position
-            out.append(text[start : position + len(part)])
-        position += len(part) + 1
+            end = position + len(part) + (len(tail) if i < len(parts) - 1 else 0)
+            out.append(text[start:end])
+        position += len(part) + len(sep)
     return out
 
 

@@ -249,7 +249,7 @@ def backward_nodes(step: Step, tracer: Tracer, view: View) -> Table:
                     Cell(local),
                     Cell(glob),
                 ],
-                notes=[Note(edge=e) for e in shown] if view.explain else [],
+                notes=_node_notes(shown) if view.explain else [],
             )
         )
     for i, row in enumerate(rows, 1):
@@ -262,6 +262,14 @@ def backward_nodes(step: Step, tracer: Tracer, view: View) -> Table:
         captions=_backward_captions(tracer, view),
         spaced=True,
     )
+
+
+def _node_notes(edges: list[Edge]) -> list[Note]:
+    """One sentence per edge; a + node's sentence already names every input it hands the
+    gradient to ("… to L (and the same to s)"), so it is said once for the node."""
+    if edges and edges[0].info.op == "add":
+        return [Note(edge=edges[0])]
+    return [Note(edge=e) for e in edges]
 
 
 def _backward_captions(tracer: Tracer, view: View) -> list[Msg]:

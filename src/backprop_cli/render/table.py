@@ -7,7 +7,9 @@ by a numerical anomaly ends with a report of where it happened.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import numpy as np
 from rich import box
@@ -114,7 +116,8 @@ class _Typesetter:
             if not finite and i == len(rows) - 1:
                 text.append(WARNING)
             # a matrix row stays whole; the lines of a summary may wrap between words
-            out.append(Line(layout.words(text, keep=len(prefix)) if summary else [text]))
+            # a summary's statistics ("mean 0.1", "std 2") wrap as pairs
+            out.append(Line(layout.words(text, keep=len(prefix), sep="  ") if summary else [text]))
         return out
 
     def cell(self, cell: model.Cell, width: int | None) -> list[Line]:
@@ -130,7 +133,9 @@ class _Typesetter:
         grid = layout.plan(titles, natural, self.width, head)
         lines: list[Text] = []
         if table.title is not None:
-            lines.append(Text(self.message(table.title), style="bold"))
+            # a long title (an optimiser's settings) wraps after a comma, between settings
+            title = Text(self.message(table.title), style="bold")
+            lines += layout.wrap(Line(layout.words(title, sep=", ", keep_sep=True)), self.width)
         if table.header and any(grid.side):
             header = layout.grid_row([[Line([t])] for t in titles], grid.widths)
             lines += header
@@ -315,6 +320,56 @@ def graph_summary(graph: Graph) -> RenderableType:
     return Group(tensors, Text(""), nodes, Text(""), footer)
 
 
+# Sizes and option values that stand for their symbols in `backprop ops`: each op's local
+# gradient text is written for these shapes, then the sentinels are replaced by the names the
+# README and the op summaries use (n elements, B examples, exponent p).
+_N, _ROWS, _B, _P = 9967, 9949, 9931, 9907
+_SYMBOLS = {
+    str(_P - 1): "(p − 1)",
+    str(_P): "p",
+    str(_ROWS * _B): "n",
+    str(_N): "n",
+    str(_B): "B",
+}
+
+
+def _general(text: str) -> str:
+    for sentinel, symbol in _SYMBOLS.items():
+        text = text.replace(sentinel, symbol)
+    return text
+
+
+def op_rule(op: Any) -> list[str]:
+    """The op's local gradient for each input, in general form and in the variable names of
+    its summary (``a``, ``b``; ``z`` for the activations)."""
+    count = 2 if op.arity is None else op.arity
+    unary = op.arity == 1
+    var = "z" if unary and re.search(r"\bz\b", op.summary) else "a"
+    names = [var] if unary else ["a", "b"][:count]
+    # a batch of B examples (columns) for the losses, n elements for the rest
+    batch = op.name.endswith("cross_entropy")
+    shape: tuple[int, ...] = (_ROWS, _B) if batch else (_N,)
+    shapes: list[tuple[int, ...]] = [shape] * count
+    if op.name == "softmax_cross_entropy":
+        shapes = [(_ROWS, _B), (_ROWS, _B)]
+    options: dict[str, Any] = {k: o.default for k, o in op.options.items()}
+    if "exponent" in op.options:
+        options["exponent"] = float(_P)
+    for k, o in op.options.items():
+        if o.required and k != "exponent":
+            options[k] = 1.0
+    if "shape" in op.options:
+        options["shape"] = shape
+    out = []
+    for pos in range(count):
+        try:
+            text = _general(local_text(op, pos, "out", names, shapes, options))
+        except (KeyError, ValueError, IndexError, TypeError):
+            text = "see the summary"
+        out.append(f"∂/∂{names[pos]}: {text}")
+    return out
+
+
 def ops_table() -> Table:
     """What ``backprop ops`` prints: the op table, as the user writes and reads it."""
     table = Table(
@@ -325,26 +380,10 @@ def ops_table() -> Table:
     table.add_column("Options")
     table.add_column("Local gradient")
     for op in OPS.values():
-        count = 2 if op.arity is None else op.arity
-        names = ["a", "b"][:count] if op.arity != 1 else ["z"]
-        shapes: list[tuple[int, ...]] = [(3,)] * count
-        # A required option needs a value to show a formula; 3 stands for it, and is named.
-        options = {k: (3.0 if o.required else o.default) for k, o in op.options.items()}
-        example = ", ".join(f"{k} = 3" for k, o in op.options.items() if o.required)
-        if "shape" in op.options:
-            options["shape"] = (3,)
-        locals_ = []
-        for pos in range(count):
-            try:
-                text = local_text(op, pos, "out", names, shapes, options)
-                if example and "3" in text:
-                    text += f" (with {example})"
-                locals_.append(f"∂/∂{names[pos]}: {text}")
-            except (KeyError, ValueError, IndexError):
-                locals_.append(f"∂/∂{names[pos]}: see the summary")
         opts = ", ".join(
-            f"{k}" + ("" if o.required else f" = {o.default}") for k, o in op.options.items()
+            f"{k}" + ("" if o.required or o.default is None else f" = {o.default}")
+            for k, o in op.options.items()
         )
         summary = op.summary + (f"\nkink: {op.kink}" if op.kink else "")
-        table.add_row(op.name, summary, opts, "\n".join(locals_))
+        table.add_row(op.name, summary, opts, "\n".join(op_rule(op)))
     return table

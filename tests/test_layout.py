@@ -1,0 +1,231 @@
+"""The gradient table mirrors the document, at every width, in every format.
+
+- the default backward table is the document's: one row per operator node, in backward order,
+  sums of several paths on the row that completes them, no gradients of data;
+- no line is longer than the width, no matrix row or formula term is split, no line ends in a
+  space, at 60, 80, 100 and 120 columns for every shipped config;
+- the LaTeX of every shipped config compiles with pdflatex without an Overfull \\hbox;
+- the Markdown's math survives a CommonMark parser with GitHub's math syntax, backslashes and all;
+- ``backprop ops`` states each op's general local gradient.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.cells import cell_len
+
+from backprop_cli import fmt
+from backprop_cli.ops import OPS
+from backprop_cli.render import layout
+from backprop_cli.render.table import op_rule
+
+from .conftest import CONFIGS
+from .helpers import invoke, trace_json
+
+SHIPPED = sorted(CONFIGS.glob("*.yaml"))
+MLP = str(CONFIGS / "seed_mlp_l2.yaml")
+LINEAR = str(CONFIGS / "seed_linear.yaml")
+
+
+def _backward_block(out: str) -> str:
+    return out.split("Backward pass", 1)[1].split("Parameter updates", 1)[0]
+
+
+# ---- the document's view ----------------------------------------------------------------------
+
+
+def test_default_backward_table_is_the_documents() -> None:
+    out = invoke("trace", MLP).stdout
+    backward = _backward_block(out)
+    rows = re.findall(r"^([①-⑳])\s+(\S+) =", backward, re.M)
+    # J, then the ℓ2 and loss nodes, then the output layer, the hidden layer, the input side
+    assert rows == [("①", "J"), ("②", "s"), ("③", "L"), ("④", "o"), ("⑤", "h"), ("⑥", "z")]
+    # ∂J/∂W2 gathers ∂J/∂o·hᵀ and λW2, shown whole on o's row with the sum's value
+    o_row = backward.split("④", 1)[1].split("⑤", 1)[0]
+    assert "∂J/∂W2 = ∂J/∂o · hᵀ + λW2" in o_row
+    doc = trace_json(MLP)
+    w2 = np.array(doc["steps"][0]["grads"]["W2"])
+    for row in fmt.tensor(w2, 4).split("\n"):
+        assert row.strip("[] ") in o_row
+    z_row = backward.split("⑥", 1)[1]
+    assert "∂J/∂W1 = ∂J/∂z · xᵀ + λW1" in z_row
+    # gradients of data are not shown, and the table says so
+    assert "∂J/∂x" not in backward and "∂J/∂y" not in backward
+    assert "gradients of data (x, y) are not shown; --data-grads shows them" in backward
+    # no separate table of sums in this view
+    assert "Gradients summed over several paths" not in out
+
+
+def test_data_grads_and_the_edges_view() -> None:
+    with_data = _backward_block(invoke("trace", MLP, "--data-grads").stdout)
+    assert "∂J/∂x = W1ᵀ · ∂J/∂z" in with_data and "∂J/∂y = y − o" in with_data
+    edges = invoke("trace", MLP, "--view", "edges", "--width", "200").stdout
+    assert re.findall("^ *([①-⑳])", _backward_block(edges), re.M) == [
+        chr(0x2460 + i) for i in range(11)
+    ]
+    assert "Gradients summed over several paths" in edges
+
+
+def test_view_does_not_change_json() -> None:
+    assert trace_json(MLP, "--view", "edges") == trace_json(MLP)
+
+
+# ---- widths -------------------------------------------------------------------------------------
+
+ROW_START = re.compile(r"\[(?=\s*-?\d)")
+BROKEN_ROW = re.compile(r"^\s*(= )?-?\d[\d.e+-]*,")
+
+
+@pytest.mark.parametrize("width", [60, 80, 100, 120])
+@pytest.mark.parametrize("config", SHIPPED, ids=lambda p: p.stem)
+def test_nothing_is_split_at_any_width(config: Path, width: int) -> None:
+    out = invoke("trace", str(config), "--width", str(width), "--steps", "2").stdout
+    previous = ""
+    for line in out.splitlines():
+        assert cell_len(line) <= width, line
+        assert not line.endswith(" "), repr(line)
+        # a matrix row that starts on a line ends on it
+        for m in ROW_START.finditer(line):
+            assert "]" in line[m.end() :], line
+        assert not BROKEN_ROW.match(line), line
+        # a formula term is never cut inside its brackets (lists, such as an optimiser's
+        # settings, may wrap after a comma)
+        if "," not in line and not previous.endswith(","):
+            assert line.count("(") == line.count(")"), line
+        previous = line
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_a_row_too_wide_is_stacked_and_a_tensor_too_wide_summarised(width: int) -> None:
+    out = invoke("trace", str(CONFIGS / "classifier_softmax.yaml"), "--width", str(width)).stdout
+    assert re.search(r"^ +Upstream +∂L/∂", out, re.M)  # stacked rows: titles on the left
+    if width == 60:
+        assert "3×4 tensor" in out and "corners" in out
+        assert (
+            "tensors too wide for 60 columns are summarised; --full shows them whole"
+            in " ".join(out.split())
+        )
+        full = invoke(
+            "trace", str(CONFIGS / "classifier_softmax.yaml"), "--width", "60", "--full"
+        ).stdout
+        assert "3×4 tensor" not in full
+
+
+def test_formula_atoms_break_only_between_terms() -> None:
+    assert layout.formula_atoms("∂J/∂W1 = ∂J/∂z · xᵀ + λW1") == ["∂J/∂W1", "= ∂J/∂z · xᵀ", "+ λW1"]
+    assert layout.formula_atoms("L = ½(y_hat − y)²") == ["L", "= ½(y_hat − y)²"]
+    assert layout.formula_atoms("s = λ/2·(‖W1‖² + ‖W2‖²), λ = 0.01") == [
+        "s",
+        "= λ/2·(‖W1‖² + ‖W2‖²), λ",
+        "= 0.01",
+    ]
+
+
+def test_at_80_columns_the_line_fit_keeps_its_formulas_whole() -> None:
+    out = invoke("trace", LINEAR, "--width", "80").stdout
+    assert "= y_hat − y" in out  # the term stays whole, wherever its line breaks
+    assert "L = ½‖y_hat − y‖²" in out
+
+
+# ---- LaTeX ------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+@pytest.mark.parametrize("config", SHIPPED, ids=lambda p: p.stem)
+def test_latex_compiles_without_overfull_boxes(config: Path, tmp_path: Path) -> None:
+    tex = invoke("trace", str(config), "--format", "latex", "--standalone").stdout
+    assert tex.startswith(f"% backprop trace of {config.name}: compile with pdflatex\n")
+    (tmp_path / "t.tex").write_text(tex, encoding="utf-8")
+    result = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=300,
+        check=False,
+    )
+    log = (tmp_path / "t.log").read_text(encoding="utf-8", errors="replace")
+    assert result.returncode == 0, log[-2000:]
+    overfull = [line for line in log.splitlines() if line.startswith("Overfull \\hbox")]
+    assert not overfull, overfull[:5]
+
+
+def test_latex_fragment_names_its_packages() -> None:
+    tex = invoke("trace", LINEAR, "--format", "latex").stdout
+    assert tex.startswith("% backprop trace: needs \\usepackage{amsmath,array,booktabs,longtable}")
+    assert "\\documentclass" not in tex and "\\end{document}" not in tex
+    standalone = invoke("trace", LINEAR, "--format", "latex", "--standalone").stdout
+    assert standalone.rstrip().endswith("\\end{document}")
+
+
+# ---- Markdown ----------------------------------------------------------------------------------
+
+
+def _math_tokens(text: str) -> list[str]:
+    markdown_it = pytest.importorskip("markdown_it")
+    texmath = pytest.importorskip("mdit_py_plugins.texmath")
+    md = markdown_it.MarkdownIt("commonmark").enable("table")
+    md.use(texmath.texmath_plugin, delimiters="gitlab")
+
+    def walk(tokens):
+        for t in tokens:
+            if t.children:
+                yield from walk(t.children)
+            yield t
+
+    return [t.content for t in walk(md.parse(text)) if t.type == "math_inline"]
+
+
+@pytest.mark.parametrize("config", SHIPPED, ids=lambda p: p.stem)
+def test_markdown_math_survives_a_commonmark_parser(config: Path) -> None:
+    out = invoke("trace", str(config), "--format", "markdown", "--steps", "2").stdout
+    written = re.findall(r"\$`(.*?)`\$", out)
+    assert written and all("\\" in w or w for w in written)
+    assert _math_tokens(out) == written  # every formula, with every backslash
+
+
+def test_markdown_matrices_keep_their_row_breaks() -> None:
+    out = invoke("trace", MLP, "--format", "markdown").stdout
+    tokens = _math_tokens(out)
+    w1 = next(t for t in tokens if t.startswith("\\begin{bmatrix}0.2 & -0.1 & 0.4"))
+    assert w1.count(" \\\\ ") == 3  # four rows
+
+
+# ---- backprop ops -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("op", "rule"),
+    [
+        ("mean", "∂/∂a: 1/n"),
+        ("mse", "∂/∂a: 2(a − b)/n"),
+        ("softmax_cross_entropy", "∂/∂a: (softmax(a) − b)/B"),
+        ("pow", "∂/∂a: p·a^(p − 1)"),
+        ("relu", "∂/∂z: 1[z > 0]"),
+        ("log", "∂/∂a: 1/a"),
+    ],
+)
+def test_ops_states_the_general_rule(op: str, rule: str) -> None:
+    assert rule in op_rule(OPS[op])
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_ops_rules_use_the_summarys_variables(name: str) -> None:
+    op = OPS[name]
+    for line in op_rule(op):
+        variable = line.split(":", 1)[0].removeprefix("∂/∂")
+        if op.arity == 1 and re.search(r"\b[az]\b", op.summary):
+            assert re.search(rf"\b{variable}\b", op.summary), (name, line)
+        assert not re.search(r"99\d\d", line), (name, line)  # no stand-in size left over
+
+
+def test_json_of_the_view_options_is_parsable() -> None:
+    json.loads(invoke("trace", MLP, "--format", "json", "--view", "edges").stdout)
