@@ -119,6 +119,23 @@ def write_chain(folder: Path, nodes: int, steps: int = 50) -> Path:
     return path
 
 
+def write_sigmoid_222(folder: Path, steps: int = 10) -> Path:
+    """The classic 2-2-2 sigmoid network (two inputs, two hidden, two outputs, biases)."""
+    path = folder / f"sigmoid_222_{steps}.yaml"
+    path.write_text(
+        "data:\n  x: [0.05, 0.10]\n  y: [0.01, 0.99]\n"
+        "params:\n  W1: [[0.15, 0.20], [0.25, 0.30]]\n  b1: [0.35, 0.35]\n"
+        "  W2: [[0.40, 0.45], [0.50, 0.55]]\n  b2: [0.60, 0.60]\n"
+        "graph:\n  - {name: z1, op: matmul, args: [W1, x]}\n"
+        "  - {name: a1, op: add, args: [z1, b1]}\n"
+        "  - {name: h, op: sigmoid, args: [a1]}\n  - {name: z2, op: matmul, args: [W2, h]}\n"
+        "  - {name: a2, op: add, args: [z2, b2]}\n  - {name: o, op: sigmoid, args: [a2]}\n"
+        "  - {name: L, op: half_squared_error, args: [o, y]}\n"
+        f"optimizer: {{name: sgd, lr: 0.5}}\nsteps: {steps}\n"
+    )
+    return path
+
+
 def engine_run(graph, steps: int) -> Callable[[], None]:
     def run() -> None:
         for _ in Tracer(graph).run(steps=steps):
@@ -299,6 +316,39 @@ def subprocess_time(argv: list[str], repeats: int | None = None) -> float:
     )
 
 
+def _bytecode_env() -> dict[str, str]:
+    """The environment of a user's shell: bytecode caches written and read. With
+    PYTHONDONTWRITEBYTECODE set (as in some containers), backprop-cli's own modules are
+    compiled from source at every start while the floor's libraries, installed by pip with
+    their .pyc files, are not, which inflates the CLI's cold start by ~60 ms."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def cpu_time(argv: list[str], env: dict[str, str]) -> float:
+    """User + system CPU seconds of one run of a child process (not wall time: on a busy
+    2-core machine the wall time of a 0.2 s start swings by 2×, its CPU time much less)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def paired_cpu_times(runs: dict[str, list[str]], repeats: int | None = None) -> dict[str, float]:
+    """Median CPU time of each command, run in turn (ABAB…) so that the floor and the CLI
+    meet the same moments of the machine; one warm-up run each writes the bytecode caches."""
+    env = _bytecode_env()
+    repeats = repeats or (7 if QUICK else 25)
+    for argv in runs.values():
+        cpu_time(argv, env)
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    for _ in range(repeats):
+        for key, argv in runs.items():
+            times[key].append(cpu_time(argv, env))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def peak_memory_kib(argv: list[str]) -> int:
     code = (
         "import resource, subprocess, sys; "
@@ -315,6 +365,100 @@ def memory_row(label: str, argv: list[str], large_steps: str) -> str:
     return (
         f"| {label} | {small / 1024:.1f} MiB | {large / 1024:.1f} MiB ({large_steps} steps) "
         f"| {large / small:.2f}× |"
+    )
+
+
+def print_numbers(graph) -> None:
+    """How many numbers one step's JSON holds against the elements of the distinct tensors
+    the engine recorded (equal values counted once)."""
+    import orjson
+
+    from backprop_cli.render import jsonout
+
+    tracer = Tracer(graph)
+    step = next(tracer.run(steps=1))
+    arrays = [*step.values.values(), *step.grads.values()]
+    for e in step.edges:
+        arrays += [e.upstream, e.local, e.global_]
+    for u in step.updates.values():
+        arrays += [u.before, u.grad, u.after, *u.state.values()]
+    seen: dict[tuple, int] = {}
+    for a in arrays:
+        a = np.asarray(a, dtype=np.float64)
+        seen.setdefault((a.shape, (a + 0.0).tobytes()), a.size)
+    distinct = sum(seen.values())
+
+    def count(obj) -> int:
+        if isinstance(obj, dict):
+            return 0 if "ref" in obj else sum(count(v) for v in obj.values())
+        if isinstance(obj, list):
+            return sum(count(v) for v in obj)
+        return 1 if isinstance(obj, float) else 0
+
+    print("| one step of the 784-256-10 MLP | numbers | / distinct elements | text |")
+    print("|---|---|---|---|")
+    print(f"| distinct tensor elements | {distinct:,} | 1.00× | |")
+    for version in (2, 1):
+        contract = jsonout.Contract(version=version)
+        record = next(jsonout.records([step], tracer, contract))
+        text = jsonout.dumps_bytes(record)
+        n = count(orjson.loads(text))
+        print(
+            f"| schema_version {version} | {n:,} | {n / distinct:.2f}× | {len(text) / 1e6:.1f} MB |"
+        )
+
+
+def print_serialisation_floor(graph, engine_step: float) -> None:
+    """What orjson alone takes to write the numbers one step must hold, per part, against
+    the engine's time for a step: the floor of any full-precision JSON of them."""
+    import orjson
+
+    tracer = Tracer(graph)
+    step = next(tracer.run(steps=1))
+
+    def plain(a):
+        a = np.asarray(a, dtype=np.float64)
+        return float(a) if a.ndim == 0 else np.ascontiguousarray(a)
+
+    parts = {
+        "forward": [plain(v) for v in step.values.values()],
+        "grads": [plain(g) for g in step.grads.values()],
+        "updates.after": [plain(u.after) for u in step.updates.values()],
+    }
+    print("\n| orjson alone, one step | time | / engine step |")
+    print("|---|---|---|")
+    for name, arrays in parts.items():
+        t = median_time(lambda a=arrays: orjson.dumps(a, option=orjson.OPT_SERIALIZE_NUMPY), 5)
+        print(f"| {name} | {fmt_s(t)} | {ratio(t, engine_step)} |")
+
+
+FLOOR_JSON = "import numpy, rich, typer, yaml"
+FLOOR_TABLE = "import numpy, rich, typer, yaml, rich.console"
+
+
+def print_cold_start() -> None:
+    """``trace`` of the seed config in json and in table format, each paired with its floor:
+    the libraries it cannot start without (the table format also needs Rich's console)."""
+    seed = str(ROOT / "configs/seed_linear.yaml")
+    t = paired_cpu_times(
+        {
+            "floor_json": [sys.executable, "-c", FLOOR_JSON],
+            "json": [*backprop_exe(), "trace", seed, "--format", "json"],
+            "floor_table": [sys.executable, "-c", FLOOR_TABLE],
+            "table": [*backprop_exe(), "trace", seed],
+        }
+    )
+    print("| command | CPU time | / its import floor |")
+    print("|---|---|---|")
+    print(f'| python -c "{FLOOR_JSON}" | {fmt_s(t["floor_json"])} | 1.00× |')
+    print(
+        f"| backprop trace configs/seed_linear.yaml -f json | {fmt_s(t['json'])} "
+        f"| {ratio(t['json'], t['floor_json'])} |"
+    )
+    print(f'| python -c "{FLOOR_TABLE}" | {fmt_s(t["floor_table"])} | 1.00× |')
+    print(
+        f"| backprop trace configs/seed_linear.yaml | {fmt_s(t['table'])} "
+        f"| {ratio(t['table'], t['floor_table'])} |"
     )
 
 
@@ -335,7 +479,14 @@ def main() -> None:
     global QUICK
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    QUICK = parser.parse_args().quick
+    parser.add_argument(
+        "--only", choices=["cold-start"], help="run one section (cold start takes ~1 minute)"
+    )
+    args = parser.parse_args()
+    QUICK = args.quick
+    if args.only == "cold-start":
+        print_cold_start()
+        return
 
     tmp = Path(tempfile.mkdtemp(prefix="backprop-bench-"))
     print(
@@ -381,38 +532,108 @@ def main() -> None:
     for label, extra in (
         ("trace --format jsonl > /dev/null", ("--format", "jsonl")),
         ("trace --format json > /dev/null", ("--format", "json")),
+        ("trace -f jsonl --fields objective,grads", ("-f", "jsonl", "--fields", "objective,grads")),
+        ("trace -f jsonl --fields objective", ("-f", "jsonl", "--fields", "objective")),
+        ("trace -f jsonl --schema-version 1", ("-f", "jsonl", "--schema-version", "1")),
     ):
         t = median_time(cli_inprocess(mlp, 50, *extra), 3)
         print(f"| {label} | {fmt_s(t)} | {ratio(t, e)} |")
+    print()
+    print_numbers(load_config(str(mlp)))
+    print_serialisation_floor(load_config(str(mlp)), e / 50)
 
-    print("\n## Cold start (subprocess, median)\n")
-    floor = subprocess_time([sys.executable, "-c", "import numpy, rich, typer, yaml"])
-    seed = subprocess_time([*backprop_exe(), "trace", str(ROOT / "configs/seed_linear.yaml")])
-    print("| command | time | / import floor |")
+    print("\n## jsonl of the 2-2-2 sigmoid network vs the engine (10,000 steps, in-process)\n")
+    small = write_sigmoid_222(tmp, 10_000)
+    steps_small = 2_000 if QUICK else 10_000
+    t = interleaved(
+        {
+            "engine": engine_run(load_config(str(small)), steps_small),
+            "jsonl": cli_inprocess(small, steps_small, "-f", "jsonl"),
+            "objective": cli_inprocess(small, steps_small, "-f", "jsonl", "--fields", "objective"),
+        },
+        3,
+    )
+    print("| run | per step | / engine |")
     print("|---|---|---|")
-    print(f'| python -c "import numpy, rich, typer, yaml" | {fmt_s(floor)} | 1.00× |')
-    print(f"| backprop trace configs/seed_linear.yaml | {fmt_s(seed)} | {ratio(seed, floor)} |")
+    for key, label in (
+        ("engine", "engine"),
+        ("jsonl", "trace -f jsonl"),
+        ("objective", "trace -f jsonl --fields objective"),
+    ):
+        per = t[key] / steps_small
+        print(f"| {label} | {per * 1e6:.1f} µs | {ratio(t[key], t['engine'])} |")
+
+    print("\n## Cold start (subprocess CPU time, floor and CLI in turn, median)\n")
+    print_cold_start()
 
     print("\n## Peak memory (max RSS of the process)\n")
-    print("| run | 10 steps | 1,000 steps | ratio |")
+    print("| run | 10 steps | many steps | ratio |")
     print("|---|---|---|---|")
     chain = write_chain(tmp, 30)
     for label, extra in (
         ("jsonl, 784-256-10 MLP", (str(mlp), "--format", "jsonl")),
+        ("json, 784-256-10 MLP", (str(mlp), "--format", "json")),
         ("jsonl, 30-node chain", (str(chain), "--format", "jsonl")),
         ("table --every 100, 30-node chain", (str(chain), "--format", "table", "--every", "100")),
     ):
         large_steps = "200" if QUICK and "MLP" in label else "1000"
         print(memory_row(label, [*backprop_exe(), "trace", *extra], large_steps))
+    small = str(write_sigmoid_222(tmp))
+    many = "2000" if QUICK else "10000"
+    for label, extra in (
+        ("table, 2-2-2 sigmoid", ("--format", "table")),
+        ("table --every 1000, 2-2-2 sigmoid", ("--format", "table", "--every", "1000")),
+        ("json, 2-2-2 sigmoid", ("--format", "json")),
+        ("jsonl, 2-2-2 sigmoid", ("--format", "jsonl")),
+        ("markdown, 2-2-2 sigmoid", ("--format", "markdown")),
+        ("latex, 2-2-2 sigmoid", ("--format", "latex")),
+        ("csv, 2-2-2 sigmoid", ("--format", "csv")),
+    ):
+        print(memory_row(label, [*backprop_exe(), "trace", small, *extra], many))
+    pinned = {}
+    for steps in ("10", many):  # --expect against a pinned trace of as many steps
+        pinned[steps] = tmp / f"pinned_{steps}.json"
+        with open(pinned[steps], "w") as fh:
+            subprocess.run(
+                [*backprop_exe(), "trace", small, "-f", "json", "-n", steps], stdout=fh, check=True
+            )
+    ten = peak_memory_kib([*backprop_exe(), "trace", small, "-n", "10", "--expect", pinned["10"]])
+    lots = peak_memory_kib([*backprop_exe(), "trace", small, "-n", many, "--expect", pinned[many]])
+    print(
+        f"| --expect (json), 2-2-2 sigmoid | {ten / 1024:.1f} MiB | {lots / 1024:.1f} MiB "
+        f"({many} steps) | {lots / ten:.2f}× |"
+    )
 
-    print("\n## Linear growth (engine, median)\n")
-    print("| graph | steps | time | per node-step |")
+    print("\n## A full table of a deep chain vs the engine (1 step, in-process)\n")
+    print("| graph | engine | trace (table, full) | / engine |")
     print("|---|---|---|---|")
-    for nodes, steps in ((50, 20), (100, 20), (200, 20), (100, 10), (100, 40)):
+    for nodes in (100, 1000):
+        deep = write_chain(tmp, nodes, 1)
+        t = interleaved(
+            {
+                "engine": engine_run(load_config(str(deep)), 1),
+                "table": cli_inprocess(deep, 1, "--format", "table"),
+            },
+            3,
+        )
+        print(
+            f"| {nodes}-node chain | {fmt_s(t['engine'])} | {fmt_s(t['table'])} "
+            f"| {ratio(t['table'], t['engine'])} |"
+        )
+
+    print("\n## Linear growth (engine, median, the first step excluded)\n")
+    print("| graph | steps | steps 2…N | per node-step |")
+    print("|---|---|---|---|")
+    for nodes, steps in ((50, 20), (100, 20), (200, 20), (1000, 20), (100, 10), (100, 40)):
         graph = load_config(str(write_chain(tmp, nodes, steps)))
-        t = median_time(engine_run(graph, steps))
+        # the first step also builds the formula text of every edge: a fixed cost per run
+        t = interleaved({"all": engine_run(graph, steps), "first": engine_run(graph, 1)})
+        rest = t["all"] - t["first"]
         count = len(graph.nodes)
-        print(f"| {count}-node chain | {steps} | {fmt_s(t)} | {t / (count * steps) * 1e6:.2f} µs |")
+        print(
+            f"| {count}-node chain | {steps} | {fmt_s(rest)} "
+            f"| {rest / (count * (steps - 1)) * 1e6:.2f} µs |"
+        )
     shutil.rmtree(tmp, ignore_errors=True)
 
 

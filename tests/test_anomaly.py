@@ -98,11 +98,12 @@ def test_overflow_in_jsonl_ends_with_an_anomaly_line() -> None:
     result = invoke("trace", OVERFLOW, "--format", "jsonl")
     assert result.exit_code == 3
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [r.get("step") for r in records] == [1, None]
-    assert set(records[1]) == {"schema_version", "anomaly"}
-    assert records[1]["schema_version"] == 1
+    assert [r["kind"] for r in records] == ["header", "step", "anomaly"]
+    assert [r.get("step") for r in records[1:]] == [1, None]
+    assert set(records[2]) == {"kind", "schema_version", "anomaly"}
+    assert records[2]["schema_version"] == 2
     assert (
-        records[1]["anomaly"]
+        records[2]["anomaly"]
         == json.loads(invoke("trace", OVERFLOW, "--format", "json").stdout)["anomaly"]
     )
 

@@ -60,7 +60,8 @@ def test_large_tensors_are_summarised_unless_full(tmp_path) -> None:
 def test_json_is_one_document() -> None:
     result = invoke("trace", LINEAR, "--format", "json")
     doc = json.loads(result.stdout)
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
+    assert doc["fields"] == ["objective", "forward", "backward", "grads", "updates"]
     assert [s["step"] for s in doc["steps"]] == [1]
     step = doc["steps"][0]
     assert set(step) >= {"step", "forward", "objective", "backward", "grads", "updates"}
@@ -68,18 +69,41 @@ def test_json_is_one_document() -> None:
     assert set(edge) >= {"node", "op", "input", "upstream", "local", "global", "formula"}
     assert set(edge["formula"]) >= {"upstream", "local", "global"}
     assert set(step["grads"]) == {"x", "y", "w", "b", "wx", "y_hat", "L"}
-    assert set(step["updates"]["w"]) >= {"before", "grad", "after"}
+    assert set(step["updates"]["w"]) == {"after", "formula", "state"}
 
 
-def test_jsonl_is_one_line_per_step() -> None:
+def test_schema_version_1_is_the_old_document() -> None:
+    doc = json.loads(invoke("trace", LINEAR, "--format", "json", "--schema-version", "1").stdout)
+    assert set(doc) == {"schema_version", "graph", "steps"} and doc["schema_version"] == 1
+    assert set(doc["steps"][0]["updates"]["w"]) == {"before", "grad", "after", "formula", "state"}
+    assert doc["steps"][0]["updates"]["w"]["grad"] == -3.8
+
+
+def test_jsonl_is_a_header_then_one_line_per_step() -> None:
     lines = invoke("trace", LINEAR, "--format", "jsonl", "--steps", "4").stdout.splitlines()
     records = [json.loads(line) for line in lines]
-    assert [r["step"] for r in records] == [1, 2, 3, 4]
-    assert all(r["schema_version"] == 1 for r in records)
+    header, steps = records[0], records[1:]
     document = json.loads(invoke("trace", LINEAR, "-f", "json", "-n", "4").stdout)
-    assert [{k: v for k, v in r.items() if k != "schema_version"} for r in records] == document[
-        "steps"
-    ]
+    assert header == {
+        "kind": "header",
+        "schema_version": 2,
+        "steps": 4,
+        "fields": document["fields"],
+        "graph": document["graph"],
+    }
+    assert header["graph"]["optimizer"]["name"] == "sgd"
+    assert [r["step"] for r in steps] == [1, 2, 3, 4]
+    assert all(r["kind"] == "step" and r["schema_version"] == 2 for r in steps)
+    assert [{k: v for k, v in r.items() if k not in ("kind", "schema_version")} for r in steps] == (
+        document["steps"]
+    )
+
+
+def test_jsonl_of_version_1_has_no_header() -> None:
+    lines = invoke("trace", LINEAR, "-f", "jsonl", "-n", "2", "--schema-version", "1").stdout
+    records = [json.loads(line) for line in lines.splitlines()]
+    assert [(r["schema_version"], r["step"]) for r in records] == [(1, 1), (1, 2)]
+    assert "kind" not in records[0]
 
 
 def test_json_values_round_trip_at_full_precision() -> None:
@@ -159,7 +183,7 @@ def test_closed_pipe_ends_quietly() -> None:
         f"-f jsonl -n 2000 | head -n 1",
     )
     assert proc.returncode == 0
-    assert json.loads(proc.stdout)["step"] == 1
+    assert json.loads(proc.stdout)["kind"] == "header"
     assert proc.stderr == ""
 
 

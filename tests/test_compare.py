@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 
@@ -69,7 +70,9 @@ def test_types_lengths_and_nonfinite_strings_compare_exactly() -> None:
 def test_same_traces_exit_0(golden) -> None:
     result = invoke("compare", str(golden), str(golden))
     assert result.exit_code == 0
-    assert result.stdout == f"{golden} matches {golden} (rtol 1e-09, atol 1e-12)\n"
+    assert result.stdout == (
+        f"{golden} matches {golden} (schema_version 2, json; rtol 1e-09, atol 1e-12)\n"
+    )
 
 
 def test_different_traces_exit_1_with_every_path(golden, tmp_path) -> None:
@@ -83,7 +86,10 @@ def test_different_traces_exit_1_with_every_path(golden, tmp_path) -> None:
     lines = result.stdout.splitlines()
     assert lines[3].split() == ["steps[0].objective", "0.26727499999999993", "0.2672759999999999"]
     assert lines[4].split() == ["steps[0].grads.W1[2][1]", "0.004", "99.0"]
-    assert lines[-1] == f"{other} differs from {golden} at 2 path(s) (rtol 1e-09, atol 1e-12)"
+    assert lines[-1] == (
+        f"{other} differs from {golden} at 2 path(s) (schema_version 2, json; rtol 1e-09, "
+        f"atol 1e-12)"
+    )
     # looser tolerances accept the small change
     assert invoke("compare", str(golden), str(other), "--rtol", "1e-3").stdout.count("\n s") == 1
 
@@ -166,7 +172,9 @@ def _unusable(golden, args, text, message) -> None:
 def test_expect_passes_for_the_unchanged_config(golden) -> None:
     result = invoke("trace", MLP, "--expect", str(golden))
     assert result.exit_code == 0
-    assert result.stdout == f"trace of {MLP} matches {golden} (rtol 1e-09, atol 1e-12)\n"
+    assert result.stdout == (
+        f"trace of {MLP} matches {golden} (schema_version 2, json; rtol 1e-09, atol 1e-12)\n"
+    )
 
 
 def test_expect_names_the_first_differing_paths_when_a_weight_changes(golden, tmp_path) -> None:
@@ -174,8 +182,18 @@ def test_expect_names_the_first_differing_paths_when_a_weight_changes(golden, tm
     result = invoke("trace", str(changed), "--expect", str(golden), "--width", "120")
     assert result.exit_code == 1
     rows = [line.split()[0] for line in result.stdout.splitlines()[3:6]]
+    assert rows == ["steps[0].objective", "steps[0].forward.W1[0][0]", "steps[0].forward.z[0]"]
+    # every number once: 54 paths differ where version 1, which repeats them, has 96
+    assert f"trace of {changed} differs from {golden} at 54 path(s)" in result.stdout
+    pinned_v1 = golden.parent / "v1.json"
+    pinned_v1.write_text(invoke("trace", MLP, "-f", "json", "--schema-version", "1").stdout)
+    result = invoke("trace", str(changed), "--expect", str(pinned_v1), "--width", "120")
+    rows = [line.split()[0] for line in result.stdout.splitlines()[3:6]]
     assert rows == ["steps[0].forward.W1[0][0]", "steps[0].forward.z[0]", "steps[0].forward.h[0]"]
-    assert f"trace of {changed} differs from {golden} at 96 path(s)" in result.stdout
+    assert (
+        f"trace of {changed} differs from {pinned_v1} at 96 path(s) (schema_version 1, json;"
+        in result.stdout
+    )
 
 
 def test_expect_uses_the_same_options_as_the_json_it_compares_with(golden, tmp_path) -> None:
@@ -198,3 +216,91 @@ def test_expect_prints_only_the_comparison(golden, extra) -> None:
 def test_json_round_trip_is_stable() -> None:
     doc = trace_json(CONFIGS / "seed_linear.yaml", "-n", "3")
     assert not list(differences(doc, copy.deepcopy(doc), rtol=0.0, atol=0.0))
+
+
+# ---- versions and forms -------------------------------------------------------------------
+
+
+@pytest.fixture
+def traces(tmp_path, monkeypatch):
+    """The seed MLP's 3 steps in every version and form, named v1.json, v2.json, v1.jsonl, …"""
+    monkeypatch.chdir(tmp_path)
+    for version in ("1", "2"):
+        for form in ("json", "jsonl"):
+            out = invoke("trace", MLP, "-n", "3", "-f", form, "--schema-version", version).stdout
+            (tmp_path / f"v{version}.{form}").write_text(out, encoding="utf-8")
+    return ["v1.json", "v2.json", "v1.jsonl", "v2.jsonl"]
+
+
+def test_every_version_and_form_matches_every_other(traces) -> None:
+    for expected in traces:
+        for actual in traces:
+            result = invoke("compare", expected, actual)
+            assert result.exit_code == 0, (expected, actual, result.stdout)
+    assert invoke("compare", "v1.json", "v2.jsonl").stdout == (
+        "v2.jsonl matches v1.json (schema_version 2, jsonl against schema_version 1, json, "
+        "compared as schema_version 1; rtol 1e-09, atol 1e-12)\n"
+    )
+    assert invoke("compare", "v2.json", "v2.jsonl").stdout == (
+        "v2.jsonl matches v2.json (schema_version 2, jsonl against schema_version 2, json; "
+        "rtol 1e-09, atol 1e-12)\n"
+    )
+
+
+@pytest.mark.parametrize("pinned", ["v1.json", "v2.json", "v1.jsonl", "v2.jsonl"])
+def test_expect_reads_every_version_and_form_and_says_which(traces, pinned) -> None:
+    result = invoke("trace", MLP, "-n", "3", "--expect", pinned)
+    version, form = pinned[1], pinned.split(".")[1]
+    assert result.stdout == (
+        f"trace of {MLP} matches {pinned} (schema_version {version}, {form}; rtol 1e-09, "
+        f"atol 1e-12)\n"
+    )
+    assert invoke("trace", MLP, "-n", "2", "--expect", pinned).exit_code == 1
+
+
+def test_a_changed_number_is_found_in_jsonl_and_across_versions(traces) -> None:
+    lines = Path("v2.jsonl").read_text(encoding="utf-8").splitlines()
+    step = json.loads(lines[2])  # the header, step 1, step 2
+    step["grads"]["W1"][0][0] += 1.0
+    lines[2] = json.dumps(step)
+    Path("changed.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for pinned in ("v2.jsonl", "v1.json"):
+        result = invoke("compare", pinned, "changed.jsonl", "--width", "120")
+        assert result.exit_code == 1
+        paths = [line.split()[0] for line in result.stdout.splitlines()[3:-1]]
+        if pinned == "v2.jsonl":
+            assert paths == ["steps[1].grads.W1[0][0]"]
+        else:  # rebuilt as version 1, the gradient is also each update's "grad"
+            assert paths == ["steps[1].grads.W1[0][0]", "steps[1].updates.W1.grad[0][0]"]
+
+
+def test_a_jsonl_stream_cut_short_is_missing_steps(traces) -> None:
+    lines = Path("v2.jsonl").read_text(encoding="utf-8").splitlines()
+    Path("short.jsonl").write_text("\n".join(lines[:3]) + "\n", encoding="utf-8")
+    result = invoke("compare", "v2.json", "short.jsonl", "--width", "120")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[3].split()[:3] == ["steps[2]", "{step,", "objective,"]
+    assert "(missing)" in result.stdout
+
+
+def test_a_reference_to_a_part_not_written_is_an_error(traces) -> None:
+    out = invoke("trace", MLP, "-n", "3", "-f", "json", "--fields", "backward").stdout
+    Path("edges.json").write_text(out, encoding="utf-8")
+    result = invoke("compare", "v1.json", "edges.json")
+    assert result.exit_code == 2
+    assert "a reference to grads.o, which the trace does not hold" in result.stderr
+
+
+def test_errors_in_a_large_document_name_the_line_of_the_file(tmp_path) -> None:
+    from backprop_cli.compare import TraceInputError, load_trace
+
+    path = tmp_path / "big.json"
+    body = ",\n".join(f'    {{"step": {i}, "objective": 0.5}}' for i in range(1, 20001))
+    path.write_text('{\n  "schema_version": 2,\n  "steps": [\n' + body + "\n  ]\n}\n")
+    trace = load_trace(str(path))
+    assert sum(1 for _ in trace.steps) == 20000  # read in pieces (the file is ~700 kB)
+    path.write_text(path.read_text().replace('{"step": 15000,', '{"step": 15000', 1))
+    trace = load_trace(str(path))
+    with pytest.raises(TraceInputError, match=r"big.json:15003:20: not JSON \(Expecting ','"):
+        for _ in trace.steps:
+            pass

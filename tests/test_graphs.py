@@ -157,6 +157,6 @@ def test_yaml_floats_in_exponent_form() -> None:
 def test_jsonl_matches_json_for_a_batch() -> None:
     lines = invoke("trace", "-", "-f", "jsonl", input=BATCH_MLP).stdout.splitlines()
     doc = json.loads(invoke("trace", "-", "-f", "json", input=BATCH_MLP).stdout)
-    assert [json.loads(line)["objective"] for line in lines] == [
+    assert [json.loads(line)["objective"] for line in lines[1:]] == [
         s["objective"] for s in doc["steps"]
     ]

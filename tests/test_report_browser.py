@@ -113,7 +113,8 @@ def test_report_makes_no_request_and_draws_every_node(browser: Any, tmp_path: Pa
 def test_arrow_right_walks_every_backward_edge_with_the_traces_numbers(
     browser: Any, tmp_path: Path
 ) -> None:
-    trace = trace_json(CONFIGS / "seed_mlp_l2.yaml", "--steps", "2")
+    # version 1: every edge's numbers inline, as the report shows them
+    trace = trace_json(CONFIGS / "seed_mlp_l2.yaml", "--steps", "2", "--schema-version", "1")
     opened = Opened(browser, _report(tmp_path, "seed_mlp_l2.yaml", "--steps", "2"))
     page = opened.page
     assert opened.panel() == {"upstream": None, "local": None, "global": None}  # ∂J/∂J = 1

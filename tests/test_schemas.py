@@ -256,25 +256,39 @@ def test_a_trace_stopped_by_an_anomaly_validates(trace_validator) -> None:
     assert doc["anomaly"]["node"] == "logits"
     assert errors(trace_validator, doc) == []
     lines = invoke("trace", config, "--format", "jsonl").stdout.splitlines()
-    assert [errors(trace_validator, json.loads(line)) for line in lines] == [[], []]
+    assert [errors(trace_validator, json.loads(line)) for line in lines] == [[], [], []]
+    old = invoke("trace", config, "-f", "jsonl", "--schema-version", "1").stdout.splitlines()
+    assert [errors(trace_validator, json.loads(line)) for line in old] == [[], []]
     doc["anomaly"]["pass"] = "sideways"
     assert errors(trace_validator, doc) != []
 
 
-def test_new_keys_may_be_added_but_documented_ones_are_required(trace_validator) -> None:
-    doc = json.loads(invoke("trace", str(CONFIGS / "seed_linear.yaml"), "-f", "json").stdout)
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_new_keys_may_be_added_but_documented_ones_are_required(trace_validator, version) -> None:
+    config = str(CONFIGS / "seed_linear.yaml")
+    doc = json.loads(invoke("trace", config, "-f", "json", "--schema-version", version).stdout)
     step = doc["steps"][0]
-    step["anomaly"] = {"kind": "nan"}  # a later key within schema version 1
+    step["anomaly"] = {"kind": "nan"}  # a later key within the schema version
     doc["graph"]["optimizer"]["beta1"] = 0.9
     assert errors(trace_validator, doc) == []
-    del step["grads"]
+    del step["step"]
     step["backward"][0]["formula"].pop("target")
     step["updates"]["w"]["after"] = "lots"
     messages = errors(trace_validator, doc)
-    assert "'grads' is a required property" in messages
+    assert "'step' is a required property" in messages
     assert "'target' is a required property" in messages
     assert any(m.startswith("'lots' is not valid under any") for m in messages)
-    assert errors(trace_validator, {**doc, "schema_version": 2}) != []
+    other = {"1": 2, "2": 1}[version]
+    assert errors(trace_validator, {**doc, "schema_version": other}) != []
+
+
+def test_references_name_a_part_of_the_step(trace_validator) -> None:
+    config = str(CONFIGS / "seed_mlp_l2.yaml")
+    doc = json.loads(invoke("trace", config, "-f", "json").stdout)
+    edge = next(e for e in doc["steps"][0]["backward"] if e["input"] == "W1" and e["node"] == "z")
+    assert edge["local"] == {"ref": "forward", "name": "x", "transpose": True, "shape": [1, 3]}
+    edge["local"]["ref"] = "elsewhere"
+    assert errors(trace_validator, doc) != []
 
 
 # ---- the graph schema --------------------------------------------------------------------

@@ -209,7 +209,9 @@ def test_only_step() -> None:
     doc = json.loads(invoke("trace", LINEAR, "-n", "3", "--only-step", "2", "-f", "json").stdout)
     assert [s["step"] for s in doc["steps"]] == [2]
     lines = invoke("trace", LINEAR, "-n", "3", "--only-step", "3", "-f", "jsonl").stdout
-    assert [json.loads(x)["step"] for x in lines.splitlines()] == [3]
+    records = [json.loads(x) for x in lines.splitlines()]
+    assert records[0]["steps"] == 1  # the header: one step follows
+    assert [r["step"] for r in records[1:]] == [3]
 
 
 def test_only_step_beyond_the_run_is_a_usage_error() -> None:

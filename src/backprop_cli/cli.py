@@ -17,7 +17,6 @@ from typing import IO, Any, cast
 import typer
 
 from . import __version__
-from .compare import ATOL, RTOL
 from .errors import (
     EXIT_BROKEN_PIPE,
     EXIT_CHECK_FAILED,
@@ -33,6 +32,7 @@ from .errors import (
     os_reason,
 )
 from .limits import MAX_STEPS
+from .tolerances import ATOL, RTOL
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 a check or comparison failed; 2 usage or config error; "
@@ -354,6 +354,22 @@ def trace(
         help="Trace on through NaN and ±Inf, marking them, "
         "instead of stopping at the first (exit 3).",
     ),
+    schema_version: int | None = typer.Option(
+        None,
+        "--schema-version",
+        min=1,
+        max=2,
+        metavar="N",
+        help="The JSON contract: 2 (the default) writes every tensor once, edges refer to "
+        "values by name; 1 writes every number inline, as backprop 0.1 did.",
+    ),
+    fields: str | None = typer.Option(
+        None,
+        "--fields",
+        metavar="PARTS",
+        help="The parts of each step in json and jsonl, comma-separated: "
+        "objective,forward,backward,grads,updates (the default: all).",
+    ),
     allow_outside_data: bool = ALLOW_OUTSIDE,
     max_memory: str = MAX_MEMORY,
 ) -> None:
@@ -369,6 +385,7 @@ def trace(
         raise UsageError(f"--lr: expected a finite learning rate ≥ 0, found {lr}")
     Catalogue(lang)  # an unknown language is a usage error before any work
     _check_trace_options(format, explain, every, node, save_svg, save_html, expect, summary)
+    _check_json_options(format, expect, schema_version, fields)
     if summary:
         _check_summary_options(every, only_step, node, explain)
     files.check_new_files([("--save-svg", save_svg), ("--save-html", save_html)], force)
@@ -392,11 +409,10 @@ def trace(
             tracer,
             expect,
             f"trace of {one_line(config)}",
-            rtol,
-            atol,
-            max_rows,
+            (rtol, atol, max_rows),
             width,
             lang,
+            allow_nonfinite,
         )
     view = View(
         precision=precision,
@@ -452,8 +468,43 @@ def trace(
         from .render import jsonout
 
         selected = (s for s in run if only_step in (None, s.step))
-        writer = jsonout.write_document if format is Format.json else jsonout.write_lines
-        writer(selected, tracer, sys.stdout)
+        contract = jsonout.Contract(
+            version=schema_version or jsonout.SCHEMA_VERSION,
+            fields=jsonout.parse_fields(fields) if fields is not None else jsonout.FIELDS,
+            checked=not allow_nonfinite,
+        )
+        if format is Format.json:
+            jsonout.write_document(selected, tracer, sys.stdout, contract)
+        else:
+            count = 1 if only_step is not None else total
+            jsonout.write_lines(selected, tracer, sys.stdout, contract, count)
+
+
+def _check_json_options(
+    format: Format, expect: str | None, schema_version: int | None, fields: str | None
+) -> None:
+    """--schema-version and --fields shape the JSON output; --expect takes both from its file."""
+    given = [
+        name
+        for name, value in (("--schema-version", schema_version), ("--fields", fields))
+        if value is not None
+    ]
+    if not given:
+        return
+    if expect is not None:
+        raise UsageError(
+            f"--expect compares in the schema version and fields of its file; it does not "
+            f"combine with {', '.join(given)}"
+        )
+    if format not in (Format.json, Format.jsonl):
+        raise UsageError(
+            f"{', '.join(given)}: shape{'s' * (len(given) == 1)} the JSON output; use with "
+            f"--format json or jsonl"
+        )
+    if fields is not None:
+        from .render.jsonout import parse_fields
+
+        parse_fields(fields)
 
 
 def _check_trace_options(
@@ -530,34 +581,64 @@ def _expect(
     tracer: Any,
     expect: str,
     actual_name: str,
+    tolerances: tuple[float, float, int],
+    width: int | None,
+    lang: str,
+    allow_nonfinite: bool,
+) -> None:
+    """Trace in the schema version and fields of EXPECTED, compare step by step as each is
+    traced (neither trace is held whole), print the comparison, exit 0 or 1."""
+    import orjson
+
+    from . import compare
+    from .render import jsonout
+
+    rtol, atol, max_rows = tolerances
+    compare.check_tolerances(rtol, atol)
+    expected = compare.load_trace(expect)
+    contract = jsonout.Contract(
+        version=expected.version,
+        fields=tuple(f for f in jsonout.FIELDS if f in (expected.fields or jsonout.FIELDS)),
+        checked=not allow_nonfinite,
+    )
+
+    def plain(record: Any) -> Any:  # what reading the JSON text back gives
+        return orjson.loads(jsonout.dumps_bytes(record))
+
+    actual = compare.Trace(
+        actual_name,
+        expected.version,
+        expected.form,
+        plain(jsonout.header(tracer, contract)),
+        (plain(r) for r in jsonout.records(steps, tracer, contract)),
+    )
+    _print_comparison(expected, actual, rtol, atol, max_rows, width, lang)
+
+
+def _print_comparison(
+    expected: Any,
+    actual: Any,
     rtol: float,
     atol: float,
     max_rows: int,
     width: int | None,
     lang: str,
 ) -> None:
-    """Compare the trace, step by step as it runs, with EXPECTED (as its --format json text
-    reads back); print the comparison, exit 0 or 1."""
-    import json
-
+    """Print the differences of two traces read step by step, exit 0 or 1."""
     from . import compare
     from .i18n import Catalogue
-    from .render import difftable, jsonout
+    from .render import difftable
 
-    compare.check_tolerances(rtol, atol)
-    expected, expected_name = compare.load_trace(expect)
-    head = {"schema_version": jsonout.SCHEMA_VERSION, "graph": jsonout.graph_record(tracer)}
-    actual_steps = (json.loads(jsonout.dumps(jsonout.step_record(s, tracer))) for s in steps)
+    t = Catalogue(lang)
     renderable, count = difftable.render(
-        compare.stream_differences(
-            expected, json.loads(jsonout.dumps(head)), actual_steps, rtol, atol
-        ),
-        expected_name,
-        actual_name,
+        compare.compare_traces(expected, actual, rtol, atol),
+        expected.name,
+        actual.name,
         rtol,
         atol,
         max_rows or sys.maxsize,
-        Catalogue(lang),
+        t,
+        difftable.read_text(expected, actual, t),
     )
     make_console(width).print(renderable, soft_wrap=True)  # the verdict line unbroken
     raise typer.Exit(1 if count else 0)
@@ -567,7 +648,9 @@ def _expect(
 @user_errors
 def compare_command(
     expected: str = typer.Argument(
-        ..., metavar="EXPECTED", help="The pinned trace (--format json output); - is stdin."
+        ...,
+        metavar="EXPECTED",
+        help="The pinned trace (--format json or jsonl output); - is stdin.",
     ),
     actual: str = typer.Argument(..., metavar="ACTUAL", help="The trace to check; - is stdin."),
     rtol: float = RTOL_OPTION,
@@ -578,28 +661,18 @@ def compare_command(
     ),
     lang: str = typer.Option("en", "--lang", help="Language of the table: en or zh."),
 ) -> None:
-    """Compare two traces: list every differing path with both values; exit 0 when they
-    match within the tolerances, 1 when they differ, 2 when a file is not a trace."""
+    """Compare two traces (json or jsonl, schema version 1 or 2): list every differing path
+    with both values; exit 0 when they match within the tolerances, 1 when they differ, 2 when
+    a file is not a trace."""
     from . import compare
     from .i18n import Catalogue
-    from .render import difftable
 
-    t = Catalogue(lang)
+    Catalogue(lang)  # an unknown language is a usage error before any work
     compare.check_paths(expected, actual)
     compare.check_tolerances(rtol, atol)
-    expected_doc, expected_name = compare.load_trace(expected)
-    actual_doc, actual_name = compare.load_trace(actual)
-    renderable, count = difftable.render(
-        compare.differences(expected_doc, actual_doc, rtol, atol),
-        expected_name,
-        actual_name,
-        rtol,
-        atol,
-        max_rows or sys.maxsize,
-        t,
-    )
-    make_console(width).print(renderable, soft_wrap=True)  # the verdict line unbroken
-    raise typer.Exit(1 if count else 0)
+    expected_trace = compare.load_trace(expected)
+    actual_trace = compare.load_trace(actual)
+    _print_comparison(expected_trace, actual_trace, rtol, atol, max_rows, width, lang)
 
 
 @app.command(cls=PlainUsage, epilog=EXIT_CODES_HELP)

@@ -178,12 +178,16 @@ class Tracer:
         return [n for n in self.graph.nodes if n.name in needed and n.name in by_name]
 
     def _consumers(self) -> dict[str, list[tuple[str, int]]]:
-        """For every name, the (node, input position) edges that read it, in forward order."""
+        """For every name, the (node, input position) edges that read it, in forward order;
+        ``term_of`` gives each edge's 1-based place among them (a dict: a param read by
+        every node of a deep graph would make ``list.index`` quadratic)."""
         out: dict[str, list[tuple[str, int]]] = {name: [] for name in self.names}
+        self.term_of: dict[tuple[str, int], int] = {}
         for node in self.active:
             for pos, arg in enumerate(node.args):
                 if arg not in self.constants:
                     out[arg].append((node.name, pos))
+                    self.term_of[(node.name, pos)] = len(out[arg])
         return out
 
     def options(self, node: Node) -> dict[str, Any]:
@@ -203,11 +207,6 @@ class Tracer:
         # a product with them is written as the local gradient alone, as the document writes
         # ∂J/∂W2 = ∂J/∂o·hᵀ + λW2 rather than … + ∂J/∂s·λW2.
         ones = {J} if self.shapes[J] == () else set()
-        # each edge's place among the terms of its input's gradient, by dict: list.index on
-        # every edge is quadratic in a long chain
-        place = {
-            edge: i for terms in self.consumers.values() for i, edge in enumerate(terms, start=1)
-        }
         for node in reversed(self.active):
             up = d(J, node.name)
             arg_shapes = [self.shapes[a] for a in node.args]
@@ -250,7 +249,7 @@ class Tracer:
                         local=loc_text,
                         global_=glob,
                         target=d(J, arg),
-                        term=place[(node.name, pos)],
+                        term=self.term_of[(node.name, pos)],
                         terms=len(terms),
                     )
                 )

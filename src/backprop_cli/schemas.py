@@ -21,7 +21,7 @@ from .ops import OPS, Op
 from .optim import OPTIMIZERS
 from .options import Option
 from .render.graph import GRAPH_SCHEMA_VERSION
-from .render.jsonout import SCHEMA_VERSION
+from .render.jsonout import FIELDS, SCHEMA_VERSION
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -407,14 +407,146 @@ def trace_schema() -> dict[str, Any]:
         "grad_formulas": {"type": "object", "additionalProperties": string},
         "updates": {"type": "object", "additionalProperties": {"$ref": "#/$defs/update"}},
     }
+    v2 = SCHEMA_VERSION
+    ref = {"$ref": "#/$defs/ref"}
+    value2 = {"anyOf": [value, ref]}
+    step2_fields = {
+        "step": count,
+        "objective": step_fields["objective"],
+        "forward": step_fields["forward"],
+        "backward": {
+            "type": "array",
+            "items": {"$ref": "#/$defs/edge2"},
+            "description": "One record per edge, in backward order: formulas, and the numbers "
+            "that exist nowhere else; the others are references into the step.",
+        },
+        "grads": {**values, "description": "Every accumulated gradient: data, params, nodes."},
+        "grad_formulas": step_fields["grad_formulas"],
+        "updates": {"type": "object", "additionalProperties": {"$ref": "#/$defs/update2"}},
+    }
     return {
         "$schema": DRAFT,
-        "title": "backprop-cli trace (JSON output, schema_version 1)",
+        "title": f"backprop-cli trace (JSON output, schema_version {v2}, or 1 with "
+        f"--schema-version 1)",
         "description": "'backprop trace --format json' prints one document; '--format jsonl' "
-        "prints one step record per line, each with schema_version. New keys "
-        "may be added within schema version 1.",
-        "oneOf": [{"$ref": "#/$defs/document"}, {"$ref": "#/$defs/line"}],
+        f"prints one record per line. Version {v2} (the default) writes every tensor of a step "
+        "once and starts a jsonl stream with a header line; version 1 writes every number "
+        "inline and each jsonl line is a step. New keys may be added within a schema version.",
+        "oneOf": [
+            {"$ref": "#/$defs/document"},
+            {"$ref": "#/$defs/line"},
+            {"$ref": "#/$defs/document2"},
+            {"$ref": "#/$defs/line2"},
+        ],
         "$defs": {
+            "ref": _obj(
+                {
+                    "ref": {"enum": ["forward", "grads"]},
+                    "name": string,
+                },
+                {
+                    "transpose": {"const": True},
+                    "shape": {"$ref": "#/$defs/shape"},
+                },
+                extra=False,
+                description="The value of step[ref][name], written there; with transpose, that "
+                "value transposed: the matrix of 'shape' that is it read row by row as a matrix "
+                "of the reversed shape, transposed.",
+            ),
+            "fields": {
+                "type": "array",
+                "items": {"enum": list(FIELDS)},
+                "minItems": 1,
+                "uniqueItems": True,
+                "description": "The parts of each step written (--fields).",
+            },
+            "document2": _obj(
+                {
+                    "schema_version": {"const": v2},
+                    "fields": {"$ref": "#/$defs/fields"},
+                    "graph": {"$ref": "#/$defs/graph"},
+                    "steps": {"type": "array", "items": {"$ref": "#/$defs/step2"}},
+                },
+                {"anomaly": {"$ref": "#/$defs/anomaly"}},
+            ),
+            "line2": {
+                "oneOf": [
+                    _obj(
+                        {
+                            "kind": {"const": "header"},
+                            "schema_version": {"const": v2},
+                            "steps": {
+                                **count,
+                                "description": "How many step lines follow (fewer when an "
+                                "anomaly stops the trace).",
+                            },
+                            "fields": {"$ref": "#/$defs/fields"},
+                            "graph": {"$ref": "#/$defs/graph"},
+                        },
+                        description="The first line of a jsonl stream.",
+                    ),
+                    {
+                        "allOf": [
+                            {"$ref": "#/$defs/step2"},
+                            {
+                                "required": ["kind", "schema_version"],
+                                "properties": {
+                                    "kind": {"const": "step"},
+                                    "schema_version": {"const": v2},
+                                },
+                            },
+                        ]
+                    },
+                    _obj(
+                        {
+                            "kind": {"const": "anomaly"},
+                            "schema_version": {"const": v2},
+                            "anomaly": {"$ref": "#/$defs/anomaly"},
+                        },
+                        description="The last line of a trace stopped by a numerical anomaly.",
+                    ),
+                ]
+            },
+            "step2": _obj(
+                {"step": count},
+                {k: v for k, v in step2_fields.items() if k != "step"},
+                description="One training step: the parts --fields selects. Further keys may "
+                "be added.",
+            ),
+            "edge2": _obj(
+                {
+                    "index": count,
+                    "node": string,
+                    "op": string,
+                    "input": string,
+                    "upstream": value2,
+                    "local": value2,
+                    "global": value2,
+                    "formula": {"$ref": "#/$defs/formula"},
+                    "term": count,
+                    "terms": count,
+                },
+                description="Upstream × local = global for one (node → input) edge; a "
+                "number that the step holds elsewhere is a reference to it.",
+            ),
+            "update2": _obj(
+                {
+                    "after": value2,
+                    "formula": string,
+                    "state": {"type": "object", "additionalProperties": value2},
+                },
+                description="The param after the step and the optimiser's state; the value "
+                "before is forward[param], the gradient grads[param].",
+            ),
+            "formula": _obj(
+                {
+                    "equation": string,
+                    "upstream": string,
+                    "local": string,
+                    "global": string,
+                    "target": string,
+                }
+            ),
             "nonfinite": {"enum": ["nan", "inf", "-inf"]},
             "value": {
                 "description": "A float64 number, a non-finite value as a string, or a nested "
@@ -428,7 +560,7 @@ def trace_schema() -> dict[str, Any]:
             "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
             "document": _obj(
                 {
-                    "schema_version": {"const": SCHEMA_VERSION},
+                    "schema_version": {"const": 1},
                     "graph": {"$ref": "#/$defs/graph"},
                     "steps": {"type": "array", "items": {"$ref": "#/$defs/step"}},
                 },
@@ -441,14 +573,14 @@ def trace_schema() -> dict[str, Any]:
                             {"$ref": "#/$defs/step"},
                             {
                                 "required": ["schema_version"],
-                                "properties": {"schema_version": {"const": SCHEMA_VERSION}},
+                                "properties": {"schema_version": {"const": 1}},
                             },
                         ]
                     },
                     {
                         **_obj(
                             {
-                                "schema_version": {"const": SCHEMA_VERSION},
+                                "schema_version": {"const": 1},
                                 "anomaly": {"$ref": "#/$defs/anomaly"},
                             },
                             description="The last line of a trace stopped by a numerical anomaly.",
@@ -542,7 +674,12 @@ def trace_schema() -> dict[str, Any]:
                 },
                 description="The config after expansion.",
             ),
-            "step": _obj(step_fields, description="One training step. Further keys may be added."),
+            "step": _obj(
+                {"step": count},
+                {k: v for k, v in step_fields.items() if k != "step"},
+                description="One training step of version 1: the parts --fields selects "
+                "(all by default). Further keys may be added.",
+            ),
             "edge": _obj(
                 {
                     "index": count,

@@ -9,7 +9,7 @@ JSON output never changes with the language.
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import os
 import string
 from collections.abc import Callable
 from functools import cache
@@ -22,7 +22,9 @@ DEFAULT = "en"
 
 def languages() -> list[str]:
     """The language codes shipped: the module names of this package."""
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+    # the folder's listing, not pkgutil (whose import is a measurable part of a cold start)
+    names = {n.split(".")[0] for d in __path__ for n in os.listdir(d) if n.endswith(".py")}
+    return sorted(n for n in names if not n.startswith("_"))
 
 
 @cache

@@ -13,7 +13,10 @@ from rich.text import Text
 from .. import fmt
 from ..check import ROUNDING_LIKELY, CheckStep, TensorCheck
 from ..notation import d
-from .jsonout import SCHEMA_VERSION, dumps, value
+from .jsonout import dumps, value
+
+# The version of the contract of 'backprop check --format json' (not that of a trace).
+SCHEMA_VERSION = 1
 
 
 def _index(index: tuple[int, ...]) -> str:

@@ -1,29 +1,67 @@
-"""The JSON contract (``schema_version`` 1): one document, or one object per step (jsonl).
+"""The JSON contract: one document (``--format json``), or one object per line (jsonl).
+
+``schema_version`` 2 (the default) writes every tensor of a step once: ``forward`` holds every
+value, ``grads`` every accumulated gradient, ``updates`` the params after the step and the
+optimiser's state; a ``backward`` edge holds its formula text and only the numbers that exist
+nowhere else (a term of a gradient summed over several paths, a local gradient that is no value
+of the step). Every other number of an edge is a reference into the same step:
+``{"ref": "grads", "name": "z"}`` is ``grads.z``; with ``"transpose": true`` it is that value
+transposed, read as a matrix of the reversed ``shape`` (``x``ᵀ of ``z = W1·x``). ``--fields``
+selects the parts of each step; a jsonl stream starts with a ``"kind": "header"`` line.
+``schema_version`` 1 (``--schema-version 1``) writes every number inline, repeats included.
 
 Values are numbers or nested lists of float64 at full precision: the shortest text that reads
 back as the same float (``1e-5``, ``0.1``, ``1e+16``); non-finite values are written as the
 strings ``"nan"``, ``"inf"`` and ``"-inf"``. The text is made by orjson, which writes numpy arrays
-natively (a trace of a real-sized network holds millions of numbers per step, and the standard
-library's encoder spends about 0.5 µs on each), and the document form is written step by step,
-so memory does not grow with the number of steps.
+natively (a trace of a real-sized network holds millions of numbers per step). The engine has
+already checked every value it records unless ``--allow-nonfinite`` is given, so version 2 does
+not check them again (the optimiser's state, which the engine does not check, is). Output is
+written step by step, each step's bytes once, so memory does not grow with the number of steps.
 
 A trace stopped by a numerical anomaly still writes the steps before it, then the anomaly: the
-``anomaly`` key of the document, or a last line ``{"schema_version": 1, "anomaly": {…}}``.
+``anomaly`` key of the document, or a last line with ``anomaly``.
 """
 
 from __future__ import annotations
 
 import errno
 from collections.abc import Iterable, Iterator
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 import numpy as np
 import orjson
 
 from ..engine import Anomaly, Step, Tracer, finite_stats, nonfinite_counts
-from ..errors import NumericalAnomaly
+from ..errors import NumericalAnomaly, UsageError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # what ``trace`` writes unless --schema-version says otherwise
+SCHEMA_VERSIONS = (1, 2)
+# The parts of a step --fields selects, in the order a step record holds them.
+FIELDS = ("objective", "forward", "backward", "grads", "updates")
+
+
+class Contract(NamedTuple):
+    """What to write: the schema version, the parts of each step, and whether the engine
+    checked every value it recorded (it stops at the first non-finite one unless
+    --allow-nonfinite), so that version 2 need not check them again."""
+
+    version: int = SCHEMA_VERSION
+    fields: tuple[str, ...] = FIELDS
+    checked: bool = True
+
+
+def parse_fields(text: str) -> tuple[str, ...]:
+    """``objective,grads`` → the named parts, in the order of ``FIELDS``."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in FIELDS]
+    if unknown or not names:
+        found = (
+            f"unknown field{'s' * (len(unknown) > 1)} {', '.join(unknown)}"
+            if unknown
+            else ("no field")
+        )
+        raise UsageError(f"--fields: {found}; choose from {','.join(FIELDS)}")
+    return tuple(name for name in FIELDS if name in names)
 
 
 # An anomaly's inputs are written whole up to this many elements, else only summarised.
@@ -81,8 +119,9 @@ def graph_record(tracer: Tracer) -> dict[str, Any]:
     }
 
 
-def step_record(step: Step, tracer: Tracer) -> dict[str, Any]:
-    return {
+def step_record(step: Step, tracer: Tracer, fields: tuple[str, ...] = FIELDS) -> dict[str, Any]:
+    """A step in schema version 1: every number inline."""
+    record: dict[str, Any] = {
         "step": step.step,
         "forward": {name: value(v) for name, v in step.values.items()},
         "objective": value(step.objective),
@@ -120,6 +159,14 @@ def step_record(step: Step, tracer: Tracer) -> dict[str, Any]:
             for name, u in step.updates.items()
         },
     }
+    return _select(record, fields)
+
+
+def _select(record: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    if fields == FIELDS:
+        return record
+    keep = {"step", *fields, *(("grad_formulas",) if "grads" in fields else ())}
+    return {key: v for key, v in record.items() if key in keep}
 
 
 def anomaly_record(anomaly: Anomaly) -> dict[str, Any]:
@@ -152,6 +199,157 @@ def anomaly_record(anomaly: Anomaly) -> dict[str, Any]:
     return record
 
 
+# ---- schema version 2: every tensor once -----------------------------------------------------
+
+
+def _plain(a: Any) -> Any:
+    """A value the engine checked: a float, or the array itself for orjson (no copy unless
+    the array is not C-contiguous, which orjson cannot read)."""
+    if getattr(a, "ndim", 0) == 0:
+        return float(a)
+    return (
+        a if a.flags.c_contiguous and a.dtype == np.float64 else np.ascontiguousarray(a, np.float64)
+    )
+
+
+class _Step:
+    """Where each array of one step is written, so that an edge or an update refers to it
+    instead of writing its numbers again."""
+
+    def __init__(self, step: Step, checked: bool):
+        self.write = _plain if checked else value
+        self.known: dict[int, dict[str, Any]] = {}  # id of an array → its reference
+        self.owners: dict[int, list[tuple[str, np.ndarray]]] = {}  # memory owner → forward values
+        for name, v in step.values.items():
+            self.known.setdefault(id(v), {"ref": "forward", "name": name})
+            if isinstance(v, np.ndarray) and v.ndim:
+                owner = v if v.base is None else v.base
+                self.owners.setdefault(id(owner), []).append((name, v))
+        self.grads = step.grads
+        for name, g in step.grads.items():
+            self.known.setdefault(id(g), {"ref": "grads", "name": name})
+
+    def ref(self, a: Any, grad_of: str | None = None) -> dict[str, Any] | None:
+        """The reference to an array written elsewhere in the step, or None; ``grad_of``
+        names the gradient it is expected to be (two names can hold the same array: a node
+        ``z = W1x + b1`` hands its gradient to ``W1x`` as it is)."""
+        if np.size(a) <= 1:
+            return None  # a number is no longer than a reference to it
+        if grad_of is not None and self.grads.get(grad_of) is a:
+            return {"ref": "grads", "name": grad_of}
+        found = self.known.get(id(a))
+        if found is not None:
+            return found
+        base = getattr(a, "base", None)
+        if base is not None and a.ndim == 2:  # a transposed view: xᵀ of z = W1·x
+            for name, v in self.owners.get(id(base), ()):
+                if v.size == a.size and np.array_equal(a, np.reshape(v, a.shape[::-1]).T):
+                    return {
+                        "ref": "forward",
+                        "name": name,
+                        "transpose": True,
+                        "shape": list(a.shape),
+                    }
+        return None
+
+    def emit(self, a: Any, checked: bool = True, grad_of: str | None = None) -> Any:
+        found = self.ref(a, grad_of)
+        if found is not None:
+            return found
+        return self.write(a) if checked else value(a)
+
+
+class StepWriter:
+    """Step records of schema version 2."""
+
+    def __init__(self, tracer: Tracer, contract: Contract):
+        self.tracer = tracer
+        self.contract = contract
+        self.fields = set(contract.fields)
+
+    def record(self, step: Step, head: dict[str, Any] | None = None) -> dict[str, Any]:
+        where = _Step(step, self.contract.checked)
+        emit, write = where.emit, where.write
+        record: dict[str, Any] = dict(head or {})
+        record["step"] = step.step
+        fields = self.fields
+        if "objective" in fields:
+            record["objective"] = value(step.objective)
+        if "forward" in fields:
+            record["forward"] = {name: write(v) for name, v in step.values.items()}
+        if "backward" in fields:
+            record["backward"] = [self._edge(e, where) for e in step.edges]
+        if "grads" in fields:
+            record["grads"] = {name: write(g) for name, g in step.grads.items()}
+            record["grad_formulas"] = self.tracer.grad_formulas
+        if "updates" in fields:
+            record["updates"] = {
+                name: {
+                    "after": emit(u.after),
+                    "formula": u.formula,
+                    # the engine checks the params it updates, not the optimiser's state
+                    "state": {k: emit(v, checked=False) for k, v in u.state.items()},
+                }
+                for name, u in step.updates.items()
+            }
+        return record
+
+    @staticmethod
+    def _edge(e: Any, where: _Step) -> dict[str, Any]:
+        info = e.info
+        glob = where.emit(e.global_, grad_of=info.input)
+        local = where.ref(e.local)
+        if local is None:
+            same = isinstance(glob, dict) and np.shape(e.local) == np.shape(e.global_)
+            # × an upstream gradient of 1: the local gradient is the global one
+            local = glob if same and np.array_equal(e.local, e.global_) else where.write(e.local)
+        return {
+            "index": info.index,
+            "node": info.node,
+            "op": info.op,
+            "input": info.input,
+            "upstream": where.emit(e.upstream, grad_of=info.node),
+            "local": local,
+            "global": glob,
+            "formula": {
+                "equation": info.equation,
+                "upstream": info.upstream,
+                "local": info.local,
+                "global": info.global_,
+                "target": info.target,
+            },
+            "term": info.term,
+            "terms": info.terms,
+        }
+
+
+def records(
+    steps: Iterable[Step], tracer: Tracer, contract: Contract, head: dict[str, Any] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The JSON-ready record of each step, in the contract's version."""
+    if contract.version == 1:
+        for s in steps:
+            yield {**(head or {}), **step_record(s, tracer, contract.fields)}
+        return
+    writer = StepWriter(tracer, contract)
+    for s in steps:
+        yield writer.record(s, head)
+
+
+def header(tracer: Tracer, contract: Contract) -> dict[str, Any]:
+    """What comes before the steps: the version, the parts of each step and the graph."""
+    if contract.version == 1:
+        return {"schema_version": 1, "graph": graph_record(tracer)}
+    return {
+        "schema_version": contract.version,
+        "fields": list(contract.fields),
+        "graph": graph_record(tracer),
+    }
+
+
+# ---- writing --------------------------------------------------------------------------------
+
+
 def dumps_bytes(obj: Any, indent: bool = False, newline: bool = False) -> bytes:
     """UTF-8 JSON of records holding numbers, strings and the arrays ``value`` returns."""
     option = (
@@ -166,19 +364,19 @@ def dumps(obj: Any, indent: bool = False) -> str:
     return dumps_bytes(obj, indent).decode("utf-8")
 
 
-def _write(out: TextIO, data: bytes) -> None:
-    """Bytes to a text stream: straight to its binary buffer where it has one (a trace of a
-    large network writes tens of megabytes a step; decoding and re-encoding them would cost
-    more than making them)."""
+def _write(out: TextIO, data: bytes | memoryview) -> None:
+    """Bytes to a text stream, every one of them: straight to its binary buffer where it has
+    one (a trace of a large network writes megabytes a step; decoding and re-encoding them
+    would cost more than making them), looping until the buffer has taken all of them."""
     buffer = getattr(out, "buffer", None)
     if buffer is None:
-        out.write(data.decode("utf-8"))
+        out.write(bytes(data).decode("utf-8"))
         return
     out.flush()
     write_all(buffer, data)
 
 
-def write_all(buffer: Any, data: bytes) -> None:
+def write_all(buffer: Any, data: bytes | memoryview) -> None:
     """Every byte of ``data``, or an ``OSError``: a ``write`` may take fewer bytes than it is
     given (one system call writes at most about 2 GiB, a pipe or a socket may take less), and
     a short count ignored would leave a truncated document with exit 0."""
@@ -192,14 +390,15 @@ def write_all(buffer: Any, data: bytes) -> None:
         view = view[written:]
 
 
-def document(steps: Iterable[Step], tracer: Tracer) -> dict[str, Any]:
-    """The whole trace as one JSON-ready document."""
-    records = [step_record(s, tracer) for s in steps]
-    return {"schema_version": SCHEMA_VERSION, "graph": graph_record(tracer), "steps": records}
+def document(
+    steps: Iterable[Step], tracer: Tracer, contract: Contract = Contract()
+) -> dict[str, Any]:
+    """The whole trace as one JSON-ready document (held in memory: for tests and small runs)."""
+    return {**header(tracer, contract), "steps": list(records(steps, tracer, contract))}
 
 
-def document_text(steps: Iterable[Step], tracer: Tracer) -> str:
-    return dumps(document(steps, tracer), indent=True) + "\n"
+def document_text(steps: Iterable[Step], tracer: Tracer, contract: Contract = Contract()) -> str:
+    return dumps(document(steps, tracer, contract), indent=True) + "\n"
 
 
 def _chunks(obj: Any, indent: bytes | None) -> Iterator[bytes]:
@@ -256,21 +455,18 @@ def _nested(obj: Any) -> Iterator[bytes]:
     yield from _chunks(obj, b"    ")
 
 
-def write_document(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
+def write_document(
+    steps: Iterable[Step], tracer: Tracer, out: TextIO, contract: Contract = Contract()
+) -> None:
     """One JSON document, the same text ``dumps(document(...), indent=True)`` gives, written
-    as each step finishes: only one step's record is held at a time."""
-    head = (
-        dumps_bytes({"schema_version": SCHEMA_VERSION, "graph": graph_record(tracer)}, indent=True)[
-            :-2
-        ]
-        + b',\n  "steps": ['
-    )
+    as each step finishes: only one step's record and text are held at a time."""
+    head = dumps_bytes(header(tracer, contract), indent=True)[:-2] + b',\n  "steps": ['
     # The head goes out with the first step: an error before it (exit 2) leaves stdout empty.
     count = 0
     try:
-        for s in steps:
-            record = step_record(s, tracer)
+        for record in records(steps, tracer, contract):
             _write_chunks(out, [(b"," if count else head) + b"\n", *_nested(record)])
+            del record
             count += 1
     except NumericalAnomaly as exc:
         _write_chunks(
@@ -287,17 +483,42 @@ def write_document(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
     out.flush()
 
 
-def write_lines(steps: Iterable[Step], tracer: Tracer, out: TextIO) -> None:
+def write_lines(
+    steps: Iterable[Step],
+    tracer: Tracer,
+    out: TextIO,
+    contract: Contract = Contract(),
+    total: int | None = None,
+) -> None:
+    """One line per step, each as soon as it is traced. Version 2 starts with a header line
+    (``"kind": "header"``: version, fields, number of steps, graph with its optimiser), so a
+    stream is self-describing; version 1 has none. The header goes out with the first step."""
+    version = contract.version
+    kind: dict[str, Any] = {"kind": "step"} if version > 1 else {}
+    started = version == 1
+
+    def start() -> None:
+        nonlocal started
+        if not started:
+            head = header(tracer, contract)
+            steps_count = {} if total is None else {"steps": total}
+            line = {"kind": "header", "schema_version": version, **steps_count, **head}
+            _write(out, dumps_bytes(line, newline=True))
+            started = True
+
     try:
-        for s in steps:
-            record = {"schema_version": SCHEMA_VERSION, **step_record(s, tracer)}
+        for record in records(steps, tracer, contract, {**kind, "schema_version": version}):
+            start()
             _write_chunks(out, [*_chunks(record, None), b"\n"])
             out.flush()
+            del record
     except NumericalAnomaly as exc:
+        start()
+        kind = {"kind": "anomaly"} if version > 1 else {}
         _write(
             out,
             dumps_bytes(
-                {"schema_version": SCHEMA_VERSION, "anomaly": anomaly_record(exc.anomaly)},
+                {**kind, "schema_version": version, "anomaly": anomaly_record(exc.anomaly)},
                 newline=True,
             ),
         )

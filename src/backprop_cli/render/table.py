@@ -25,7 +25,6 @@ from ..graph import Graph
 from ..i18n import Catalogue
 from ..ops import OPS, local_text, shape_text
 from . import layout, model
-from .explain import PLAIN, edge_sentence, update_sentence
 from .layout import Line
 from .model import STATE_NAMES
 from .summary import Summary
@@ -189,6 +188,9 @@ def render_step(step: Step, tracer: Tracer, view: View, width: int) -> Renderabl
     for table in model.step_tables(step, tracer, view):
         lines = ts.table(table)
         if view.explain:
+            # imported here: a cold start without --explain does not pay for it
+            from .explain import PLAIN, edge_sentence, update_sentence
+
             sentences = []
             for i, row in enumerate(table.rows, 1):
                 for note in row.notes:
