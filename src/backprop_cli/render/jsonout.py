@@ -266,9 +266,12 @@ class StepWriter:
         self.tracer = tracer
         self.contract = contract
         self.fields = set(contract.fields)
+        # An op that masks (causal_mask) leaves −∞ in its output by design, which the engine
+        # lets through: such a graph's values are checked here too, and written as strings.
+        self.checked = contract.checked and not any(n.op.masks for n in tracer.graph.nodes)
 
     def record(self, step: Step, head: dict[str, Any] | None = None) -> dict[str, Any]:
-        where = _Step(step, self.contract.checked)
+        where = _Step(step, self.checked)
         emit, write = where.emit, where.write
         record: dict[str, Any] = dict(head or {})
         record["step"] = step.step
