@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from . import files
 from .errors import BackpropError, IOFailure, UsageError, one_line
 
 # The largest trace document compare and --expect read (documented in README).
@@ -50,11 +49,10 @@ def load_trace(path: str, stdin_text: str | None = None) -> tuple[Any, str]:
                 raise IOFailure("<stdin>: is closed; nothing can be read (Bad file descriptor)")
             text = _read_limited(sys.stdin.buffer, name).decode("utf-8")
         else:
-            with open(path, "rb") as fh:
-                mode = os.fstat(fh.fileno()).st_mode
-                if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-                    raise TraceInputError(f"{name}: is a device; expected a trace JSON file")
+            with files.open_input(path) as fh:
                 text = _read_limited(fh, name).decode("utf-8")
+    except files.NotRegularFile as exc:
+        raise TraceInputError(f"{name}: is {exc.kind}; expected a trace JSON file") from None
     except FileNotFoundError:
         raise TraceInputError(f"{name}: no such file") from None
     except IsADirectoryError:
