@@ -83,12 +83,13 @@ class Progress:
         from rich.progress import Progress as Bar
 
         self.bar = Bar(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn(self.unit),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
+            TextColumn(f"({self.hint})" if self.hint else "", markup=False),
             console=Console(stderr=True, force_terminal=True),
             transient=True,
         )
