@@ -435,7 +435,8 @@ def test_special_files_as_the_config(data, command, tmp_path_factory) -> None:
     assert result.stderr.startswith("backprop: error: ") and result.stderr.count("\n") == 1
 
 
-SMOOTH = ["tanh", "sigmoid", "exp", "neg", "softplus"]
+# smooth, and finite for any chain of three over N(0, 0.5²) (exp of exp of exp overflows)
+SMOOTH = ["tanh", "sigmoid", "neg", "softplus"]
 
 
 @fuzz_settings(20)
