@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 
 import numpy as np
 import pytest
 
-from backprop_cli import ops
+from backprop_cli import check, ops, progress
 
 from .conftest import CONFIGS
 from .helpers import invoke
@@ -109,3 +110,124 @@ def test_a_wrong_rule_is_still_found_next_to_a_kink(wrong_relu) -> None:
     assert result.exit_code == 1
     step = json.loads(result.stdout)["steps"][0]
     assert step["suspects"] == [{"node": "h", "equation": "h = relu(z)", "input": "z"}]
+
+
+# ---- --max-elements: a sample of each tensor, chosen deterministically ----------------------
+
+SQUARES = """\
+params:
+  w: {init: normal, shape: [SIZE]}
+graph:
+  - {name: s, op: mul, args: [w, w]}
+  - {name: L, op: sum, args: [s]}
+"""
+
+
+def test_max_elements_checks_a_million_element_param_in_seconds() -> None:
+    text = SQUARES.replace("SIZE", "1000000")
+    start = time.monotonic()
+    result = invoke("check", "-", "--max-elements", "100", "-f", "json", input=text)
+    assert time.monotonic() - start < 60  # all 10⁶ elements: hours
+    assert result.exit_code == 0, result.stdout[-500:]
+    doc = json.loads(result.stdout)
+    assert doc["max_elements"] == 100
+    w = doc["steps"][0]["tensors"][0]
+    assert (w["elements"], w["checked"], w["passed"]) == (1_000_000, 100, True)
+    numeric = np.array([np.nan if x is None else x for x in w["numeric_grad"]])
+    checked = ~np.isnan(numeric)
+    assert checked.sum() == 100
+    traced = np.array(w["traced_grad"])
+    assert np.allclose(numeric[checked], traced[checked], rtol=1e-4, atol=1e-4)  # = 2w
+    assert checked[int(np.argmax(np.abs(traced)))]  # the largest gradient is among them
+
+
+def test_max_elements_is_said_in_the_table() -> None:
+    text = SQUARES.replace("SIZE", "3000")
+    result = invoke("check", "-", "--max-elements", "10", "--width", "200", input=text)
+    assert result.exit_code == 0
+    assert "∂L/∂w: 10 of 3,000 elements checked (--max-elements 10" in result.stdout
+    assert "all 1 gradients agree at the elements checked" in result.stdout
+    whole = invoke("check", "-", "--max-elements", "3000", "--width", "200", input=text)
+    assert "elements checked" not in whole.stdout and "all 1 gradients agree\n" in whole.stdout
+
+
+def test_a_wrong_rule_at_one_element_is_caught_by_the_sample(monkeypatch) -> None:
+    """mul's rule wrong only where |a| is largest (as an overflow bug would be): one element
+    of 100,000, which an evenly spaced sample of 40 would miss; the sample takes the largest
+    values and gradients, and finds it."""
+
+    def local(a, out, o):
+        wrong = a[1].copy()
+        wrong.flat[np.argmax(np.abs(a[1]))] *= 3
+        return [wrong, a[0]]
+
+    monkeypatch.setitem(ops.OPS, "mul", dataclasses.replace(ops.OPS["mul"], local=local))
+    text = SQUARES.replace("SIZE", "100000")
+    result = invoke("check", "-", "--max-elements", "40", "-f", "json", input=text)
+    assert result.exit_code == 1
+    w = json.loads(result.stdout)["steps"][0]["tensors"][0]
+    assert (w["checked"], w["passed"]) == (40, False)
+    traced = np.array(w["traced_grad"])
+    assert w["worst_index"] == [int(np.argmax(np.abs(traced)))]
+
+
+def test_wrong_relu_is_caught_in_a_sample_of_nodes(wrong_relu) -> None:
+    text = (
+        "params:\n  w: {init: normal, shape: [5000], seed: 3}\n"
+        "graph:\n  - {name: h, op: relu, args: [w]}\n  - {name: L, op: sum, args: [h]}\n"
+    )
+    result = invoke("check", "-", "--nodes", "--max-elements", "20", "-f", "json", input=text)
+    assert result.exit_code == 1
+    step = json.loads(result.stdout)["steps"][0]
+    assert [(t["name"], t["checked"], t["passed"]) for t in step["tensors"]] == [
+        ("w", 20, False),
+        ("h", 20, True),
+    ]
+    assert step["suspects"] == [{"node": "h", "equation": "h = relu(w)", "input": "w"}]
+
+
+def test_sample_is_deterministic_exact_and_takes_the_candidates() -> None:
+    rng = np.random.default_rng(0)
+    grad = rng.normal(size=(100, 50))
+    value = rng.normal(size=(100, 50))
+    grad[7, 3] = np.nan
+    value[11, 0] = 0.0
+    value[90, 9] = 1e9
+    picked = check.sample(grad, value, 64)
+    assert picked is not None and picked.size == 64
+    assert np.array_equal(picked, np.unique(picked))  # sorted, no element twice
+    assert np.array_equal(picked, check.sample(grad.copy(), value.copy(), 64))
+    flat = np.abs(grad).reshape(-1)
+    largest = np.argsort(np.where(np.isnan(flat), np.inf, flat))[::-1][:16]
+    assert set(largest) <= set(picked)  # the largest gradients, the non-finite one first
+    assert {7 * 50 + 3, 11 * 50, 90 * 50 + 9, 0, grad.size - 1} <= set(picked)
+    assert check.sample(grad, value, 5000) is None and check.sample(grad, value, 9999) is None
+    assert check.sample(grad, value, 1).tolist() == [0]
+
+
+def test_progress_goes_to_stderr_and_leaves_stdout_alone(monkeypatch) -> None:
+    text = SQUARES.replace("SIZE", "200")
+    quiet = invoke("check", "-", "-f", "json", input=text)
+    assert quiet.stderr == ""
+    monkeypatch.setattr(progress, "EVERY", 0.0)  # a line after every element, as a long run
+    loud = invoke("check", "-", "-f", "json", input=text)
+    assert loud.stdout == quiet.stdout
+    lines = loud.stderr.splitlines()
+    assert len(lines) == 200
+    assert lines[-1] == (
+        "backprop: check: 200 of 200 elements (100%); --max-elements N checks a sample of each "
+        "tensor"
+    )
+    sampled = invoke("check", "-", "--max-elements", "7", "--steps", "2", input=text)
+    assert sampled.stderr.splitlines()[-1] == "backprop: check: 14 of 14 elements (100%)"
+
+
+def test_progress_bar_on_a_terminal_is_erased(monkeypatch) -> None:
+    """On a terminal a Rich bar is drawn on stderr (and erased); stdout is unchanged."""
+    text = SQUARES.replace("SIZE", "50")
+    quiet = invoke("check", "-", input=text)
+    monkeypatch.setattr(progress, "stderr_is_terminal", lambda: True)
+    monkeypatch.setattr(progress, "DELAY", 0.0)
+    result = invoke("check", "-", input=text)
+    assert result.stdout == quiet.stdout
+    assert "elements" in result.stderr and "backprop:" not in result.stderr

@@ -740,7 +740,7 @@ def test_a_file_that_fails_to_read(tmp_path, monkeypatch) -> None:
     def failing_open(*args, **kwargs):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(config, "open", failing_open, raising=False)
+    monkeypatch.setattr(config.files, "open_input", failing_open)
     result = invoke("trace", "bad.yaml")
     assert result.exit_code == 2
     assert result.stderr == "backprop: error: bad.yaml: cannot be read: Input/output error\n"

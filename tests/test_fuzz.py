@@ -11,6 +11,7 @@ tests/test_fuzz.py`` runs a long fuzz.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import subprocess
@@ -417,3 +418,48 @@ def test_special_data_files(data, command, outside, tmp_path_factory) -> None:
     text = f"data:\n  x: {{file: '{name}'{column}}}\ngraph:\n  - {{name: L, op: sum, args: [x]}}\n"
     extra = ("--allow-outside-data",) if outside else ()
     check_cli(text, folder, *command, *extra)
+
+
+@fuzz_settings(20)
+@given(data=st.data(), command=COMMANDS | st.sampled_from([("check",), ("compare", "-")]))
+def test_special_files_as_the_config(data, command, tmp_path_factory) -> None:
+    """The config (or a trace given to compare) that is a device, a FIFO, a link to /dev/zero,
+    a loop, a folder or a binary file: one line, exit 2, nothing on stdout, within seconds."""
+    folder = tmp_path_factory.mktemp("fuzz")
+    name = data.draw(st.sampled_from(_special_files(folder)))
+    path = name if name.startswith("/") else str(folder / name)
+    start = time.monotonic()
+    result = runner.invoke(app, [command[0], path, *command[1:]], catch_exceptions=False)
+    assert time.monotonic() - start < SECONDS
+    assert (result.exit_code, result.stdout) == (2, ""), (name, result.stderr)
+    assert result.stderr.startswith("backprop: error: ") and result.stderr.count("\n") == 1
+
+
+# smooth, and finite for any chain of three over N(0, 0.5²) (exp of exp of exp overflows)
+SMOOTH = ["tanh", "sigmoid", "neg", "softplus"]
+
+
+@fuzz_settings(20)
+@given(
+    size=st.integers(1, 3000),
+    limit=st.integers(1, 40),
+    chain=st.lists(st.sampled_from(SMOOTH), min_size=1, max_size=3),
+    seed=st.integers(0, 2**31),
+)
+def test_check_max_elements_checks_exactly_the_sample(size, limit, chain, seed) -> None:
+    """Any size and --max-elements: min(size, N) elements of each tensor are differenced, as
+    many are in the JSON, and a smooth chain passes."""
+    lines = [f"params: {{h0: {{init: normal, shape: [{size}], seed: {seed}, scale: 0.5}}}}"]
+    lines.append("graph:")
+    for i, op in enumerate(chain, 1):
+        lines.append(f"  - {{name: h{i}, op: {op}, args: [h{i - 1}]}}")
+    lines.append(f"  - {{name: L, op: mean, args: [h{len(chain)}]}}")
+    text = "\n".join(lines) + "\n"
+    args = ["check", "-", "--nodes", "--max-elements", str(limit), "-f", "json"]
+    result = runner.invoke(app, args, input=text, catch_exceptions=False)
+    assert result.exit_code == 0, (text, result.stdout[-800:], result.stderr)
+    doc = json.loads(result.stdout)
+    for tensor in doc["steps"][0]["tensors"]:
+        assert tensor["elements"] == size
+        assert tensor["checked"] == min(size, limit)
+        assert sum(x is not None for x in tensor["numeric_grad"]) == tensor["checked"]

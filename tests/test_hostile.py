@@ -430,6 +430,19 @@ def test_13_steps_options_are_capped(args) -> None:
     assert re.search(r"less than or equal to 1000000|range \S*<=1000000", result.stderr)
 
 
+def test_13_graph_step_shows_progress_on_stderr_only(monkeypatch) -> None:
+    from backprop_cli import progress
+
+    quiet = invoke("graph", LINEAR, "--step", "3", "-f", "json")
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    monkeypatch.setattr(progress, "EVERY", 0.0)  # as a long run: a line after every step
+    loud = invoke("graph", LINEAR, "--step", "3", "-f", "json")
+    assert loud.stdout == quiet.stdout
+    assert loud.stderr.splitlines() == [
+        f"backprop: graph --step 3: {k} of 3 steps ({100 * k // 3}%)" for k in (1, 2, 3)
+    ]
+
+
 # ---- 16. option errors are one line; help shows no internals --------------------------------
 
 
@@ -720,6 +733,44 @@ def test_9_compare_and_expect_read_with_a_limit(tmp_path, monkeypatch) -> None:
         "backprop: error: <stdin>: longer than 1,000 bytes; the limit for a trace read by "
         "compare and --expect\n"
     )
+
+
+def test_9_config_must_be_a_regular_file(tmp_path, monkeypatch) -> None:
+    """A config that is a FIFO (opening it would wait for a writer), a device or a link to
+    one, a dangling link or a loop: one line, exit 2, nothing read (in a subprocess: a
+    regression would hang, and the timeout turns that into a failure)."""
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo("pipe.yaml")
+    os.symlink("/dev/zero", "zero.yaml")
+    os.symlink("missing.yaml", "dangling.yaml")
+    os.symlink("loop.yaml", "loop.yaml")
+    regular = "not a regular file; expected a YAML config file ('-' reads standard input)"
+    expected = {
+        "pipe.yaml": f"is a FIFO (named pipe), {regular}",
+        "zero.yaml": f"is a device, {regular}",
+        "/dev/null": f"is a device, {regular}",
+        "dangling.yaml": "is a symbolic link to a missing file",
+        "loop.yaml": "is a symbolic link loop",
+    }
+    for name, message in expected.items():
+        for command in ("validate", "trace", "check", "graph"):
+            result = run(command, name)
+            assert (result.returncode, result.stdout) == (2, ""), (name, command)
+            assert result.stderr == f"backprop: error: {name}: {message}\n", (name, command)
+
+
+def test_9_every_input_path_refuses_a_fifo(tmp_path, monkeypatch) -> None:
+    """compare and --expect, like the config and data files, read regular files only."""
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo("pipe.json")
+    good = tmp_path / "a.json"
+    good.write_text(invoke("trace", LINEAR, "-f", "json").stdout)
+    for args in (("compare", "pipe.json", str(good)), ("trace", LINEAR, "--expect", "pipe.json")):
+        result = run(*args)
+        assert result.returncode == 2
+        assert result.stderr == (
+            "backprop: error: pipe.json: is a FIFO (named pipe); expected a trace JSON file\n"
+        )
 
 
 # ---- 14. --expect compares step by step -------------------------------------------------------

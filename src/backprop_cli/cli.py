@@ -715,6 +715,15 @@ def check(
         "--nodes",
         help="Check every intermediate node too, and name the op whose rule is wrong.",
     ),
+    max_elements: int | None = typer.Option(
+        None,
+        "--max-elements",
+        min=1,
+        metavar="N",
+        help="Difference at most N elements of each tensor (each costs two forward passes): "
+        "the largest gradients and values, those nearest 0, and evenly spaced ones; the "
+        "output says how many of how many were checked. Default: all.",
+    ),
     steps: int = typer.Option(
         1,
         "--steps",
@@ -747,6 +756,7 @@ def check(
     from . import check as checks
     from .config import load_config
     from .engine import Tracer
+    from .progress import Progress
     from .render import checkout
 
     for name, value in (("--eps", eps), ("--rtol", rtol), ("--atol", atol)):
@@ -756,17 +766,34 @@ def check(
                 f"{'> 0' if name == '--eps' else '≥ 0'}, found {value}"
             )
     tracer = Tracer(load_config(config, allow_outside_data, memory_limit(max_memory)))
-    results = checks.run(tracer, steps=steps, eps=eps, rtol=rtol, atol=atol, nodes=nodes)
-    passed = True
-    if format is CheckFormat.json:
-        collected = list(results)
-        passed = all(s.passed for s in collected)
-        sys.stdout.write(checkout.document(collected, tracer.objective, eps, rtol, atol))
-    else:
-        console = make_console(width)
-        for step in results:
-            passed &= step.passed
-            console.print(checkout.table(step, tracer.objective, eps, rtol, atol, precision))
+    total = steps * checks.elements_to_check(tracer, nodes, max_elements)
+    hint = "" if max_elements is not None else "--max-elements N checks a sample of each tensor"
+    with Progress("check", total, "elements", hint) as progress:
+        results = checks.run(
+            tracer,
+            steps=steps,
+            eps=eps,
+            rtol=rtol,
+            atol=atol,
+            nodes=nodes,
+            max_elements=max_elements,
+            done=progress.advance,
+        )
+        passed = True
+        if format is CheckFormat.json:
+            collected = list(results)
+            passed = all(s.passed for s in collected)
+            text = checkout.document(collected, tracer.objective, eps, rtol, atol, max_elements)
+            progress.close()
+            sys.stdout.write(text)
+        else:
+            console = make_console(width)
+            for step in results:
+                passed &= step.passed
+                progress.close()
+                console.print(
+                    checkout.table(step, tracer.objective, eps, rtol, atol, precision, max_elements)
+                )
     if not passed:
         raise typer.Exit(EXIT_CHECK_FAILED)
 
@@ -851,13 +878,19 @@ def graph(
     """Draw the computational graph: tensors as boxes (params blue), ops as circles, arrows in
     data-flow direction (`... --format dot | dot -Tsvg > graph.svg`)."""
     from .config import load_config
-    from .engine import Tracer
+    from .engine import Step, Tracer
+    from .progress import Progress
     from .render import graph as draw
 
     tracer = Tracer(load_config(config, allow_outside_data, memory_limit(max_memory)))
     traced = None
     if step is not None or backward:  # the edges' gradient text comes from a backward pass
-        traced = deque(tracer.run(steps=step or 1), maxlen=1)[0]  # step K (or 1)
+        with Progress(f"graph --step {step or 1}", step or 1, "steps") as progress:
+            last: deque[Step] = deque(maxlen=1)
+            for traced_step in tracer.run(steps=step or 1):
+                last.append(traced_step)
+                progress.advance(1)
+        traced = last[0]  # step K (or 1)
     view = draw.build(tracer, traced if step is not None else None, backward)
     if format is GraphFormat.table:
         make_console(width).print(draw.rich_view(view, precision))

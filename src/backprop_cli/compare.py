@@ -17,14 +17,13 @@ from __future__ import annotations
 import codecs
 import json
 import math
-import os
 import re
-import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from . import files
 from .errors import BackpropError, IOFailure, UsageError, one_line
 from .tolerances import ATOL, RTOL
 
@@ -235,11 +234,9 @@ def load_trace(path: str, stdin_text: str | None = None) -> Trace:
                 raise IOFailure("<stdin>: is closed; nothing can be read (Bad file descriptor)")
             return _open(_Reader(sys.stdin.buffer, None, name))
         # closed when the trace has been read, or collected
-        fh = open(path, "rb")  # noqa: SIM115
-        mode = os.fstat(fh.fileno()).st_mode
-        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-            fh.close()
-            raise TraceInputError(f"{name}: is a device; expected a trace JSON file")
+        fh = files.open_input(path)
+    except files.NotRegularFile as exc:
+        raise TraceInputError(f"{name}: is {exc.kind}; expected a trace JSON file") from None
     except FileNotFoundError:
         raise TraceInputError(f"{name}: no such file") from None
     except IsADirectoryError:

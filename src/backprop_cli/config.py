@@ -7,6 +7,7 @@ lists each of them; problems that make later checks meaningless stop the checkin
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import sys
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import arrays, budget, datafiles, models, yamlsrc
+from . import arrays, budget, datafiles, files, models, yamlsrc
 from .errors import ConfigError, IOFailure, Problem, describe, quoted, suggest
 from .graph import Graph, Node, OptimizerSpec, Tensor, constant_text
 from .limits import DEFAULT_MAX_MEMORY
@@ -56,13 +57,26 @@ def read_text(path: str) -> tuple[str, str]:
         else:
             if os.path.isdir(path):
                 raise ConfigError(name, [Problem("is a directory; expected a YAML config file")])
-            with open(path, "rb") as fh:
+            with files.open_input(path) as fh:
                 raw = fh.read(MAX_FILE_BYTES + 1)
+    except files.NotRegularFile as exc:
+        raise ConfigError(
+            name,
+            [
+                Problem(
+                    f"is {exc.kind}, not a regular file; expected a YAML config file "
+                    f"('-' reads standard input)"
+                )
+            ],
+        ) from None
     except FileNotFoundError:
-        raise ConfigError(name, [Problem("no such file")]) from None
+        what = "is a symbolic link to a missing file" if os.path.islink(path) else "no such file"
+        raise ConfigError(name, [Problem(what)]) from None
     except PermissionError:
         raise ConfigError(name, [Problem("permission denied; the file cannot be read")]) from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(name, [Problem("is a symbolic link loop")]) from None
         raise ConfigError(name, [Problem(f"cannot be read: {exc.strerror or exc}")]) from None
     if len(raw) > MAX_FILE_BYTES:
         size = os.path.getsize(path) if path != "-" else None

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import arrays
+from . import arrays, files
 from .errors import describe, os_reason
 
 KEYS = ("file", "column", "columns", "header", "transpose")
@@ -101,7 +101,9 @@ def _regular_file(full: str, path: str) -> None:
 def _open(full: str, path: str) -> io.BufferedReader:
     """The file opened for reading, refused when larger than ``MAX_FILE_BYTES``."""
     try:
-        fh = open(full, "rb")  # noqa: SIM115 - returned to the caller, who closes it
+        fh = files.open_input(full)
+    except files.NotRegularFile as exc:
+        raise DataFileError("file", f"{path}: {exc}; expected a .csv or .npy file") from None
     except OSError as exc:
         raise DataFileError("file", f"{path}: cannot be read: {os_reason(exc)}") from None
     size = os.fstat(fh.fileno()).st_size

@@ -8,6 +8,8 @@ everything upstream of it, so it is held at its value while the inputs are nudge
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .engine import Tracer
@@ -26,33 +28,51 @@ def numeric_grad(
 
 
 def numeric_grad_and_kinks(
-    tracer: Tracer, values: dict[str, np.ndarray], name: str, eps: float = 1e-6
+    tracer: Tracer,
+    values: dict[str, np.ndarray],
+    name: str,
+    eps: float = 1e-6,
+    indices: np.ndarray | None = None,
+    done: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """∂J/∂name by central differences, and where J has a kink along an element: there the
     slopes to the right and to the left differ, and no difference quotient is the derivative.
+
+    With ``indices`` (flat indices into the tensor) only those elements are differenced and
+    both arrays are flat, one entry per index; ``done(1)`` is called after each element.
     """
     leaves = {n: values[n] for n in tracer.graph.tensors}
     base = np.array(values[name], dtype=np.float64)
-    grad = np.zeros_like(base)
-    kinks = np.zeros(base.shape, dtype=bool)
+    flat_base = base.reshape(-1)
+    wanted = np.arange(base.size) if indices is None else np.asarray(indices, dtype=np.intp)
+    grad = np.zeros(wanted.shape, dtype=np.float64)
+    kinks = np.zeros(wanted.shape, dtype=bool)
     held = {
         n.name: values[n.name] for n in tracer.graph.nodes if n.op.stops_gradient and n.name != name
     }
     is_leaf = name in leaves
     f0 = tracer.objective_value(values)
     rounding = 1e-13 * abs(f0) / eps  # what float64 rounding of J alone can make of a slope
-    for index in np.ndindex(base.shape):
+    # One copy, nudged and restored element by element: a copy per element would make a
+    # tensor of n elements cost n² (J is read before the element is restored).
+    nudged = base.copy()
+    flat = nudged.reshape(-1)
+    for k, i in enumerate(wanted):
         results = []
         for sign in (1.0, -1.0):
-            nudged = base.copy()
-            nudged[index] += sign * eps
+            flat[i] = flat_base[i] + sign * eps
             if is_leaf:
                 out = tracer.forward({**leaves, name: nudged}, override=held or None)
             else:
                 out = tracer.forward(leaves, override={**held, name: nudged})
             results.append(tracer.objective_value(out))
-        grad[index] = (results[0] - results[1]) / (2.0 * eps)
+        flat[i] = flat_base[i]
+        grad[k] = (results[0] - results[1]) / (2.0 * eps)
         right, left = (results[0] - f0) / eps, (f0 - results[1]) / eps
         scale = max(1.0, abs(right), abs(left))
-        kinks[index] = abs(right - left) > KINK_TOLERANCE * scale + rounding
+        kinks[k] = abs(right - left) > KINK_TOLERANCE * scale + rounding
+        if done is not None:
+            done(1)
+    if indices is None:
+        return grad.reshape(base.shape), kinks.reshape(base.shape)
     return grad, kinks

@@ -5,6 +5,7 @@ rename), and no partial file when writing fails."""
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import stat
 import tempfile
@@ -24,6 +25,31 @@ def _kind(mode: int) -> str:
         if test(mode):
             return what
     return "not a regular file"
+
+
+class NotRegularFile(OSError):
+    """An input path that names something other than a regular file; ``kind`` says what."""
+
+    def __init__(self, kind: str):
+        super().__init__(f"is {kind}, not a regular file")
+        self.kind = kind
+
+
+def open_input(path: str) -> io.BufferedReader:
+    """A regular file opened for reading (symbolic links followed), for every input path: a
+    device (``/dev/zero`` never ends), a FIFO (opening one waits for a writer, perhaps for
+    ever), a socket or a directory raises ``NotRegularFile``, found without blocking: the file
+    is opened non-blocking and checked before anything is read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(_kind(mode))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def check_new_file(path: str, force: bool = False, option: str = "--force") -> None:

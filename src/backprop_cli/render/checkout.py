@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -36,8 +37,22 @@ def failure_line(t: TensorCheck, objective: str, precision: int) -> str:
     )
 
 
+def sampled_line(t: TensorCheck, objective: str, max_elements: int | None) -> str:
+    return (
+        f"{d(objective, t.name)}: {t.checked:,} of {t.elements:,} elements checked "
+        f"(--max-elements {max_elements}: the largest gradients and values, those nearest 0, "
+        f"and evenly spaced ones)"
+    )
+
+
 def table(
-    step: CheckStep, objective: str, eps: float, rtol: float, atol: float, precision: int
+    step: CheckStep,
+    objective: str,
+    eps: float,
+    rtol: float,
+    atol: float,
+    precision: int,
+    max_elements: int | None = None,
 ) -> RenderableType:
     out = Table(
         title=f"Step {step.step}: traced gradients vs central finite differences "
@@ -72,6 +87,9 @@ def table(
             verdict,
         )
     lines: list[RenderableType] = [out]
+    sampled = [t for t in step.tensors if t.sample is not None]
+    for t in sampled:
+        lines.append(Text(sampled_line(t, objective, max_elements)))
     for t in step.tensors:
         if t.kinks:
             where = ", ".join(f"{d(objective, t.name)}{_index(i)}" for i in t.kinks[:5])
@@ -109,12 +127,27 @@ def table(
         elif not step.suspects and not any(t.kind == "node" for t in step.tensors):
             lines.append(Text("run with --nodes to locate the op whose gradient rule is wrong"))
     else:
-        lines.append(Text(f"all {len(step.tensors)} gradients agree", style="green"))
+        where = " at the elements checked" if sampled else ""
+        lines.append(Text(f"all {len(step.tensors)} gradients agree{where}", style="green"))
     return Group(*lines, Text(""))
 
 
+def _numeric_grad(t: TensorCheck) -> Any:
+    """The finite differences; with a sample, null at the elements not checked."""
+    if t.sample is None:
+        return value(t.numeric)
+    out = np.full(t.elements, None, dtype=object)
+    out[t.sample] = [value(x) for x in t.numeric.reshape(-1)[t.sample]]
+    return out.reshape(t.numeric.shape).tolist()
+
+
 def document(
-    steps: Iterable[CheckStep], objective: str, eps: float, rtol: float, atol: float
+    steps: Iterable[CheckStep],
+    objective: str,
+    eps: float,
+    rtol: float,
+    atol: float,
+    max_elements: int | None = None,
 ) -> str:
     records: list[dict[str, Any]] = []
     passed = True
@@ -129,6 +162,8 @@ def document(
                         "name": t.name,
                         "kind": t.kind,
                         "shape": list(t.traced.shape),
+                        "elements": t.elements,
+                        "checked": t.checked,
                         "passed": t.passed,
                         "max_abs_error": t.max_abs_error,
                         "max_rel_error": t.max_rel_error,
@@ -136,7 +171,7 @@ def document(
                         "traced": value(_at(t, "traced")),
                         "numeric": value(_at(t, "numeric")),
                         "traced_grad": value(t.traced),
-                        "numeric_grad": value(t.numeric),
+                        "numeric_grad": _numeric_grad(t),
                         "kinks": [list(i) for i in t.kinks],
                     }
                     for t in step.tensors
@@ -153,6 +188,7 @@ def document(
         "eps": eps,
         "rtol": rtol,
         "atol": atol,
+        "max_elements": max_elements,
         "passed": passed,
         "steps": records,
     }
