@@ -208,6 +208,18 @@ MAX_MEMORY = typer.Option(
     help="Refuse a config whose run would need more memory than this (estimated from the "
     "shapes before any math runs): 2GiB, 512MiB, 1000000 (bytes); 0 for no limit.",
 )
+# Options that trace and report share, declared once.
+STEPS = typer.Option(
+    None,
+    "--steps",
+    "-n",
+    min=1,
+    max=MAX_STEPS,
+    metavar="N",
+    help=f"Number of training steps, 1 to {MAX_STEPS:,} (overrides 'steps:').",
+)
+LR = typer.Option(None, "--lr", help="Learning rate (overrides 'optimizer.lr').")
+FULL = typer.Option(False, "--full", help="Show large tensors whole, not summarised.")
 LANG = typer.Option(
     "en",
     "--lang",
@@ -260,16 +272,8 @@ def trace(
         "(tables for documents), csv (one row per step: "
         "step, objective, each param's gradient norm).",
     ),
-    steps: int | None = typer.Option(
-        None,
-        "--steps",
-        "-n",
-        min=1,
-        max=MAX_STEPS,
-        metavar="N",
-        help=f"Number of training steps, 1 to {MAX_STEPS:,} (overrides 'steps:').",
-    ),
-    lr: float | None = typer.Option(None, "--lr", help="Learning rate (overrides 'optimizer.lr')."),
+    steps: int | None = STEPS,
+    lr: float | None = LR,
     precision: int = typer.Option(
         4,
         "--precision",
@@ -279,7 +283,7 @@ def trace(
         max=17,
         help="Significant digits in tables (JSON is always exact).",
     ),
-    full: bool = typer.Option(False, "--full", help="Show large tensors whole, not summarised."),
+    full: bool = FULL,
     width: int | None = typer.Option(
         None,
         "--width",
@@ -913,16 +917,8 @@ def report(
         metavar="FILE.html",
         help="The page to write (never overwritten without --force).",
     ),
-    steps: int | None = typer.Option(
-        None,
-        "--steps",
-        "-n",
-        min=1,
-        max=MAX_STEPS,
-        metavar="N",
-        help=f"Number of training steps, 1 to {MAX_STEPS:,} (overrides 'steps:').",
-    ),
-    lr: float | None = typer.Option(None, "--lr", help="Learning rate (overrides 'optimizer.lr')."),
+    steps: int | None = STEPS,
+    lr: float | None = LR,
     precision: int = typer.Option(
         4,
         "--precision",
@@ -932,7 +928,7 @@ def report(
         max=17,
         help="Significant digits shown (the page keeps every number exact for scripts too).",
     ),
-    full: bool = typer.Option(False, "--full", help="Show large tensors whole, not summarised."),
+    full: bool = FULL,
     lang: str = LANG,
     view_name: BackwardView = typer.Option(
         BackwardView.nodes,

@@ -254,14 +254,7 @@ def backward_nodes(step: Step, tracer: Tracer, view: View) -> Table:
         )
     for i, row in enumerate(rows, 1):
         row.cells[0] = Cell([Formula(str(i))], "step")
-    return Table(
-        "backward",
-        Msg.of("backward.title"),
-        BACKWARD_COLUMNS,
-        rows,
-        captions=_backward_captions(tracer, view),
-        spaced=True,
-    )
+    return _backward_table(rows, tracer, view)
 
 
 def _node_notes(edges: list[Edge]) -> list[Note]:
@@ -270,6 +263,17 @@ def _node_notes(edges: list[Edge]) -> list[Note]:
     if edges and edges[0].info.op == "add":
         return [Note(edge=edges[0])]
     return [Note(edge=e) for e in edges]
+
+
+def _backward_table(rows: list[Row], tracer: Tracer, view: View) -> Table:
+    return Table(
+        "backward",
+        Msg.of("backward.title"),
+        BACKWARD_COLUMNS,
+        rows,
+        captions=_backward_captions(tracer, view),
+        spaced=True,
+    )
 
 
 def _backward_captions(tracer: Tracer, view: View) -> list[Msg]:
@@ -321,14 +325,7 @@ def backward_edges(step: Step, tracer: Tracer, view: View) -> Table:
                 notes=[Note(edge=e)] if view.explain else [],
             )
         )
-    return Table(
-        "backward",
-        Msg.of("backward.title"),
-        BACKWARD_COLUMNS,
-        rows,
-        captions=_backward_captions(tracer, view),
-        spaced=True,
-    )
+    return _backward_table(rows, tracer, view)
 
 
 def sums(step: Step, tracer: Tracer, view: View) -> Table | None:
