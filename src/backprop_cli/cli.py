@@ -220,6 +220,10 @@ STEPS = typer.Option(
 )
 LR = typer.Option(None, "--lr", help="Learning rate (overrides 'optimizer.lr').")
 FULL = typer.Option(False, "--full", help="Show large tensors whole, not summarised.")
+# --width of the commands other than trace (whose help says what the default is)
+WIDTH = typer.Option(
+    None, "--width", min=40, metavar="COLUMNS", help="Table width (default as for trace)."
+)
 LANG = typer.Option(
     "en",
     "--lang",
@@ -660,9 +664,7 @@ def compare_command(
     rtol: float = RTOL_OPTION,
     atol: float = ATOL_OPTION,
     max_rows: int = MAX_ROWS,
-    width: int | None = typer.Option(
-        None, "--width", min=40, metavar="COLUMNS", help="Table width (default as for trace)."
-    ),
+    width: int | None = WIDTH,
     lang: str = typer.Option("en", "--lang", help="Language of the table: en or zh."),
 ) -> None:
     """Compare two traces (json or jsonl, schema version 1 or 2): list every differing path
@@ -685,9 +687,7 @@ def validate(
     config: str = typer.Argument(
         ..., metavar="CONFIG", help="The YAML config to check; - reads stdin."
     ),
-    width: int | None = typer.Option(
-        None, "--width", min=40, metavar="COLUMNS", help="Table width (default as for trace)."
-    ),
+    width: int | None = WIDTH,
     allow_outside_data: bool = ALLOW_OUTSIDE,
     max_memory: str = MAX_MEMORY,
 ) -> None:
@@ -747,9 +747,7 @@ def check(
         metavar="DIGITS",
         help="Significant digits of the values shown.",
     ),
-    width: int | None = typer.Option(
-        None, "--width", min=40, metavar="COLUMNS", help="Table width (default as for trace)."
-    ),
+    width: int | None = WIDTH,
     allow_outside_data: bool = ALLOW_OUTSIDE,
     max_memory: str = MAX_MEMORY,
 ) -> None:
@@ -812,9 +810,7 @@ def ops(
         autocompletion=_complete_op,
         show_default=False,
     ),
-    width: int | None = typer.Option(
-        None, "--width", min=40, metavar="COLUMNS", help="Table width (default as for trace)."
-    ),
+    width: int | None = WIDTH,
 ) -> None:
     """List every op (or the ops named): its inputs, what it computes, its options and its
     local gradient."""
@@ -873,9 +869,7 @@ def graph(
         metavar="DIGITS",
         help="Significant digits of values.",
     ),
-    width: int | None = typer.Option(
-        None, "--width", min=40, metavar="COLUMNS", help="Table width (default as for trace)."
-    ),
+    width: int | None = WIDTH,
     allow_outside_data: bool = ALLOW_OUTSIDE,
     max_memory: str = MAX_MEMORY,
 ) -> None:

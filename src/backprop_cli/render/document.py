@@ -185,15 +185,6 @@ class Markdown(_Format):
             out += "".join(f"- {n}\n" for n in notes) + "\n"
         return out
 
-    def paragraph(self, text: str) -> str:
-        return text + "\n\n"
-
-    def begin(self, tracer: Tracer) -> str:
-        return ""
-
-    def end(self) -> str:
-        return ""
-
 
 LATEX_SPECIALS = {
     "\\": r"\textbackslash{}",
@@ -303,9 +294,6 @@ class Latex(_Format):
         lines += [r"\bottomrule", r"\end{longtable}", r"\endgroup"]
         return "\n".join(lines) + "\n\n"
 
-    def paragraph(self, text: str) -> str:
-        return text + "\n\n"
-
     def begin(self, tracer: Tracer) -> str:
         zh = self.view.lang == "zh"
         if self.view.standalone:
@@ -383,7 +371,7 @@ def latex_table(table: model.Table, f: Latex, tracer: Tracer) -> str:
     titles = [Text(ts.t(c.key)) for c in table.columns]
     head = [c.head for c in table.columns]
     natural = [[ts.cell(cell, None) for cell in row.cells] for row in table.rows]
-    grid = layout.plan(titles, natural, CHARS_PER_LINE, head)
+    grid = layout.plan(titles, natural, CHARS_PER_LINE)
     # a little more than the terminal's share for short columns: a title in roman letters is
     # wider than as many digits
     padded = [w + layout.GAP + 2 for w in grid.widths]

@@ -126,7 +126,7 @@ class Grid:
     side: list[bool]  # per row: side by side (True) or stacked (False)
 
 
-def plan(titles: list[Text], cells: list[list[list[Line]]], width: int, head: list[bool]) -> Grid:
+def plan(titles: list[Text], cells: list[list[list[Line]]], width: int) -> Grid:
     """Column widths that fit ``width``, and which rows must be stacked to get them."""
     n = len(titles)
     title_w = [cell_len(t.plain) for t in titles]

@@ -130,7 +130,7 @@ class _Typesetter:
         titles = [Text(self.t(c.key), style="bold") for c in table.columns]
         head = [c.head for c in table.columns]
         natural = [[self.cell(cell, None) for cell in row.cells] for row in table.rows]
-        grid = layout.plan(titles, natural, self.width, head)
+        grid = layout.plan(titles, natural, self.width)
         lines: list[Text] = []
         if table.title is not None:
             # a long title (an optimiser's settings) wraps after a comma, between settings
