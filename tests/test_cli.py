@@ -80,10 +80,11 @@ def test_schema_version_1_is_the_old_document() -> None:
 
 
 def test_jsonl_is_a_header_then_one_line_per_step() -> None:
-    lines = invoke("trace", LINEAR, "--format", "jsonl", "--steps", "4").stdout.splitlines()
-    records = [json.loads(line) for line in lines]
+    lines = invoke("trace", LINEAR, "-f", "jsonl", "-n", "4", "--fields", "all").stdout
+    records = [json.loads(line) for line in lines.splitlines()]
     header, steps = records[0], records[1:]
     document = json.loads(invoke("trace", LINEAR, "-f", "json", "-n", "4").stdout)
+    assert document["fields"] == ["objective", "forward", "backward", "grads", "updates"]
     assert header == {
         "kind": "header",
         "schema_version": 2,
@@ -97,6 +98,22 @@ def test_jsonl_is_a_header_then_one_line_per_step() -> None:
     assert [{k: v for k, v in r.items() if k not in ("kind", "schema_version")} for r in steps] == (
         document["steps"]
     )
+
+
+def test_jsonl_holds_the_loss_and_the_gradients_unless_fields_says_otherwise() -> None:
+    """A stream's default parts are the objective and the gradients (grad_formulas come with
+    them); the header says so, and each line is the document's step cut to those parts."""
+    lines = invoke("trace", LINEAR, "-f", "jsonl", "-n", "3").stdout.splitlines()
+    header, *steps = (json.loads(line) for line in lines)
+    assert header["fields"] == ["objective", "grads"]
+    document = json.loads(invoke("trace", LINEAR, "-f", "json", "-n", "3").stdout)
+    keep = ("step", "objective", "grads", "grad_formulas")
+    assert [{k: v for k, v in r.items() if k not in ("kind", "schema_version")} for r in steps] == [
+        {k: s[k] for k in keep} for s in document["steps"]
+    ]
+    assert steps[0]["grads"]["w"] == -3.8 and steps[0]["objective"] == 1.805
+    explicit = invoke("trace", LINEAR, "-f", "jsonl", "-n", "3", "--fields", "objective,grads")
+    assert explicit.stdout == "\n".join(lines) + "\n"
 
 
 def test_jsonl_of_version_1_has_no_header() -> None:
@@ -323,3 +340,38 @@ def test_a_bug_is_one_line_and_exit_70_unless_debugging(monkeypatch, capsys) -> 
     monkeypatch.setenv("BACKPROP_DEBUG", "1")
     with pytest.raises(RuntimeError, match="something impossible"):
         cli.main()
+
+
+def test_only_the_invoked_command_is_built(monkeypatch, capsys) -> None:
+    """main() builds the click command of the command it runs, not all of them (start-up
+    time), and every command is registered again afterwards; with no command first, the
+    group's help still lists every command."""
+    import typer.main
+
+    from backprop_cli import cli
+
+    built: list[str] = []
+    real = typer.main.get_command_from_info
+
+    def spy(*args, **kwargs):
+        info = kwargs.get("command_info") or args[0]
+        built.append(info.name or info.callback.__name__)
+        return real(*args, **kwargs)
+
+    every = list(cli.app.registered_commands)
+    monkeypatch.setattr(typer.main, "get_command_from_info", spy)
+    monkeypatch.setattr(sys, "argv", ["backprop", "trace", str(CONFIGS / "seed_linear.yaml")])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 0
+    assert built == ["trace"]
+    assert "1.805" in capsys.readouterr().out
+    assert cli.app.registered_commands == every
+
+    built.clear()
+    monkeypatch.setattr(sys, "argv", ["backprop", "--help"])
+    with pytest.raises(SystemExit):
+        cli.main()
+    assert len(built) == len(every) >= 8
+    help_text = capsys.readouterr().out
+    assert all(name in help_text for name in ("trace", "check", "compare", "schema", "ops"))

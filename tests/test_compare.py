@@ -223,11 +223,14 @@ def test_json_round_trip_is_stable() -> None:
 
 @pytest.fixture
 def traces(tmp_path, monkeypatch):
-    """The seed MLP's 3 steps in every version and form, named v1.json, v2.json, v1.jsonl, …"""
+    """The seed MLP's 3 steps in every version and form, named v1.json, v2.json, v1.jsonl, …,
+    each with every part of a step (a jsonl stream holds fewer unless --fields all)."""
     monkeypatch.chdir(tmp_path)
     for version in ("1", "2"):
         for form in ("json", "jsonl"):
-            out = invoke("trace", MLP, "-n", "3", "-f", form, "--schema-version", version).stdout
+            out = invoke(
+                "trace", MLP, "-n", "3", "-f", form, "--schema-version", version, "--fields", "all"
+            ).stdout
             (tmp_path / f"v{version}.{form}").write_text(out, encoding="utf-8")
     return ["v1.json", "v2.json", "v1.jsonl", "v2.jsonl"]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import arrays, budget, datafiles, files, models, yamlsrc
+from . import arrays, budget, datafiles, files, yamlsrc
 from .errors import ConfigError, IOFailure, Problem, describe, quoted, suggest
 from .graph import Graph, Node, OptimizerSpec, Tensor, constant_text
 from .limits import DEFAULT_MAX_MEMORY
@@ -288,6 +288,8 @@ class _Compiler:
                 )
             expanded = False
             if inputs_ok:
+                from . import models  # the shorthands: only for a config that uses one
+
                 try:
                     expansion = models.expand(self.src, root["model"], tensors, params)
                 except ConfigError as exc:

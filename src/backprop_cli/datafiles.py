@@ -8,7 +8,6 @@ taken as stored; ``transpose: true`` turns rows into columns.
 
 from __future__ import annotations
 
-import csv
 import errno
 import io
 import math
@@ -215,6 +214,8 @@ def _csv(full: str, path: str, spec: dict[str, Any]) -> np.ndarray:
 
 def _csv_rows(full: str, path: str) -> list[list[str]]:
     """The rows of a CSV file, read as a stream: at most ``arrays.MAX_ELEMENTS`` cells."""
+    import csv  # only for a CSV data file: kept off the start-up path
+
     rows: list[list[str]] = []
     cells = 0
     with _open(full, path) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as fh:

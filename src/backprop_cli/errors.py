@@ -5,7 +5,6 @@ The CLI turns these into a message on stderr and an exit code (see ``cli.py``).
 
 from __future__ import annotations
 
-import difflib
 import reprlib
 from dataclasses import dataclass
 from typing import Any
@@ -100,6 +99,8 @@ def suggest(word: Any, known: Any) -> str:
     """`` (did you mean 'matmul'?)`` when ``word`` is close to a known name."""
     if not isinstance(word, (str, int, float)) or isinstance(word, bool):
         return ""
+    import difflib  # only for a misspelt name: its import costs ~2 ms of start-up
+
     close = difflib.get_close_matches(str(word), [str(k) for k in known], n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 

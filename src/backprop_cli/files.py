@@ -8,7 +8,6 @@ import contextlib
 import io
 import os
 import stat
-import tempfile
 
 from .errors import IOFailure, UsageError, os_reason
 
@@ -103,6 +102,8 @@ def write_new_file(
     raw = data.encode("utf-8") if isinstance(data, str) else data
     tmp = None
     try:
+        import tempfile  # only when a file is written: its import costs ~3 ms of start-up
+
         fd, tmp = tempfile.mkstemp(prefix=".backprop-", suffix=".tmp", dir=folder)
         umask = os.umask(0)
         os.umask(umask)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import string
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -49,6 +48,8 @@ class Catalogue:
     def compose(self, key: str, prose: Callable[[str], str], **values: Any) -> str:
         """Like calling, but the catalogue's own text goes through ``prose`` (escaping for
         Markdown or LaTeX) while the values, already typeset, are put in as they are."""
+        import string  # Markdown and LaTeX only: kept off the start-up path
+
         out = []
         for literal, field, spec, _ in string.Formatter().parse(self.strings[key]):
             out.append(prose(literal))
