@@ -17,7 +17,7 @@ gradient gathered from several paths shows the whole sum (``∂J/∂W2 = ∂J/�
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -30,23 +30,20 @@ from .view import View
 # ---- pieces: what a cell holds ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Formula:
+class Formula(NamedTuple):
     """Formula text as the engine records it (Unicode): ``o = W2·h``, ``∂J/∂o · hᵀ``."""
 
     text: str
     bold: bool = False
 
 
-@dataclass(frozen=True)
-class Name:
+class Name(NamedTuple):
     """The name of a tensor: ``W1``, ``y_hat``."""
 
     text: str
 
 
-@dataclass(frozen=True)
-class Msg:
+class Msg(NamedTuple):
     """A catalogue message; its values are pieces (typeset by the format) or plain numbers."""
 
     key: str
@@ -58,13 +55,11 @@ class Msg:
         return Msg(key, tuple(values.items()), dim)
 
 
-@dataclass(frozen=True)
-class Shape:
+class Shape(NamedTuple):
     shape: tuple[int, ...]
 
 
-@dataclass(frozen=True)
-class Eq:
+class Eq(NamedTuple):
     """``formula = value`` (the value alone when ``formula`` is None); ``label`` names which
     input a local gradient belongs to when a row shows several."""
 
@@ -83,16 +78,14 @@ class Cell:
     style: Literal["", "name", "dim", "step"] = ""
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(NamedTuple):
     """An ``--explain`` sentence: about a backward edge, or an update."""
 
     edge: Edge | None = None
     update: Update | None = None
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(NamedTuple):
     key: str  # catalogue key of its title
     head: bool = False  # stays on the first line when a row is laid out stacked
     align: Literal["l", "c", "r"] = "l"
