@@ -179,6 +179,20 @@ def forward(step: Step, tracer: Tracer) -> Table:
                 ]
             )
         )
+        # the op's named intermediate values (batch_norm's μ, σ², x̂), under its row
+        for name, (_, _, equation) in tracer.parts.items():
+            if name.startswith(node.name + ".") and name in step.parts:
+                value = step.parts[name]
+                rows.append(
+                    Row(
+                        [
+                            Cell([Name(name)], "name"),
+                            Cell([Formula(equation)]),
+                            Cell([Shape(value.shape)]),
+                            Cell([Eq(None, value)]),
+                        ]
+                    )
+                )
     columns = [
         Column("col.node", head=True),
         Column("col.equation", head=True),
