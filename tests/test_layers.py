@@ -371,3 +371,64 @@ def test_intermediate_values_are_in_json_once_and_referenced() -> None:
     assert "intermediates" not in only["steps"][0]
     plain = trace_json(CONFIGS / "seed_linear.yaml", "-n", "1")
     assert "intermediates" not in plain["steps"][0]
+
+
+def test_the_masks_minus_infinity_is_shown_as_such_without_a_warning() -> None:
+    for width in ("60", "100"):
+        out = invoke("trace", str(CONFIGS / "attention_head.yaml"), "-n", "1", "--width", width)
+        text = out.stdout
+        assert "⚠" not in text and "-inf" not in text
+        assert "[[ 0.2158,      −∞,     −∞]" in text
+        assert "[ 0.2578, 0.09072,     −∞]" in text
+    for fmt in ("markdown", "latex"):
+        doc = invoke("trace", str(CONFIGS / "attention_head.yaml"), "-n", "1", "-f", fmt).stdout
+        assert r"0.2158 & -\infty & -\infty" in doc and "⚠" not in doc
+
+
+MASKED = """
+data:
+  S: [[0.5, 0.1, 0.2], [{kept}, 0.3, -0.4], [0.6, -0.2, {last}]]
+graph:
+  - {{name: M, op: causal_mask, args: [S]}}
+  - {{name: A, op: softmax, args: [M], axis: 1}}
+  - {{name: B, op: mul, args: [A, A]}}
+  - {{name: J, op: sum, args: [B]}}
+"""
+
+
+def test_only_the_masked_minus_infinity_is_intended() -> None:
+    """−∞ where the mask put it is intended; a NaN, a +∞ or a −∞ the mask did not put there
+    (here from the data, traced with --allow-nonfinite) is flagged, in the mask's row and in
+    what follows it, and stops a trace without --allow-nonfinite."""
+    from backprop_cli.ops import OPS, intended_nonfinite
+
+    op = OPS["causal_mask"]
+    m = np.array([[1.0, -np.inf], [-np.inf, np.nan]])
+    assert intended_nonfinite(op, m).tolist() == [[False, True], [False, False]]
+    assert intended_nonfinite(OPS["relu"], m) is None
+    ok = tracer_from_text(MASKED.format(kept=0.2, last=0.1))
+    step = next(ok.run())  # the masked −∞ stop nothing
+    assert np.isfinite(step.grads["S"]).all()
+    for kept, last in (("-.inf", "0.1"), ("0.2", ".nan"), ("0.2", ".inf")):
+        path_text = MASKED.format(kept=kept, last=last)
+        out = invoke(
+            "trace", "-", "-n", "1", "--allow-nonfinite", "--width", "100", input=path_text
+        )
+        m_row = next(line for line in out.stdout.splitlines() if line.startswith("M "))
+        block = out.stdout[out.stdout.index(m_row) :].split("\nA ")[0]
+        assert block.rstrip().endswith("⚠"), (kept, last, block)
+        assert "-inf" in block and "−∞" not in block  # not told apart: nothing is "intended"
+        a_row = out.stdout[out.stdout.index("\nA ") :].split("\nB ")[0]
+        if last != "0.1":
+            assert a_row.rstrip().endswith("⚠"), a_row  # softmax of a NaN or +∞ row
+        stopped = invoke("trace", "-", "-n", "1", input=path_text)
+        assert stopped.exit_code == 3
+
+
+def test_minus_infinity_outside_a_mask_is_still_flagged() -> None:
+    text = MASKED.format(kept=0.2, last=0.1).replace(
+        "causal_mask, args: [S]", "mul, args: [S, 1.0]"
+    )
+    text = text.replace("[0.5, 0.1, 0.2]", "[0.5, -.inf, 0.2]")
+    out = invoke("trace", "-", "-n", "1", "--allow-nonfinite", "--width", "100", input=text)
+    assert "-inf" in out.stdout and "⚠" in out.stdout and "−∞" not in out.stdout

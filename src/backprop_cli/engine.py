@@ -23,7 +23,15 @@ from . import optim
 from .errors import NodeError, NumericalAnomaly
 from .graph import Graph, Node
 from .notation import d, product
-from .ops import ELEMENTWISE, local_text, run_forward, run_local, shape_text, with_parts
+from .ops import (
+    ELEMENTWISE,
+    intended_nonfinite,
+    local_text,
+    run_forward,
+    run_local,
+    shape_text,
+    with_parts,
+)
 
 # How many non-finite elements an anomaly lists by index (it counts all of them).
 LISTED_ELEMENTS = 10
@@ -146,8 +154,10 @@ def _finite(a: np.ndarray) -> bool:
 
 
 def _masked(node: Node, out: np.ndarray) -> bool:
-    """Whether an op that masks (causal_mask) left only its intended −∞ non-finite."""
-    return node.op.masks and _finite(np.where(np.isneginf(out), 0.0, out))
+    """Whether an op that masks (causal_mask) left only its intended −∞ non-finite: −∞ at the
+    masked entries, nothing else."""
+    intended = intended_nonfinite(node.op, out)
+    return intended is not None and _finite(np.where(intended, 0.0, out))
 
 
 class Tracer:

@@ -354,9 +354,10 @@ class Op:
     # How many of the last inputs may be left out (conv2d's bias): arity 3, optional 1 takes 2
     # or 3 inputs.
     optional: int = 0
-    # The output holds −∞ by design (causal_mask's masked entries): the anomaly check lets −∞
-    # through there; the op after it (a softmax) makes it finite.
-    masks: bool = False
+    # The output holds −∞ by design (causal_mask's masked entries): ``masks(shape)`` is True
+    # where. The anomaly check lets −∞ through there (and only there), the tables show it as −∞
+    # without a warning; the op after it (a softmax) makes it finite.
+    masks: Callable[[Shape], Array] | None = None
     # The forward pass draws random numbers (dropout): it gets the step number as the option
     # ``step``, so that a step's draw is the same every time it is computed.
     stochastic: bool = False
@@ -1785,7 +1786,7 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [_causal(a[0].shape) * 1.0],
             local_text=("1[key ≤ query]",),
             shape=_mask_shape,
-            masks=True,
+            masks=lambda shape: np.broadcast_to(~_causal(shape), shape),
             explain=("mask",),
         ),
         Op(
@@ -1910,6 +1911,14 @@ OPS: dict[str, Op] = {
         ),
     ]
 }
+
+
+def intended_nonfinite(op: Op, value: Array) -> Array | None:
+    """Where ``value``, the output of ``op``, is −∞ by design (the masked entries of an op that
+    masks); None for every other op. NaN, +∞ and a −∞ anywhere else are never intended."""
+    if op.masks is None:
+        return None
+    return np.isneginf(value) & op.masks(np.shape(value))
 
 
 def run_forward(op: Op, args: list[Array], options: dict[str, Any]) -> Array:

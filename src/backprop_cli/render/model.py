@@ -24,6 +24,7 @@ import numpy as np
 from .. import fmt
 from ..engine import Edge, Step, Tracer
 from ..notation import d
+from ..ops import intended_nonfinite
 from ..optim import Update
 from .view import View
 
@@ -71,6 +72,17 @@ class Eq:
     formula: str | None
     value: np.ndarray
     label: str | None = None
+    # where the value is −∞ by design (the masked entries of causal_mask): shown as −∞, and not
+    # flagged as an anomaly
+    intended: np.ndarray | None = None
+
+    @property
+    def flagged(self) -> bool:
+        """Whether the value holds a NaN or ±∞ that is not intended."""
+        finite = np.isfinite(self.value)
+        if self.intended is not None:
+            finite = finite | self.intended
+        return not bool(np.all(finite))
 
 
 Inline = Formula | Name | Msg | Shape | str | int
@@ -175,7 +187,15 @@ def forward(step: Step, tracer: Tracer) -> Table:
                     Cell([Name(node.name)], "name"),
                     Cell([Formula(node.equation, bold=node.name == graph.objective)]),
                     Cell([Shape(node.shape)]),
-                    Cell([Eq(None, step.values[node.name])]),
+                    Cell(
+                        [
+                            Eq(
+                                None,
+                                step.values[node.name],
+                                intended=intended_nonfinite(node.op, step.values[node.name]),
+                            )
+                        ]
+                    ),
                 ]
             )
         )
