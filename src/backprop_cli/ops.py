@@ -241,8 +241,11 @@ def _concat_shape(shapes: list[Shape], opts: Opts) -> Shape:
 
 def _cross_entropy_shape(shapes: list[Shape], opts: Opts) -> Shape:
     logits, targets = shapes
-    if not logits or len(logits) > 2:
-        raise ValueError("logits as a vector (one example) or a classes × examples matrix")
+    if not logits:
+        raise ValueError(
+            "logits as a vector (one example), a classes × examples matrix, or classes first "
+            "and positions after ([C, T, B], [C, H, W, B])"
+        )
     if targets != logits and targets != logits[1:]:
         raise ValueError(
             "targets as integer labels (one per example, shape "
@@ -1857,7 +1860,8 @@ OPS: dict[str, Op] = {
         Op(
             name="softmax_cross_entropy",
             summary="−Σ onehot(y)·log_softmax(z) over classes (axis 0), averaged over examples "
-            "(option reduction: mean or sum); y integer labels or one-hot/probabilities",
+            "(every other axis: [C, B], [C, T, B], …; option reduction: mean or sum); y integer "
+            "labels or one-hot/probabilities",
             arity=2,
             equation=_equation_loss("−Σ_classes {1}·log_softmax({0})"),
             forward=_ce_forward,
