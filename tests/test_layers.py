@@ -432,3 +432,16 @@ def test_minus_infinity_outside_a_mask_is_still_flagged() -> None:
     text = text.replace("[0.5, 0.1, 0.2]", "[0.5, -.inf, 0.2]")
     out = invoke("trace", "-", "-n", "1", "--allow-nonfinite", "--width", "100", input=text)
     assert "-inf" in out.stdout and "⚠" in out.stdout and "−∞" not in out.stdout
+
+
+def test_ops_names_the_inputs_as_the_spec_writes_them() -> None:
+    from backprop_cli.ops import OPS
+    from backprop_cli.render.table import op_rule
+
+    for op in OPS.values():
+        assert not op.inputs or len(op.inputs) == op.arity, op.name
+    assert op_rule(OPS["conv2d"]) == ["∂/∂x: rot180(K)", "∂/∂K: x", "∂/∂b: 1"]
+    assert op_rule(OPS["embedding"]) == ["∂/∂E: ids", "∂/∂ids: 0 (ids)"]
+    assert op_rule(OPS["batch_norm"]) == ["∂/∂x: γ/√(σ² + ε)", "∂/∂γ: x̂", "∂/∂β: 1"]
+    out = invoke("ops", "conv2d").stdout
+    assert "∂/∂x: rot180(K)" in out and "∂/∂a" not in out

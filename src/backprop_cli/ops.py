@@ -1649,6 +1649,7 @@ OPS: dict[str, Op] = {
             local_text=(_conv2d_local_text,),
             shape=_conv2d_shape,
             chain=(CONV_INPUT, CONV_KERNEL, CHANNEL_SUM),
+            inputs=("x", "K", "b"),
             options={
                 "stride": Option(
                     "the step between windows: s, or [sh, sw]",
@@ -1683,6 +1684,7 @@ OPS: dict[str, Op] = {
             kink="on a tie the first maximum of the window in row-major order takes the whole "
             "gradient, as PyTorch",
             explain=("pool_max",),
+            inputs=("x",),
         ),
         Op(
             name="avg_pool2d",
@@ -1704,6 +1706,7 @@ OPS: dict[str, Op] = {
                 ),
             },
             explain=("pool_avg",),
+            inputs=("x",),
         ),
         Op(
             name="flatten",
@@ -1716,6 +1719,7 @@ OPS: dict[str, Op] = {
             shape=_flatten_shape,
             chain=(RESHAPE_BACK,),
             explain=("rearrange",),
+            inputs=("x",),
         ),
         # ---- normalisation -----------------------------------------------------------------
         Op(
@@ -1731,7 +1735,7 @@ OPS: dict[str, Op] = {
             chain=_norm_chains("batch_norm"),
             parts=_norm_parts("batch_norm"),
             parts_text=_norm_parts_text("batch_norm"),
-            inputs=("x", "gamma", "beta"),
+            inputs=("x", "γ", "β"),
             options={"eps": EPS_OPTION},
             explain=("norm", "scale", "bias"),
         ),
@@ -1748,7 +1752,7 @@ OPS: dict[str, Op] = {
             chain=_norm_chains("layer_norm"),
             parts=_norm_parts("layer_norm"),
             parts_text=_norm_parts_text("layer_norm"),
-            inputs=("x", "gamma", "beta"),
+            inputs=("x", "γ", "β"),
             options={
                 "axes": Option(
                     "the axes to normalise over; gamma and beta have their shape",
@@ -1778,6 +1782,7 @@ OPS: dict[str, Op] = {
                 "index": Option("the position to pick (negative counts from the end)", kind="int"),
             },
             explain=("rearrange",),
+            inputs=("x",),
         ),
         Op(
             name="causal_mask",
@@ -1790,6 +1795,7 @@ OPS: dict[str, Op] = {
             local_text=("1[key ≤ query]",),
             shape=_mask_shape,
             masks=lambda shape: np.broadcast_to(~_causal(shape), shape),
+            inputs=("S",),
             explain=("mask",),
         ),
         Op(
@@ -1803,6 +1809,7 @@ OPS: dict[str, Op] = {
             local_text=("{1}", "0 (ids)"),
             shape=_embedding_shape,
             chain=(EMBEDDING, NO_GRADIENT),
+            inputs=("E", "ids"),
             explain=("embedding", "ids"),
         ),
         Op(
@@ -1827,6 +1834,7 @@ OPS: dict[str, Op] = {
             },
             stochastic=True,
             explain=("dropout",),
+            inputs=("x",),
         ),
         # ---- losses and regularisers -------------------------------------------------------
         Op(
@@ -1841,6 +1849,7 @@ OPS: dict[str, Op] = {
             shape=_same_to_scalar,
             loss=True,
             explain=("error", "target"),
+            inputs=("ŷ", "y"),
         ),
         Op(
             name="mse",
@@ -1856,6 +1865,7 @@ OPS: dict[str, Op] = {
             shape=_same_to_scalar,
             loss=True,
             explain=("error", "target"),
+            inputs=("ŷ", "y"),
         ),
         Op(
             name="softmax_cross_entropy",
@@ -1871,6 +1881,7 @@ OPS: dict[str, Op] = {
             options={"reduction": REDUCTION},
             loss=True,
             explain=("cross_entropy", "target"),
+            inputs=("z", "y"),
         ),
         Op(
             name="binary_cross_entropy",
@@ -1885,6 +1896,7 @@ OPS: dict[str, Op] = {
             options={"reduction": REDUCTION},
             loss=True,
             explain=("cross_entropy", "target"),
+            inputs=("z", "y"),
         ),
         Op(
             name="l2",

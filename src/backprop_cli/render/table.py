@@ -351,7 +351,7 @@ def op_rule(op: Any) -> list[str]:
     count = 2 if op.arity is None else op.arity
     unary = op.arity == 1
     var = "z" if unary and re.search(r"\bz\b", op.summary) else "a"
-    names = [var] if unary else ["a", "b", "c"][:count]
+    names = list(op.inputs) or ([var] if unary else ["a", "b", "c"][:count])
     # a batch of B examples (columns) for the losses, n elements for the rest
     batch = op.name.endswith("cross_entropy")
     shape: tuple[int, ...] = (_ROWS, _B) if batch else (_N,)
