@@ -299,6 +299,10 @@ def torch_grads(tracer: Tracer, values: dict[str, np.ndarray]) -> dict[str, np.n
 
     def ce(a, o):
         z, y = a
+        if z.dim() >= 3:  # [C, T, B] → PyTorch's [N, C, d1, …]: the class axis moved to 1
+            zz = z.movedim(0, 1)
+            yy = y.movedim(0, 1) if y.shape == z.shape else y.long()
+            return F.cross_entropy(zz, yy, reduction=o["reduction"])
         zz = z.T if z.dim() == 2 else z[None]
         if y.shape == z.shape:
             yy = y.T if y.dim() == 2 else y[None]

@@ -190,7 +190,8 @@ def test_model_problems_are_reported_with_what_was_expected() -> None:
 
 def test_image_ops_record_no_dense_jacobian() -> None:
     """A conv's local gradients are the turned kernel and the image; a pool's, the weights of
-    each window; a normalisation's, [x̂, γ, 1/σ]: never (output size × input size)."""
+    each window; a normalisation's, the scale γ/√(σ² + ε) and x̂: never (output size × input
+    size)."""
     tracer = tracer_from_file(CONFIGS / "cnn_tiny.yaml")
     step = next(tracer.run())
     local = {(e.info.node, e.info.input): e.local for e in step.edges}
@@ -199,8 +200,11 @@ def test_image_ops_record_no_dense_jacobian() -> None:
     np.testing.assert_array_equal(local[("c", "K")], step.values["x"])
     assert local[("p", "r")].shape == (1, 2, 2, 2, 2)  # C, kH, kW, Ho, Wo
     bn = next(tracer_from_file(CONFIGS / "batchnorm.yaml").run())
-    stack = next(e.local for e in bn.edges if e.info.node == "bn" and e.info.input == "z")
-    assert stack.shape == (3, *bn.values["z"].shape)
+    local = {e.info.input: e.local for e in bn.edges if e.info.node == "bn"}
+    z, gamma = bn.values["z"], bn.values["gamma"]
+    # one scale per feature, and x̂ itself: the array the forward pass recorded as bn.x̂
+    np.testing.assert_allclose(local["z"], gamma / np.sqrt(z.var(axis=1) + 1e-5), rtol=1e-14)
+    assert local["gamma"] is bn.parts["bn.x̂"]
 
 
 def test_dropout_masks_are_drawn_per_step_and_reproducible() -> None:
@@ -276,10 +280,168 @@ def test_memory_budget_counts_image_ops_without_a_dense_jacobian() -> None:
     image = 4 * 60 * 60 * 2 * 8  # bytes of x
     share = dict(shares)
     assert share["c"] <= 25 * image  # value, gradient, kernel, image and 3×3 windows
-    assert share["n"] <= 12 * image  # [x̂, γ, 1/σ] and the products for x, γ and β
+    assert share["n"] <= 12 * image  # μ, σ², x̂, the scale and the products for x, γ, β
     assert share["p"] <= 4 * image
     assert total < 100 * image
     # and a step of it really runs within that estimate's order
     step = next(tracer.run())
     recorded = sum(e.local.nbytes for e in step.edges)
     assert recorded <= total
+
+
+NORM_GRAPH = """
+params:
+  x: {{init: normal, shape: {shape}, seed: 4}}
+  g: {{init: normal, shape: {p_shape}, seed: 5}}
+  b: {{init: normal, shape: {p_shape}, seed: 6}}
+  G: {{init: normal, shape: {shape}, seed: 7}}
+graph:
+  - {{name: n, op: {op}, args: [x, g, b]{extra}}}
+  - {{name: w, op: mul, args: [n, G]}}
+  - {{name: J, op: sum, args: [w]}}
+"""
+
+
+def _norm_tracer(op: str, shape: list[int], axes: list[int] | None = None):
+    if op == "batch_norm":
+        p_shape, extra = [shape[0]], ""
+    else:
+        p_shape, extra = [shape[a] for a in axes or [0]], f", axes: {axes or [0]}"
+    text = NORM_GRAPH.format(shape=shape, p_shape=p_shape, op=op, extra=extra)
+    return tracer_from_text(text)
+
+
+def test_normalisation_records_mu_variance_and_x_hat_as_named_values() -> None:
+    """μ, σ² (biased) and x̂ of each group, exactly as numpy computes them from x; the output
+    is γ⊙x̂ + β from that very x̂."""
+    for op, shape, reduced in (
+        ("batch_norm", [3, 5], (1,)),
+        ("batch_norm", [2, 3, 3, 2], (1, 2, 3)),
+        ("layer_norm", [4, 3], (0,)),
+        ("layer_norm", [2, 3, 2, 2], (0, 1, 2)),
+    ):
+        axes = list(reduced) if op == "layer_norm" else None
+        tracer = _norm_tracer(op, shape, axes)
+        step = next(tracer.run())
+        x = step.values["x"]
+        assert list(step.parts) == ["n.μ", "n.σ²", "n.x̂"]
+        mu, var = x.mean(axis=reduced), x.var(axis=reduced)
+        np.testing.assert_allclose(step.parts["n.μ"], mu, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(step.parts["n.σ²"], var, rtol=1e-13, atol=1e-15)
+        xhat = (x - mu.reshape(np.expand_dims(mu, reduced).shape)) / np.sqrt(
+            np.expand_dims(var, reduced) + 1e-5
+        )
+        np.testing.assert_allclose(step.parts["n.x̂"], xhat, rtol=1e-13, atol=1e-15)
+        kept = [n if a not in reduced else 1 for a, n in enumerate(x.shape)]
+        if op == "layer_norm":
+            kept = [n if a in reduced else 1 for a, n in enumerate(x.shape)]
+        want = step.values["g"].reshape(kept) * xhat + step.values["b"].reshape(kept)
+        np.testing.assert_allclose(step.values["n"], want, rtol=1e-13, atol=1e-15)
+
+
+def test_batchnorm_table_shows_the_intermediate_values_and_the_compact_rule() -> None:
+    out = invoke("trace", str(CONFIGS / "batchnorm.yaml"), "--steps", "1", "--width", "100")
+    lines = out.stdout.splitlines()
+    rows = {line.split()[0]: line for line in lines if line.startswith("bn")}
+    assert "μ = mean(z, axis=1)" in rows["bn.μ"] and "[0.33, 0.39, -0.305]" in rows["bn.μ"]
+    assert "σ² = mean((z − μ)², axis=1)" in rows["bn.σ²"]
+    assert "[0.4285, 0.3213, 0.2507]" in rows["bn.σ²"]  # biased: Σ(z − μ)²/4
+    assert "x̂ = (z − μ)/√(σ² + ε), ε = 1e-05" in rows["bn.x̂"]
+    text = out.stdout
+    assert "∂bn/∂z: gamma/√(σ² + ε)" in text
+    assert "∂L/∂z = ĝ − mean(ĝ) − x̂ ⊙ mean(ĝ ⊙ x̂), ĝ = gamma/√(σ² + ε) ⊙ ∂L/∂bn" in text
+    for fmt in ("markdown", "latex"):
+        doc = invoke("trace", str(CONFIGS / "batchnorm.yaml"), "-n", "1", "-f", fmt).stdout
+        assert r"\mathrm{bn}.\hat{x}" in doc and r"\mu = \operatorname{mean}(z" in doc
+
+
+def test_intermediate_values_are_in_json_once_and_referenced() -> None:
+    doc = trace_json(CONFIGS / "batchnorm.yaml", "--fields", "forward,backward", "-n", "1")
+    node = next(n for n in doc["graph"]["nodes"] if n["name"] == "bn")
+    assert node["intermediates"] == {
+        "bn.μ": "μ = mean(z, axis=1)",
+        "bn.σ²": "σ² = mean((z − μ)², axis=1)",
+        "bn.x̂": "x̂ = (z − μ)/√(σ² + ε), ε = 1e-05",
+    }
+    step = doc["steps"][0]
+    assert step["intermediates"]["bn.μ"] == [0.32999999999999996, 0.39, -0.305]
+    local = {e["input"]: e["local"] for e in step["backward"] if e["node"] == "bn"}
+    assert local["gamma"] == {"ref": "intermediates", "name": "bn.x̂"}
+    only = trace_json(CONFIGS / "batchnorm.yaml", "--fields", "objective", "-n", "1")
+    assert "intermediates" not in only["steps"][0]
+    plain = trace_json(CONFIGS / "seed_linear.yaml", "-n", "1")
+    assert "intermediates" not in plain["steps"][0]
+
+
+def test_the_masks_minus_infinity_is_shown_as_such_without_a_warning() -> None:
+    for width in ("60", "100"):
+        out = invoke("trace", str(CONFIGS / "attention_head.yaml"), "-n", "1", "--width", width)
+        text = out.stdout
+        assert "⚠" not in text and "-inf" not in text
+        assert "[[ 0.2158,      −∞,     −∞]" in text
+        assert "[ 0.2578, 0.09072,     −∞]" in text
+    for fmt in ("markdown", "latex"):
+        doc = invoke("trace", str(CONFIGS / "attention_head.yaml"), "-n", "1", "-f", fmt).stdout
+        assert r"0.2158 & -\infty & -\infty" in doc and "⚠" not in doc
+
+
+MASKED = """
+data:
+  S: [[0.5, 0.1, 0.2], [{kept}, 0.3, -0.4], [0.6, -0.2, {last}]]
+graph:
+  - {{name: M, op: causal_mask, args: [S]}}
+  - {{name: A, op: softmax, args: [M], axis: 1}}
+  - {{name: B, op: mul, args: [A, A]}}
+  - {{name: J, op: sum, args: [B]}}
+"""
+
+
+def test_only_the_masked_minus_infinity_is_intended() -> None:
+    """−∞ where the mask put it is intended; a NaN, a +∞ or a −∞ the mask did not put there
+    (here from the data, traced with --allow-nonfinite) is flagged, in the mask's row and in
+    what follows it, and stops a trace without --allow-nonfinite."""
+    from backprop_cli.ops import OPS, intended_nonfinite
+
+    op = OPS["causal_mask"]
+    m = np.array([[1.0, -np.inf], [-np.inf, np.nan]])
+    assert intended_nonfinite(op, m).tolist() == [[False, True], [False, False]]
+    assert intended_nonfinite(OPS["relu"], m) is None
+    ok = tracer_from_text(MASKED.format(kept=0.2, last=0.1))
+    step = next(ok.run())  # the masked −∞ stop nothing
+    assert np.isfinite(step.grads["S"]).all()
+    for kept, last in (("-.inf", "0.1"), ("0.2", ".nan"), ("0.2", ".inf")):
+        path_text = MASKED.format(kept=kept, last=last)
+        out = invoke(
+            "trace", "-", "-n", "1", "--allow-nonfinite", "--width", "100", input=path_text
+        )
+        m_row = next(line for line in out.stdout.splitlines() if line.startswith("M "))
+        block = out.stdout[out.stdout.index(m_row) :].split("\nA ")[0]
+        assert block.rstrip().endswith("⚠"), (kept, last, block)
+        assert "-inf" in block and "−∞" not in block  # not told apart: nothing is "intended"
+        a_row = out.stdout[out.stdout.index("\nA ") :].split("\nB ")[0]
+        if last != "0.1":
+            assert a_row.rstrip().endswith("⚠"), a_row  # softmax of a NaN or +∞ row
+        stopped = invoke("trace", "-", "-n", "1", input=path_text)
+        assert stopped.exit_code == 3
+
+
+def test_minus_infinity_outside_a_mask_is_still_flagged() -> None:
+    text = MASKED.format(kept=0.2, last=0.1).replace(
+        "causal_mask, args: [S]", "mul, args: [S, 1.0]"
+    )
+    text = text.replace("[0.5, 0.1, 0.2]", "[0.5, -.inf, 0.2]")
+    out = invoke("trace", "-", "-n", "1", "--allow-nonfinite", "--width", "100", input=text)
+    assert "-inf" in out.stdout and "⚠" in out.stdout and "−∞" not in out.stdout
+
+
+def test_ops_names_the_inputs_as_the_spec_writes_them() -> None:
+    from backprop_cli.ops import OPS
+    from backprop_cli.render.table import op_rule
+
+    for op in OPS.values():
+        assert not op.inputs or len(op.inputs) == op.arity, op.name
+    assert op_rule(OPS["conv2d"]) == ["∂/∂x: rot180(K)", "∂/∂K: x", "∂/∂b: 1"]
+    assert op_rule(OPS["embedding"]) == ["∂/∂E: ids", "∂/∂ids: 0 (ids)"]
+    assert op_rule(OPS["batch_norm"]) == ["∂/∂x: γ/√(σ² + ε)", "∂/∂γ: x̂", "∂/∂β: 1"]
+    out = invoke("ops", "conv2d").stdout
+    assert "∂/∂x: rot180(K)" in out and "∂/∂a" not in out

@@ -206,8 +206,8 @@ def test_markdown_matrices_keep_their_row_breaks() -> None:
     ("op", "rule"),
     [
         ("mean", "∂/∂a: 1/n"),
-        ("mse", "∂/∂a: 2(a − b)/n"),
-        ("softmax_cross_entropy", "∂/∂a: (softmax(a) − b)/B"),
+        ("mse", "∂/∂ŷ: 2(ŷ − y)/n"),
+        ("softmax_cross_entropy", "∂/∂z: (softmax(z) − y)/B"),
         ("pow", "∂/∂a: p·a^(p − 1)"),
         ("relu", "∂/∂z: 1[z > 0]"),
         ("log", "∂/∂a: 1/a"),

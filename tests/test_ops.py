@@ -9,7 +9,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backprop_cli.ops import OPS, equation_text, fit_to_shape, local_text, run_forward, run_local
+from backprop_cli.ops import (
+    OPS,
+    equation_text,
+    fit_to_shape,
+    local_text,
+    run_forward,
+    run_local,
+    with_parts,
+)
 
 # op name -> list of (input shapes, options). Shapes cover scalars, vectors, matrices and
 # broadcasting where the op allows it; options not given take their defaults.
@@ -261,10 +269,11 @@ def test_local_gradient_matches_finite_differences(name: str) -> None:
             args = _inputs(rng, shapes, name)
             out = run_forward(op, args, options)
             g = rng.uniform(-1.0, 1.0, out.shape)
-            locals_ = run_local(op, args, out, options)
+            run = with_parts(op, args, options)
+            locals_ = run_local(op, args, out, run)
             assert len(locals_) == len(args)
             for pos, arg in enumerate(args):
-                got = op.chain_for(pos).apply(g, locals_[pos], arg.shape, options)
+                got = op.chain_for(pos).apply(g, locals_[pos], arg.shape, run)
                 assert got.shape == arg.shape, (name, shapes, pos)
                 if not _differentiable(name, shapes, pos) or name in STOPS:
                     assert not got.any()

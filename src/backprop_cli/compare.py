@@ -370,6 +370,8 @@ def to_v1(step: dict[str, Any]) -> dict[str, Any]:
     forward, grads = step.get("forward", {}), step.get("grads", {})
     if "forward" in step:
         out["forward"] = forward
+    if "intermediates" in step:
+        out["intermediates"] = step["intermediates"]
     if "objective" in step:
         out["objective"] = step["objective"]
     if "backward" in step:

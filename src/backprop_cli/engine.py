@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,15 @@ from . import optim
 from .errors import NodeError, NumericalAnomaly
 from .graph import Graph, Node
 from .notation import d, product
-from .ops import ELEMENTWISE, local_text, run_forward, run_local, shape_text
+from .ops import (
+    ELEMENTWISE,
+    intended_nonfinite,
+    local_text,
+    run_forward,
+    run_local,
+    shape_text,
+    with_parts,
+)
 
 # How many non-finite elements an anomaly lists by index (it counts all of them).
 LISTED_ELEMENTS = 10
@@ -64,6 +72,9 @@ class Step:
     grads: dict[str, np.ndarray]  # every name: its accumulated ∂J/∂name
     updates: dict[str, optim.Update]  # trainable params
     optimizer: str  # the optimiser and its settings: "adam, η = 0.001, β1 = 0.9, …"
+    # the named intermediate values of ops that have them (batch_norm's μ, σ², x̂), in forward
+    # order: "bn.μ" → its value
+    parts: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -143,8 +154,10 @@ def _finite(a: np.ndarray) -> bool:
 
 
 def _masked(node: Node, out: np.ndarray) -> bool:
-    """Whether an op that masks (causal_mask) left only its intended −∞ non-finite."""
-    return node.op.masks and _finite(np.where(np.isneginf(out), 0.0, out))
+    """Whether an op that masks (causal_mask) left only its intended −∞ non-finite: −∞ at the
+    masked entries, nothing else."""
+    intended = intended_nonfinite(node.op, out)
+    return intended is not None and _finite(np.where(intended, 0.0, out))
 
 
 class Tracer:
@@ -165,6 +178,14 @@ class Tracer:
         # so every pass of a step (finite differences too) sees the same draw.
         self.step = 1
         self.grad_formulas: dict[str, str] = {}
+        # "bn.μ" → (node, "μ", its equation) for every op's named intermediate values
+        self.parts: dict[str, tuple[str, str, str]] = {}
+        for node in graph.nodes:
+            if node.op.parts_text is not None:
+                shapes = [self.shapes[a] for a in node.args]
+                texts = node.op.parts_text(node.name, list(node.args), shapes, node.options)
+                for part, text in texts.items():
+                    self.parts[f"{node.name}.{part}"] = (node.name, part, text)
 
     # ---- static structure ------------------------------------------------------------------
 
@@ -271,10 +292,12 @@ class Tracer:
         leaves: dict[str, np.ndarray],
         override: dict[str, np.ndarray] | None = None,
         check: int | None = None,
+        parts: dict[str, np.ndarray] | None = None,
     ) -> dict[str, np.ndarray]:
         """All values, data and params first. ``override`` replaces a node's computed value
         (finite differences with respect to an intermediate node use it). With ``check`` (the
-        step number), the first non-finite value raises ``NumericalAnomaly``."""
+        step number), the first non-finite value raises ``NumericalAnomaly``. ``parts``
+        receives the named intermediate values of the ops that have them ("bn.x̂")."""
         values = dict(leaves)
         # Leaves are checked when the trace starts: after that, data never change and every
         # param was checked as it left the optimiser.
@@ -290,7 +313,12 @@ class Tracer:
                     continue
                 args = self.inputs(node, values)
                 try:
-                    values[node.name] = out = run_forward(node.op, args, self.options(node))
+                    if node.op.parts is not None and parts is not None:
+                        out, named = node.op.parts(args, self.options(node))
+                        values[node.name] = out = np.asarray(out, dtype=np.float64)
+                        parts.update({f"{node.name}.{k}": v for k, v in named.items()})
+                    else:
+                        values[node.name] = out = run_forward(node.op, args, self.options(node))
                 except ValueError as exc:
                     where = node.where or self.graph.source
                     raise NodeError(
@@ -315,11 +343,15 @@ class Tracer:
         return float(np.reshape(values[self.objective], ()))
 
     def backward(
-        self, values: dict[str, np.ndarray], check: int | None = None
+        self,
+        values: dict[str, np.ndarray],
+        check: int | None = None,
+        parts: dict[str, np.ndarray] | None = None,
     ) -> tuple[list[Edge], dict[str, np.ndarray]]:
         """Every edge's upstream, local and global gradient, and the accumulated gradient of
         every name. With ``check`` (the step number), the first non-finite local gradient,
-        edge term or accumulated gradient raises ``NumericalAnomaly``."""
+        edge term or accumulated gradient raises ``NumericalAnomaly``. ``parts`` holds the
+        forward pass's named intermediate values (computed again where absent)."""
         # Gradients are filled in as their terms arrive (no zero array per name); arrays are
         # never changed in place, so a term recorded on an edge stays as it was.
         grads: dict[str, np.ndarray] = {self.objective: np.ones(self.shapes[self.objective])}
@@ -329,13 +361,22 @@ class Tracer:
             for node in reversed(self.active):
                 g = grads[node.name]
                 args = self.inputs(node, values)
-                locals_ = run_local(node.op, args, values[node.name], self.options(node))
+                options = self.options(node)
+                if node.op.parts is not None:
+                    named = {
+                        part: parts[key]
+                        for key, (owner, part, _) in self.parts.items()
+                        if owner == node.name and parts and key in parts
+                    }
+                    options = {**options, "parts": named} if named else options
+                    options = with_parts(node.op, args, options)
+                locals_ = run_local(node.op, args, values[node.name], options)
                 locals_by_node[node.name] = locals_
                 for pos, arg in enumerate(node.args):
                     if arg in self.constants:  # a literal constant: no gradient, no edge
                         continue
                     contribution = node.op.chain_for(pos).apply(
-                        g, locals_[pos], self.shapes[arg], node.options
+                        g, locals_[pos], self.shapes[arg], options
                     )
                     before = grads.get(arg)
                     grads[arg] = total = contribution if before is None else before + contribution
@@ -440,8 +481,9 @@ class Tracer:
             self.step = step
             check = None if allow_nonfinite else step
             with np.errstate(all="ignore"):  # overflow is reported as an anomaly, not warned
-                values = self.forward(leaves, check=check)
-                edges, grads = self.backward(values, check=check)
+                parts: dict[str, np.ndarray] = {}
+                values = self.forward(leaves, check=check, parts=parts)
+                edges, grads = self.backward(values, check=check, parts=parts)
                 updates = {}
                 for t in self.graph.params:
                     if t.trainable:
@@ -473,4 +515,5 @@ class Tracer:
                 grads,
                 updates,
                 optimizer.describe(),
+                parts,
             )

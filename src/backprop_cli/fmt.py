@@ -14,39 +14,45 @@ SHOW_ELEMENTS = 32
 SHOW_SIDE = 10
 
 
-def number(x: float, precision: int) -> str:
+def number(x: float, precision: int, minus_infinity: str = "-inf") -> str:
     x = float(x)
     if math.isnan(x):
         return "nan"
     if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
+        return "inf" if x > 0 else minus_infinity
     text = f"{x + 0.0:.{precision}g}"  # + 0.0 turns −0.0 into 0.0
     return "0" if text == "-0" else text
 
 
 def tensor(
-    value: np.ndarray, precision: int, full: bool = False, t: Catalogue | None = None
+    value: np.ndarray,
+    precision: int,
+    full: bool = False,
+    t: Catalogue | None = None,
+    minus_infinity: str = "-inf",
 ) -> str:
     """A scalar as a number, a vector as ``[a, b]``, a matrix as aligned rows;
-    a tensor too large to read as its shape and a few statistics (unless ``full``)."""
+    a tensor too large to read as its shape and a few statistics (unless ``full``).
+    ``minus_infinity`` is how −∞ is written ("−∞" where it is intended, a mask's)."""
     a = np.asarray(value, dtype=np.float64)
+    inf = minus_infinity
     if a.ndim == 0:
-        return number(float(a), precision)
+        return number(float(a), precision, inf)
     too_large = a.size > SHOW_ELEMENTS or max(a.shape) > SHOW_SIDE
     if too_large and not full:
         return summary(a, precision, t)
     if a.ndim == 1:
-        return "[" + ", ".join(number(x, precision) for x in a) + "]"
+        return "[" + ", ".join(number(x, precision, inf) for x in a) + "]"
     if a.ndim > 2 and not too_large:
         # A small image [C, H, W] or batch: its matrices one under another, nested as numpy
         # prints them, each with the numbers of a matrix.
-        blocks = [tensor(sub, precision, full, t).split("\n") for sub in a]
+        blocks = [tensor(sub, precision, full, t, inf).split("\n") for sub in a]
         lines = []
         for i, block in enumerate(blocks):
             lines += [("[" if i == 0 else " ") + block[0], *(" " + row for row in block[1:])]
         return "\n".join(lines) + "]"
     if a.ndim == 2:
-        cells = [[number(x, precision) for x in row] for row in a]
+        cells = [[number(x, precision, inf) for x in row] for row in a]
         widths = [max(len(row[j]) for row in cells) for j in range(a.shape[1])]
         rows = [
             "[" + ", ".join(c.rjust(w) for c, w in zip(row, widths, strict=False)) + "]"

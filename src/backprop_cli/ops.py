@@ -241,8 +241,11 @@ def _concat_shape(shapes: list[Shape], opts: Opts) -> Shape:
 
 def _cross_entropy_shape(shapes: list[Shape], opts: Opts) -> Shape:
     logits, targets = shapes
-    if not logits or len(logits) > 2:
-        raise ValueError("logits as a vector (one example) or a classes × examples matrix")
+    if not logits:
+        raise ValueError(
+            "logits as a vector (one example), a classes × examples matrix, or classes first "
+            "and positions after ([C, T, B], [C, H, W, B])"
+        )
     if targets != logits and targets != logits[1:]:
         raise ValueError(
             "targets as integer labels (one per example, shape "
@@ -354,12 +357,23 @@ class Op:
     # How many of the last inputs may be left out (conv2d's bias): arity 3, optional 1 takes 2
     # or 3 inputs.
     optional: int = 0
-    # The output holds −∞ by design (causal_mask's masked entries): the anomaly check lets −∞
-    # through there; the op after it (a softmax) makes it finite.
-    masks: bool = False
+    # The output holds −∞ by design (causal_mask's masked entries): ``masks(shape)`` is True
+    # where. The anomaly check lets −∞ through there (and only there), the tables show it as −∞
+    # without a warning; the op after it (a softmax) makes it finite.
+    masks: Callable[[Shape], Array] | None = None
     # The forward pass draws random numbers (dropout): it gets the step number as the option
     # ``step``, so that a step's draw is the same every time it is computed.
     stochastic: bool = False
+    # Named intermediate values the forward pass computes on its way (batch_norm's μ, σ², x̂):
+    # ``parts(args, opts)`` returns the output and them, in the order they are shown; the tables
+    # show them under the node as ``node.name``, JSON holds them in ``intermediates``. The local
+    # gradients and chains get them as the option ``parts`` (recomputed when it is absent).
+    parts: Callable[[list[Array], Opts], tuple[Array, dict[str, Array]]] | None = None
+    # Their equations: ``(out, args, shapes, opts) -> {name: "μ = mean(z, axis=1)"}``.
+    parts_text: Callable[[str, list[str], list[Shape], Opts], dict[str, str]] | None = None
+    # The names of the inputs as ``backprop ops`` and the summary write them (x, K, b); a, b, c
+    # (z for an activation) when empty.
+    inputs: tuple[str, ...] = ()
 
     @property
     def broadcasts(self) -> bool:
@@ -931,11 +945,13 @@ POOL_OPTIONS = {
 
 
 # ---- normalisation ---------------------------------------------------------------------------
-# batch_norm and layer_norm are one computation over different axes: x̂ = (x − μ)/σ with μ and
-# the biased variance σ² over the reduced axes and σ = √(σ² + ε), then y = γ⊙x̂ + β, where γ and
-# β run along the kept axes. The local gradient of x is recorded as the stack [x̂, γ, 1/σ]
-# (each of x's shape): the compact backward formula needs these and nothing else, where the
-# Jacobian would be N × N per group.
+# batch_norm and layer_norm are one computation over different axes: μ and the biased variance
+# σ² over the reduced axes, x̂ = (x − μ)/√(σ² + ε), then y = γ⊙x̂ + β, where γ and β run along
+# the kept axes. μ, σ² and x̂ are the op's named intermediate values (``parts``), shown under the
+# node. The local gradient of x is the scale s = γ/√(σ² + ε) (one number per feature for
+# batch_norm), and the chain is the compact rule ∂J/∂x = ĝ − mean(ĝ) − x̂⊙mean(ĝ⊙x̂) with
+# ĝ = s⊙∂J/∂y and the means over the reduced axes (s is constant over them, so batch_norm writes
+# it outside: s⊙(g − mean(g) − x̂⊙mean(g⊙x̂))). Nothing N × N per group is built.
 
 
 def _norm_axes(op: str, ndim: int, opts: Opts) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -981,48 +997,71 @@ def _norm_shape(op: str) -> Callable[[list[Shape], Opts], Shape]:
     return shape
 
 
-def _norm_parts(op: str, a: list[Array], o: Opts) -> tuple[Array, Array, Array, Array]:
-    """x̂, γ and β (broadcast against x), and 1/σ."""
-    x, gamma, beta = a
-    reduced, kept = _norm_axes(op, x.ndim, o)
+def _norm_stats(op: str, x: Array, o: Opts) -> dict[str, Array]:
+    """μ and σ² (x's shape without the reduced axes), and x̂ (x's shape)."""
+    reduced = _norm_axes(op, x.ndim, o)[0]
     mu = np.mean(x, axis=reduced, keepdims=True)
     var = np.mean((x - mu) ** 2, axis=reduced, keepdims=True)
-    inv = 1.0 / np.sqrt(var + o["eps"])
-    return (
-        (x - mu) * inv,
-        _along(gamma, x.ndim, kept, x.shape),
-        _along(beta, x.ndim, kept, x.shape),
-        inv,
-    )
+    xhat = (x - mu) / np.sqrt(var + o["eps"])
+    return {"μ": np.squeeze(mu, reduced), "σ²": np.squeeze(var, reduced), "x̂": xhat}
+
+
+def _norm_parts(op: str) -> Callable[[list[Array], Opts], tuple[Array, dict[str, Array]]]:
+    def parts(a: list[Array], o: Opts) -> tuple[Array, dict[str, Array]]:
+        x, gamma, beta = a
+        kept = _norm_axes(op, x.ndim, o)[1]
+        named = _norm_stats(op, x, o)
+        scale, shift = (_along(p, x.ndim, kept, x.shape) for p in (gamma, beta))
+        out = scale * named["x̂"] + shift
+        return out, named
+
+    return parts
 
 
 def _norm_forward(op: str) -> Callable[[list[Array], Opts], Array]:
+    parts = _norm_parts(op)
+
     def forward(a: list[Array], o: Opts) -> Array:
-        xhat, gamma, beta, _ = _norm_parts(op, a, o)
-        return gamma * xhat + beta
+        return parts(a, o)[0]
 
     return forward
 
 
+def _norm_named(op: str, a: list[Array], o: Opts) -> dict[str, Array]:
+    """The node's μ, σ² and x̂: as the forward pass recorded them, or computed again."""
+    named: dict[str, Array] | None = o.get("parts")
+    return named if named is not None else _norm_stats(op, a[0], o)
+
+
+def _norm_scale(op: str, x: Shape, gamma: Array, var: Array, o: Opts) -> Array:
+    """s = γ/√(σ² + ε): [F] for batch_norm (γ and σ² are both per feature); for layer_norm γ
+    runs along the reduced axes and σ² along the others, so s has x's shape."""
+    reduced, kept = _norm_axes(op, len(x), o)
+    inv = 1.0 / np.sqrt(var + o["eps"])
+    if op == "batch_norm":
+        return gamma * inv
+    inv_b = np.expand_dims(inv, reduced)
+    return _along(gamma, len(x), kept, x) * inv_b
+
+
 def _norm_local(op: str) -> Callable[[list[Array], Array, Opts], list[Array]]:
     def local(a: list[Array], out: Array, o: Opts) -> list[Array]:
-        xhat, gamma, _, inv = _norm_parts(op, a, o)
-        shape = xhat.shape
-        stack = np.stack([xhat, np.broadcast_to(gamma, shape), np.broadcast_to(inv, shape)])
-        return [stack, xhat, ONE]
+        named = _norm_named(op, a, o)
+        return [_norm_scale(op, a[0].shape, a[1], named["σ²"], o), named["x̂"], ONE]
 
     return local
 
 
 def _norm_input_back(op: str) -> Callable[[Array, Array, Shape, Opts], Array]:
     def back(g: Array, local: Array, shape: Shape, opts: Opts) -> Array:
-        # ∂J/∂x = (γ⊙g − mean(γ⊙g) − x̂⊙mean(γ⊙g⊙x̂))/σ, means over the reduced axes.
-        xhat, gamma, inv = local
+        # ∂J/∂x = ĝ − mean(ĝ) − x̂⊙mean(ĝ⊙x̂), ĝ = s⊙g, means over the reduced axes.
         reduced = _norm_axes(op, len(shape), opts)[0]
-        gg = gamma * g
+        xhat = opts["parts"]["x̂"]
+        scale = _along(local, len(shape), (0,), shape) if op == "batch_norm" else local
+        gg = scale * g
         mean_g = np.mean(gg, axis=reduced, keepdims=True)
         mean_gx = np.mean(gg * xhat, axis=reduced, keepdims=True)
-        return inv * (gg - mean_g - xhat * mean_gx)
+        return np.asarray(gg - mean_g - xhat * mean_gx, dtype=np.float64)
 
     return back
 
@@ -1037,29 +1076,48 @@ def _norm_param_back(op: str) -> Callable[[Array, Array, Shape, Opts], Array]:
     return back
 
 
+def _axes_text(axes: tuple[int, ...]) -> str:
+    return str(axes[0]) if len(axes) == 1 else "(" + ", ".join(map(str, axes)) + ")"
+
+
+# ĝ − mean(ĝ) − x̂⊙mean(ĝ⊙x̂), the means over the axes of μ and σ² (their rows say which): short
+# terms, so that a narrow table breaks it at its "=" and loses nothing.
+NORM_INPUT_TEXT = "ĝ − mean(ĝ) − x̂ ⊙ mean(ĝ ⊙ x̂), ĝ = {local} ⊙ {g}"
+
+
 def _norm_chains(op: str) -> tuple[Chain, Chain, Chain]:
     where = "Σ_examples" if op == "batch_norm" else "Σ_columns"
     return (
-        Chain(_norm_input_back(op), "(ĝ − mean(ĝ) − x̂⊙mean(ĝ⊙x̂))/σ, ĝ = γ⊙{g}"),
+        Chain(_norm_input_back(op), NORM_INPUT_TEXT),
         Chain(_norm_param_back(op), where + "({g} ⊙ {local})"),
         Chain(_norm_param_back(op), where + "({g} ⊙ {local})"),
     )
 
 
-def _equation_norm(op: str) -> EquationText:
-    def text(out: str, args: list[str], shapes: list[Shape], opts: Opts) -> str:
-        x, gamma, beta = args
-        reduced = _norm_axes(op, len(shapes[0]), opts)[0]
-        over = ", ".join(str(a) for a in reduced)
-        return (
-            f"{out} = {gamma}⊙x̂ + {beta}, x̂ = ({x} − μ)/√(σ² + ε), μ and σ² over "
-            f"axis {over}, ε = {opts['eps']:g}"
-        )
+def _equation_norm(out: str, args: list[str], shapes: list[Shape], opts: Opts) -> str:
+    x, gamma, beta = args
+    return f"{out} = {gamma}⊙x̂ + {beta}, x̂ = ({x} − μ)/√(σ² + ε)"
+
+
+def _norm_parts_text(op: str) -> Callable[[str, list[str], list[Shape], Opts], dict[str, str]]:
+    def text(out: str, args: list[str], shapes: list[Shape], opts: Opts) -> dict[str, str]:
+        x = args[0]
+        over = _axes_text(_norm_axes(op, len(shapes[0]), opts)[0])
+        return {
+            "μ": f"μ = mean({x}, axis={over})",
+            "σ²": f"σ² = mean(({x} − μ)², axis={over})",
+            "x̂": f"x̂ = ({x} − μ)/√(σ² + ε), ε = {opts['eps']:g}",
+        }
 
     return text
 
 
-NORM_LOCAL_TEXT = ("[x̂, γ, 1/σ]", "x̂", "1")
+def _norm_scale_text(
+    out: str, args: list[str], shapes: list[Shape], opts: Opts, position: int
+) -> str:
+    return [f"{args[1]}/√(σ² + ε)", "x̂", "1"][position]
+
+
 EPS_OPTION = Option("ε, added to the variance inside the square root", default=1e-5, minimum=0.0)
 
 
@@ -1591,6 +1649,7 @@ OPS: dict[str, Op] = {
             local_text=(_conv2d_local_text,),
             shape=_conv2d_shape,
             chain=(CONV_INPUT, CONV_KERNEL, CHANNEL_SUM),
+            inputs=("x", "K", "b"),
             options={
                 "stride": Option(
                     "the step between windows: s, or [sh, sw]",
@@ -1625,6 +1684,7 @@ OPS: dict[str, Op] = {
             kink="on a tie the first maximum of the window in row-major order takes the whole "
             "gradient, as PyTorch",
             explain=("pool_max",),
+            inputs=("x",),
         ),
         Op(
             name="avg_pool2d",
@@ -1646,6 +1706,7 @@ OPS: dict[str, Op] = {
                 ),
             },
             explain=("pool_avg",),
+            inputs=("x",),
         ),
         Op(
             name="flatten",
@@ -1658,6 +1719,7 @@ OPS: dict[str, Op] = {
             shape=_flatten_shape,
             chain=(RESHAPE_BACK,),
             explain=("rearrange",),
+            inputs=("x",),
         ),
         # ---- normalisation -----------------------------------------------------------------
         Op(
@@ -1665,12 +1727,15 @@ OPS: dict[str, Op] = {
             summary="γ⊙(x − μ)/√(σ² + ε) + β with μ, σ² (biased) of each index of axis 0 over all "
             "other axes: PyTorch's training-mode batch_norm; γ, β [F] or [C] (option eps)",
             arity=3,
-            equation=_equation_norm("batch_norm"),
+            equation=_equation_norm,
             forward=_norm_forward("batch_norm"),
             local=_norm_local("batch_norm"),
-            local_text=NORM_LOCAL_TEXT,
+            local_text=(_norm_scale_text,),
             shape=_norm_shape("batch_norm"),
             chain=_norm_chains("batch_norm"),
+            parts=_norm_parts("batch_norm"),
+            parts_text=_norm_parts_text("batch_norm"),
+            inputs=("x", "γ", "β"),
             options={"eps": EPS_OPTION},
             explain=("norm", "scale", "bias"),
         ),
@@ -1679,12 +1744,15 @@ OPS: dict[str, Op] = {
             summary="γ⊙(x − μ)/√(σ² + ε) + β with μ, σ² (biased) over the axes in option axes "
             "(default [0]: each column over its features), as PyTorch's layer_norm",
             arity=3,
-            equation=_equation_norm("layer_norm"),
+            equation=_equation_norm,
             forward=_norm_forward("layer_norm"),
             local=_norm_local("layer_norm"),
-            local_text=NORM_LOCAL_TEXT,
+            local_text=(_norm_scale_text,),
             shape=_norm_shape("layer_norm"),
             chain=_norm_chains("layer_norm"),
+            parts=_norm_parts("layer_norm"),
+            parts_text=_norm_parts_text("layer_norm"),
+            inputs=("x", "γ", "β"),
             options={
                 "axes": Option(
                     "the axes to normalise over; gamma and beta have their shape",
@@ -1714,6 +1782,7 @@ OPS: dict[str, Op] = {
                 "index": Option("the position to pick (negative counts from the end)", kind="int"),
             },
             explain=("rearrange",),
+            inputs=("x",),
         ),
         Op(
             name="causal_mask",
@@ -1725,7 +1794,8 @@ OPS: dict[str, Op] = {
             local=lambda a, out, o: [_causal(a[0].shape) * 1.0],
             local_text=("1[key ≤ query]",),
             shape=_mask_shape,
-            masks=True,
+            masks=lambda shape: np.broadcast_to(~_causal(shape), shape),
+            inputs=("S",),
             explain=("mask",),
         ),
         Op(
@@ -1739,6 +1809,7 @@ OPS: dict[str, Op] = {
             local_text=("{1}", "0 (ids)"),
             shape=_embedding_shape,
             chain=(EMBEDDING, NO_GRADIENT),
+            inputs=("E", "ids"),
             explain=("embedding", "ids"),
         ),
         Op(
@@ -1763,6 +1834,7 @@ OPS: dict[str, Op] = {
             },
             stochastic=True,
             explain=("dropout",),
+            inputs=("x",),
         ),
         # ---- losses and regularisers -------------------------------------------------------
         Op(
@@ -1777,6 +1849,7 @@ OPS: dict[str, Op] = {
             shape=_same_to_scalar,
             loss=True,
             explain=("error", "target"),
+            inputs=("ŷ", "y"),
         ),
         Op(
             name="mse",
@@ -1792,11 +1865,13 @@ OPS: dict[str, Op] = {
             shape=_same_to_scalar,
             loss=True,
             explain=("error", "target"),
+            inputs=("ŷ", "y"),
         ),
         Op(
             name="softmax_cross_entropy",
             summary="−Σ onehot(y)·log_softmax(z) over classes (axis 0), averaged over examples "
-            "(option reduction: mean or sum); y integer labels or one-hot/probabilities",
+            "(every other axis: [C, B], [C, T, B], …; option reduction: mean or sum); y integer "
+            "labels or one-hot/probabilities",
             arity=2,
             equation=_equation_loss("−Σ_classes {1}·log_softmax({0})"),
             forward=_ce_forward,
@@ -1806,6 +1881,7 @@ OPS: dict[str, Op] = {
             options={"reduction": REDUCTION},
             loss=True,
             explain=("cross_entropy", "target"),
+            inputs=("z", "y"),
         ),
         Op(
             name="binary_cross_entropy",
@@ -1820,6 +1896,7 @@ OPS: dict[str, Op] = {
             options={"reduction": REDUCTION},
             loss=True,
             explain=("cross_entropy", "target"),
+            inputs=("z", "y"),
         ),
         Op(
             name="l2",
@@ -1852,10 +1929,26 @@ OPS: dict[str, Op] = {
 }
 
 
+def intended_nonfinite(op: Op, value: Array) -> Array | None:
+    """Where ``value``, the output of ``op``, is −∞ by design (the masked entries of an op that
+    masks); None for every other op. NaN, +∞ and a −∞ anywhere else are never intended."""
+    if op.masks is None:
+        return None
+    return np.isneginf(value) & op.masks(np.shape(value))
+
+
 def run_forward(op: Op, args: list[Array], options: dict[str, Any]) -> Array:
     if op.broadcasts:
         args = as_columns(args)
     return np.asarray(op.forward(args, options), dtype=np.float64)
+
+
+def with_parts(op: Op, args: list[Array], options: dict[str, Any]) -> dict[str, Any]:
+    """The options an op's local gradients and chains run with: an op with named intermediate
+    values gets them as ``parts`` (computed here unless the forward pass's are given)."""
+    if op.parts is None or "parts" in options:
+        return options
+    return {**options, "parts": op.parts(args, options)[1]}
 
 
 def run_local(op: Op, args: list[Array], out: Array, options: dict[str, Any]) -> list[Array]:

@@ -397,6 +397,12 @@ def trace_schema() -> dict[str, Any]:
             **values,
             "description": "Values at the start of the step: data, params, then nodes.",
         },
+        "intermediates": {
+            **values,
+            "description": "The named intermediate values of ops that have them, written with "
+            "forward: 'bn.μ', 'bn.σ²', 'bn.x̂' of a batch_norm or layer_norm node 'bn' (μ and σ² "
+            "have x's shape without the reduced axes). Present when the graph has such an op.",
+        },
         "objective": {"anyOf": [{"type": "number"}, {"$ref": "#/$defs/nonfinite"}]},
         "backward": {
             "type": "array",
@@ -414,6 +420,7 @@ def trace_schema() -> dict[str, Any]:
         "step": count,
         "objective": step_fields["objective"],
         "forward": step_fields["forward"],
+        "intermediates": step_fields["intermediates"],
         "backward": {
             "type": "array",
             "items": {"$ref": "#/$defs/edge2"},
@@ -441,7 +448,7 @@ def trace_schema() -> dict[str, Any]:
         "$defs": {
             "ref": _obj(
                 {
-                    "ref": {"enum": ["forward", "grads"]},
+                    "ref": {"enum": ["forward", "grads", "intermediates"]},
                     "name": string,
                 },
                 {
@@ -659,6 +666,15 @@ def trace_schema() -> dict[str, Any]:
                                 "args": {"type": "array", "items": string},
                                 "equation": string,
                                 "shape": {"$ref": "#/$defs/shape"},
+                            },
+                            {
+                                "intermediates": {
+                                    "type": "object",
+                                    "additionalProperties": string,
+                                    "description": "The equations of the op's named "
+                                    "intermediate values, by the name the step's "
+                                    "'intermediates' holds them under ('bn.μ').",
+                                }
                             },
                             description="A graph node; its op's options sit beside these keys.",
                         ),

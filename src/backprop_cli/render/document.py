@@ -98,7 +98,9 @@ class _Format:
         try:
             return self.inline(name_to_latex(name))
         except Untranslatable:
-            return self.verbatim(name)
+            # an op's intermediate value, "bn.μ", reads as math too
+            tex = self.formula(name) if "." in name else None
+            return self.verbatim(name) if tex is None else self.inline(tex)
 
     def equation_value(self, formula: str, value: np.ndarray) -> str:
         """``formula = value`` in one piece of math (the terminal's two lines)."""

@@ -5,9 +5,10 @@ value, ``grads`` every accumulated gradient, ``updates`` the params after the st
 optimiser's state; a ``backward`` edge holds its formula text and only the numbers that exist
 nowhere else (a term of a gradient summed over several paths, a local gradient that is no value
 of the step). Every other number of an edge is a reference into the same step:
-``{"ref": "grads", "name": "z"}`` is ``grads.z``; with ``"transpose": true`` it is that value
-transposed, read as a matrix of the reversed ``shape`` (``x``ᵀ of ``z = W1·x``). ``--fields``
-selects the parts of each step; a jsonl stream starts with a ``"kind": "header"`` line.
+``{"ref": "grads", "name": "z"}`` is ``grads.z`` (``"intermediates"``: an op's named
+intermediate value, ``"bn.x̂"``, written with ``forward``); with ``"transpose": true`` it is
+that value transposed, read as a matrix of the reversed ``shape`` (``x``ᵀ of ``z = W1·x``).
+``--fields`` selects the parts of each step; a jsonl stream starts with a ``"kind": "header"`` line.
 ``schema_version`` 1 (``--schema-version 1``) writes every number inline, repeats included.
 
 Values are numbers or nested lists of float64 at full precision: the shortest text that reads
@@ -125,6 +126,7 @@ def graph_record(tracer: Tracer) -> dict[str, Any]:
                 "equation": n.equation,
                 "shape": list(n.shape),
                 **n.options,
+                **_parts_of(tracer, n.name),
             }
             for n in g.nodes
         ],
@@ -132,11 +134,19 @@ def graph_record(tracer: Tracer) -> dict[str, Any]:
     }
 
 
+def _parts_of(tracer: Tracer, node: str) -> dict[str, Any]:
+    """A node's named intermediate values and their equations (``"bn.μ": "μ = mean(z, …)"``),
+    where its op has them."""
+    texts = {name: text for name, (owner, _, text) in tracer.parts.items() if owner == node}
+    return {"intermediates": texts} if texts else {}
+
+
 def step_record(step: Step, tracer: Tracer, fields: tuple[str, ...] = FIELDS) -> dict[str, Any]:
     """A step in schema version 1: every number inline."""
     record: dict[str, Any] = {
         "step": step.step,
         "forward": {name: value(v) for name, v in step.values.items()},
+        **({"intermediates": {k: value(v) for k, v in step.parts.items()}} if step.parts else {}),
         "objective": value(step.objective),
         "backward": [
             {
@@ -178,7 +188,12 @@ def step_record(step: Step, tracer: Tracer, fields: tuple[str, ...] = FIELDS) ->
 def _select(record: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     if fields == FIELDS:
         return record
-    keep = {"step", *fields, *(("grad_formulas",) if "grads" in fields else ())}
+    keep = {
+        "step",
+        *fields,
+        *(("grad_formulas",) if "grads" in fields else ()),
+        *(("intermediates",) if "forward" in fields else ()),
+    }
     return {key: v for key, v in record.items() if key in keep}
 
 
@@ -238,6 +253,8 @@ class _Step:
             if isinstance(v, np.ndarray) and v.ndim:
                 owner = v if v.base is None else v.base
                 self.owners.setdefault(id(owner), []).append((name, v))
+        for name, v in step.parts.items():
+            self.known.setdefault(id(v), {"ref": "intermediates", "name": name})
         self.grads = step.grads
         for name, g in step.grads.items():
             self.known.setdefault(id(g), {"ref": "grads", "name": name})
@@ -293,6 +310,8 @@ class StepWriter:
             record["objective"] = value(step.objective)
         if "forward" in fields:
             record["forward"] = {name: write(v) for name, v in step.values.items()}
+            if step.parts:  # an op's named intermediate values, "bn.x̂"
+                record["intermediates"] = {name: write(v) for name, v in step.parts.items()}
         if "backward" in fields:
             record["backward"] = [self._edge(e, where) for e in step.edges]
         if "grads" in fields:

@@ -24,6 +24,7 @@ import numpy as np
 from .. import fmt
 from ..engine import Edge, Step, Tracer
 from ..notation import d
+from ..ops import intended_nonfinite
 from ..optim import Update
 from .view import View
 
@@ -66,6 +67,17 @@ class Eq(NamedTuple):
     formula: str | None
     value: np.ndarray
     label: str | None = None
+    # where the value is −∞ by design (the masked entries of causal_mask): shown as −∞, and not
+    # flagged as an anomaly
+    intended: np.ndarray | None = None
+
+    @property
+    def flagged(self) -> bool:
+        """Whether the value holds a NaN or ±∞ that is not intended."""
+        finite = np.isfinite(self.value)
+        if self.intended is not None:
+            finite = finite | self.intended
+        return not bool(np.all(finite))
 
 
 Inline = Formula | Name | Msg | Shape | str | int
@@ -168,10 +180,32 @@ def forward(step: Step, tracer: Tracer) -> Table:
                     Cell([Name(node.name)], "name"),
                     Cell([Formula(node.equation, bold=node.name == graph.objective)]),
                     Cell([Shape(node.shape)]),
-                    Cell([Eq(None, step.values[node.name])]),
+                    Cell(
+                        [
+                            Eq(
+                                None,
+                                step.values[node.name],
+                                intended=intended_nonfinite(node.op, step.values[node.name]),
+                            )
+                        ]
+                    ),
                 ]
             )
         )
+        # the op's named intermediate values (batch_norm's μ, σ², x̂), under its row
+        for name, (_, _, equation) in tracer.parts.items():
+            if name.startswith(node.name + ".") and name in step.parts:
+                value = step.parts[name]
+                rows.append(
+                    Row(
+                        [
+                            Cell([Name(name)], "name"),
+                            Cell([Formula(equation)]),
+                            Cell([Shape(value.shape)]),
+                            Cell([Eq(None, value)]),
+                        ]
+                    )
+                )
     columns = [
         Column("col.node", head=True),
         Column("col.equation", head=True),

@@ -1,7 +1,8 @@
 """The terminal's tables of a trace (Rich): the tables of ``render/model.py``, laid out by
 ``render/layout.py`` so that nothing is split mid-row or mid-token at any width.
 
-Cells holding NaN or ±Inf (traced with ``--allow-nonfinite``) are marked with ⚠. A trace stopped
+Cells holding NaN or ±Inf (traced with ``--allow-nonfinite``) are marked with ⚠, except the −∞
+an op that masks puts there by design (causal_mask's), written −∞. A trace stopped
 by a numerical anomaly ends with a report of where it happened.
 """
 
@@ -57,10 +58,12 @@ class _Typesetter:
     def message(self, msg: model.Msg) -> str:
         return self.t(msg.key, **{k: self.inline(v) for k, v in msg.values})
 
-    def value_lines(self, value: np.ndarray, width: int | None) -> list[str]:
+    def value_lines(
+        self, value: np.ndarray, width: int | None, minus_infinity: str = "-inf"
+    ) -> list[str]:
         """A tensor's rows; summarised when its widest row does not fit ``width``."""
         p, full = self.view.precision, self.view.full
-        text = fmt.tensor(value, p, full, self.t)
+        text = fmt.tensor(value, p, full, self.t, minus_infinity)
         rows = text.split("\n")
         if width is not None and not full and max(len(r) for r in rows) > width - 2:
             self.summarised = True
@@ -86,7 +89,8 @@ class _Typesetter:
 
     def eq_lines(self, eq: model.Eq, width: int | None) -> list[Line]:
         value = np.asarray(eq.value)
-        finite = bool(np.isfinite(value).all())
+        finite = not eq.flagged  # a mask's intended −∞ is no anomaly: written −∞, unmarked
+        intended = eq.intended is not None and finite and bool(eq.intended.any())
         out: list[Line] = []
         head: list[Text] = []
         if eq.label:
@@ -94,7 +98,9 @@ class _Typesetter:
         formula = eq.formula
         if formula is not None:
             head += [Text(a, style="bold") for a in layout.formula_atoms(formula)]
-        rows = self.value_lines(value, None if width is None else width - 2)
+        rows = self.value_lines(
+            value, None if width is None else width - 2, "−∞" if intended else "-inf"
+        )
         if (
             formula is not None
             and value.ndim == 0
@@ -345,7 +351,7 @@ def op_rule(op: Any) -> list[str]:
     count = 2 if op.arity is None else op.arity
     unary = op.arity == 1
     var = "z" if unary and re.search(r"\bz\b", op.summary) else "a"
-    names = [var] if unary else ["a", "b", "c"][:count]
+    names = list(op.inputs) or ([var] if unary else ["a", "b", "c"][:count])
     # a batch of B examples (columns) for the losses, n elements for the rest
     batch = op.name.endswith("cross_entropy")
     shape: tuple[int, ...] = (_ROWS, _B) if batch else (_N,)
