@@ -243,9 +243,10 @@ BROADCASTING = ("add", "sub", "mul", "div", "maximum", "minimum")
 
 
 def _columns(args: list) -> list:
-    if not any(len(np.shape(a)) >= 2 for a in args):
+    rank = max((len(np.shape(a)) for a in args), default=0)
+    if rank < 2:
         return args
-    return [a.reshape(-1, 1) if len(np.shape(a)) == 1 else a for a in args]
+    return [a.reshape((-1,) + (1,) * (rank - 1)) if len(np.shape(a)) == 1 else a for a in args]
 
 
 def _evaluate(

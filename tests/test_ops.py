@@ -334,7 +334,8 @@ def test_sigmoid_is_finite_for_large_inputs() -> None:
     [
         ((3, 4), (3, 1), np.full((3, 1), 4.0)),
         ((3, 4), (3,), np.full((3,), 4.0)),  # a vector is a column: summed over the columns
-        ((2, 3, 4), (3,), np.full((3,), 8.0)),
+        ((3, 2, 4), (3,), np.full((3,), 8.0)),  # [C, T, B]: a value per feature, axis 0
+        ((2, 3, 2, 2), (2,), np.full((2,), 12.0)),  # [C, H, W, B]: a value per channel
         ((3, 1), (3,), np.ones(3)),
         ((4,), (4,), np.ones(4)),
         ((5,), (), np.float64(5.0)),

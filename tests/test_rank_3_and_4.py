@@ -41,6 +41,9 @@ def _graph(kind: str, shape: tuple[int, ...], seed: int, axis: int, reduction: s
     elif kind in ("add", "mul"):
         params["w"] = rng.uniform(-1.0, 1.0, shape)
         line = f"{{name: y, op: {kind}, args: [x, w]}}"
+    elif kind in ("add_vector", "mul_vector"):  # a bias or scale per feature or channel
+        params["w"] = rng.uniform(-1.0, 1.0, shape[:1])
+        line = f"{{name: y, op: {kind[:3]}, args: [x, w]}}"
     elif kind in ("l2", "l1"):
         line = f"{{name: J, op: {kind}, args: [x], lambda: 0.3}}"
         weighted = False
@@ -83,6 +86,8 @@ KINDS = [
     "max",
     "add",
     "mul",
+    "add_vector",
+    "mul_vector",
     *LOSSES,
     "softmax_cross_entropy_labels",
     "softmax_cross_entropy_probabilities",
@@ -111,6 +116,27 @@ def test_rank_3_and_4_pass_backprop_check(kind: str, shape: tuple[int, ...]) -> 
     text = _graph(kind, shape, 11, len(shape) - 1, "mean")
     result = invoke("check", "-", "--nodes", input=text)
     assert result.exit_code == 0, result.output
+
+
+def test_a_vector_meets_a_tensor_along_axis_0() -> None:
+    """A bias of C meets [C, T, B] or [C, H, W, B] one value per channel (as PyTorch's
+    ``b.view(C, 1, 1)``), and its gradient is the upstream gradient summed over every other
+    axis."""
+    rng = np.random.default_rng(5)
+    for shape in [(3, 2, 4), (2, 3, 2, 2)]:
+        x, b = rng.normal(size=shape), rng.normal(size=shape[:1])
+        text = (
+            f"params: {{x: {_yaml(x)}, b: {_yaml(b)}}}\n"
+            "graph:\n  - {name: y, op: add, args: [x, b]}\n"
+            "  - {name: s, op: sin, args: [y]}\n  - {name: J, op: sum, args: [s]}\n"
+        )
+        step = next(tracer_from_text(text).run())
+        column = b.reshape((-1,) + (1,) * (len(shape) - 1))
+        np.testing.assert_allclose(step.values["y"], x + column, rtol=0, atol=0)
+        upstream = np.cos(x + column)
+        axes = tuple(range(1, len(shape)))
+        np.testing.assert_allclose(step.grads["b"], upstream.sum(axis=axes), rtol=1e-13)
+        assert step.grads["b"].shape == shape[:1]
 
 
 def test_cross_entropy_over_positions_is_the_mean_over_every_non_class_position() -> None:

@@ -68,7 +68,7 @@ def fit_to_shape(grad: Array, shape: Shape) -> Array:
     if grad.shape == shape:
         return grad
     if len(shape) == 1 and grad.ndim >= 2:
-        return fit_to_shape(grad, (shape[0], 1)).reshape(shape)
+        return fit_to_shape(grad, (shape[0],) + (1,) * (grad.ndim - 1)).reshape(shape)
     full = np.broadcast_shapes(grad.shape, shape)
     grad = np.broadcast_to(grad, full)
     extra = len(full) - len(shape)
@@ -86,12 +86,14 @@ def shape_text(shape: Shape) -> str:
 
 
 def column_shapes(shapes: list[Shape]) -> list[Shape]:
-    """A vector is a column: in an op that broadcasts, a vector of n meeting a matrix (or a
-    tensor of more dimensions) takes part as n×1, so a bias of n is added to every example.
-    Vectors among vectors and scalars broadcast as they are."""
-    if not any(len(s) >= 2 for s in shapes):
+    """A vector is a column: in an op that broadcasts, a vector of n meeting a matrix takes
+    part as n×1, so a bias of n is added to every example; meeting a tensor of rank 3 or 4
+    ([C, T, B], [C, H, W, B]) it lies along axis 0 as n×1×1(×1), one value per feature or
+    channel. Vectors among vectors and scalars broadcast as they are."""
+    rank = max((len(s) for s in shapes), default=0)
+    if rank < 2:
         return list(shapes)
-    return [(s[0], 1) if len(s) == 1 else s for s in shapes]
+    return [(s[0],) + (1,) * (rank - 1) if len(s) == 1 else s for s in shapes]
 
 
 def as_columns(args: list[Array]) -> list[Array]:
