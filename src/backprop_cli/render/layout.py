@@ -31,12 +31,18 @@ CONTINUATION = 2  # indentation of a wrapped line's continuation
 _CHAR_CELLS: dict[str, int] = {}
 
 
+def _joins(text: str) -> bool:
+    """Whether ``text`` holds a character that may join others into one grapheme (a zero-width
+    joiner, a variation selector): then its width is not the sum of its parts' widths."""
+    return "\u200d" in text or "\ufe0f" in text
+
+
 def cell_width(text: str) -> int:
     """The width of ``text`` in terminal cells: ``rich.cells.cell_len``, which sums the widths
     of the characters unless a zero-width joiner or a variation selector joins some."""
     if text.isascii() and text.isprintable():
         return len(text)
-    if "\u200d" in text or "\ufe0f" in text:
+    if _joins(text):
         return cell_len(text)
     try:
         return sum(map(_CHAR_CELLS.__getitem__, text))
@@ -87,6 +93,8 @@ class Styled:
                 text = strip_control_codes(text)
             self.plain += text
             self.cells += cell_width(text)
+            if _joins(self.plain):
+                self.cells = cell_width(self.plain)
         return self
 
     def append_text(self, other: Styled) -> Styled:
@@ -98,6 +106,8 @@ class Styled:
             self.spans += [(s + offset, e + offset, style) for s, e, style in other.spans]
         self.plain += other.plain
         self.cells += other.cells
+        if _joins(self.plain):
+            self.cells = cell_width(self.plain)
         return self
 
     def __add__(self, other: Styled) -> Styled:
@@ -111,7 +121,10 @@ class Styled:
         if stripped != self.plain:
             end = len(stripped)
             gone = self.plain[end:]
-            self.cells = self.cells - len(gone) if not gone.strip(" ") else cell_width(stripped)
+            if gone.strip(" ") or _joins(stripped):
+                self.cells = cell_width(stripped)
+            else:
+                self.cells -= len(gone)
             self.plain = stripped
             self.spans = [(s, min(e, end), style) for s, e, style in self.spans if s < end]
 
@@ -348,7 +361,8 @@ def grid_row(cells: list[list[Line]], widths: list[int]) -> list[Styled]:
                 continue
             parts.append(plain)
             offset += len(plain)
-        text = Styled._make("".join(parts), "", spans, width)
+        plain = "".join(parts)
+        text = Styled._make(plain, "", spans, cell_width(plain) if _joins(plain) else width)
         text.rstrip()
         out.append(text)
     return out
