@@ -137,12 +137,11 @@ def test_lines_print_what_rich_prints_with_options(
         assert "\x1b[1;31m" in outputs[False, "truecolor"]  # bold red, as Rich writes it
 
 
-def test_a_deep_chain_prints_what_rich_prints(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _chain(folder: Path, links: int) -> Path:
+    """A deep scalar chain, as benchmarks/run.py writes it: u ← tanh(a·u + b), repeated."""
     lines = ["params:", "  a: 0.9", "  b: 0.1", "data:", "  x: 0.5", "graph:"]
     current = "x"
-    for i in range(20):
+    for i in range(links):
         lines += [
             f"  - {{name: m{i}, op: mul, args: [a, {current}]}}",
             f"  - {{name: s{i}, op: add, args: [m{i}, b]}}",
@@ -151,8 +150,15 @@ def test_a_deep_chain_prints_what_rich_prints(
         current = f"t{i}"
     lines += [f"  - {{name: J, op: mul, args: [{current}, {current}]}}", "steps: 1"]
     lines.append("optimizer: {name: sgd, lr: 0.01}")
-    config = tmp_path / "chain.yaml"
+    config = folder / f"chain_{links}.yaml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config
+
+
+def test_a_deep_chain_prints_what_rich_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _chain(tmp_path, 20)
     for width in (60, 100):
         _assert_same(_printed(config, width, monkeypatch))
 
@@ -416,6 +422,112 @@ def test_layout_builds_the_text_the_text_layout_built(config: Path, width: int) 
         ts = table._Typesetter(view, width)
         for tab in model.step_tables(step, tracer, view):
             _check_table(ts, tab, width)
+
+
+# ---- plan against its definition --------------------------------------------------------------
+
+
+def _plan_by_definition(
+    title_w: list[int], natural: list[list[int]], minimal: list[list[int]], width: int
+) -> tuple[list[int], list[bool]]:
+    """``layout.plan`` as first written: every step measures every column over every row."""
+    n, gap = len(title_w), layout.GAP
+    side = [True] * len(natural)
+
+    def column(values: list[list[int]], c: int) -> int:
+        return max([title_w[c]] + [values[r][c] for r in range(len(natural)) if side[r]])
+
+    while True:
+        col_min = [column(minimal, c) for c in range(n)]
+        if sum(col_min) + gap * (n - 1) <= width or not any(side):
+            break
+        rows = range(len(natural))
+        candidates = sorted(
+            {r for c in range(n) for r in rows if side[r] and minimal[r][c] == col_min[c]}
+        )
+
+        def narrowed(r: int) -> int:
+            side[r] = False
+            width_without = sum(column(minimal, c) for c in range(n))
+            side[r] = True
+            return width_without
+
+        side[min(candidates, key=narrowed)] = False
+    if not any(side):
+        return list(title_w), side
+    widths = [column(natural, c) for c in range(n)]
+    floor = [column(minimal, c) for c in range(n)]
+    while sum(widths) + gap * (n - 1) > width:
+        c = max(range(n), key=lambda i: widths[i] - floor[i])
+        if widths[c] <= floor[c]:
+            break
+        widths[c] -= 1
+    return widths, side
+
+
+def _cells_of(natural: list[list[int]], minimal: list[list[int]]) -> list[list[list[layout.Line]]]:
+    """Cells as wide as ``natural`` side by side and as ``minimal`` at their narrowest: a line
+    of one-cell atoms (3 at its narrowest) as wide as ``natural``, and an atom as wide as
+    ``minimal`` on a line of its own."""
+    out = []
+    for wide_row, narrow_row in zip(natural, minimal, strict=True):
+        row = []
+        for wide, narrow in zip(wide_row, narrow_row, strict=True):
+            cell = [layout.Line([Styled("z" * narrow)])]
+            if wide > narrow:
+                atoms = ["x"] * ((wide + 1) // 2) if wide % 2 else ["xx"] + ["x"] * (wide // 2 - 1)
+                cell.append(layout.Line([Styled(a) for a in atoms]))
+            row.append(cell)
+        out.append(row)
+    return out
+
+
+@st.composite
+def _tables(draw: st.DrawFn) -> tuple[list[int], list[list[int]], list[list[int]], int]:
+    n = draw(st.integers(1, 5))
+    rows = draw(st.integers(0, 12))
+    title_w = draw(st.lists(st.integers(1, 8), min_size=n, max_size=n))
+    minimal = [draw(st.lists(st.integers(3, 30), min_size=n, max_size=n)) for _ in range(rows)]
+    natural = [[m + draw(st.sampled_from([0, 0, 1, 5, 40])) for m in row] for row in minimal]
+    return title_w, natural, minimal, draw(st.integers(sum(title_w) + 2 * n, 120))
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(table_=_tables())
+def test_plan_decides_as_its_definition(table_: tuple) -> None:
+    title_w, natural, minimal, width = table_
+    cells = _cells_of(natural, minimal)
+    # the cells measure as drawn
+    for row, wide_row, narrow_row in zip(cells, natural, minimal, strict=True):
+        for cell, wide, narrow in zip(row, wide_row, narrow_row, strict=True):
+            assert max(line.width for line in cell) == max(wide, narrow)
+            assert max(line.min_width for line in cell) == narrow
+    natural = [
+        [max(w, m) for w, m in zip(a, b, strict=True)]
+        for a, b in zip(natural, minimal, strict=True)
+    ]
+    grid = layout.plan([Text("t" * w) for w in title_w], cells, width)
+    assert (grid.widths, grid.side) == _plan_by_definition(title_w, natural, minimal, width)
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_a_deep_chain_is_planned_as_defined(tmp_path: Path, width: int) -> None:
+    """A deep chain stacks many rows, each chosen among rows that tie (stacking hundreds out of
+    a thousand took minutes when every step measured every column over every row)."""
+    tracer = tracer_from_file(_chain(tmp_path, 40))
+    step = next(iter(tracer.run(steps=1)))
+    ts = table._Typesetter(View(), width)
+    backward = model.step_tables(step, tracer, View())[1]
+    titles = [Styled(ts.t(c.key), "bold") for c in backward.columns]
+    natural = [[ts.cell(cell, None) for cell in row.cells] for row in backward.rows]
+    grid = layout.plan(titles, natural, width)
+    assert grid.side.count(False) > 20
+    measured = (
+        [cell_len(t.plain) for t in titles],
+        [[max(line.width for line in cell) if cell else 0 for cell in row] for row in natural],
+        [[max(line.min_width for line in cell) if cell else 0 for cell in row] for row in natural],
+    )
+    assert (grid.widths, grid.side) == _plan_by_definition(*measured, width)
 
 
 # ---- formula_atoms ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ longer than the width (unless the caller asks for tensors whole) and no line end
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -263,7 +264,12 @@ class Grid:
 
 
 def plan(titles: Sequence[Plain], cells: list[list[list[Line]]], width: int) -> Grid:
-    """Column widths that fit ``width``, and which rows must be stacked to get them."""
+    """Column widths that fit ``width``, and which rows must be stacked to get them.
+
+    Rows are stacked one at a time while the narrowest grid of the others is too wide: the row
+    whose removal narrows it most (only a row that alone sets some column's width can narrow
+    it; ties go to the earlier row). Then the columns give up width, one cell at a time, from
+    the one with the most to spare above its narrowest (the earlier one on a tie)."""
     n = len(titles)
     title_w = [cell_len(t.plain) for t in titles]
     natural: list[list[int]] = []
@@ -279,43 +285,88 @@ def plan(titles: Sequence[Plain], cells: list[list[list[Line]]], width: int) -> 
             minimal_row.append(narrow)
         natural.append(natural_row)
         minimal.append(minimal_row)
-    side = [True] * len(cells)
-
-    def column(values: list[list[int]], c: int) -> int:
-        return max([title_w[c]] + [values[r][c] for r in range(len(cells)) if side[r]])
-
-    while True:
-        col_min = [column(minimal, c) for c in range(n)]
-        if sum(col_min) + GAP * (n - 1) <= width or not any(side):
-            break
-        # Stack the row whose removal narrows the grid most (only a row that sets some
-        # column's width can narrow it; ties go to the earlier row).
-        candidates = sorted(
-            {
-                r
-                for c in range(n)
-                for r in range(len(cells))
-                if side[r] and minimal[r][c] == col_min[c]
-            }
-        )
-
-        def narrowed(r: int) -> int:
-            side[r] = False
-            width_without = sum(column(minimal, c) for c in range(n))
-            side[r] = True
-            return width_without
-
-        side[min(candidates, key=narrowed)] = False
+    room = width - GAP * (n - 1)
+    side = _side_by_side(title_w, minimal, room)
     if not any(side):
-        return Grid(widths=[title_w[c] for c in range(n)], side=side)
-    widths = [column(natural, c) for c in range(n)]
-    floor = [column(minimal, c) for c in range(n)]
-    while sum(widths) + GAP * (n - 1) > width:
-        c = max(range(n), key=lambda i: widths[i] - floor[i])
-        if widths[c] <= floor[c]:
+        return Grid(widths=list(title_w), side=side)
+    shown = [r for r in range(len(cells)) if side[r]]
+    widths = [max([title_w[c]] + [natural[r][c] for r in shown]) for c in range(n)]
+    floor = [max([title_w[c]] + [minimal[r][c] for r in shown]) for c in range(n)]
+    return Grid(widths=_shrink(widths, floor, sum(widths) - room), side=side)
+
+
+def _side_by_side(title_w: list[int], minimal: list[list[int]], room: int) -> list[bool]:
+    """Which rows stay side by side: rows stacked, one at a time, as ``plan`` says.
+
+    Each column keeps the rows (still side by side) of each narrowest width, and its distinct
+    widths in order, so that a step costs the columns' count, not the rows' (a deep chain's
+    table at 80 columns stacks hundreds of rows out of a thousand)."""
+    n = len(title_w)
+    side = [True] * len(minimal)
+    holders: list[dict[int, set[int]]] = [{} for _ in range(n)]
+    for r, row in enumerate(minimal):
+        for c, value in enumerate(row):
+            holders[c].setdefault(value, set()).add(r)
+    values = [sorted(h) for h in holders]  # ascending distinct widths of the side rows
+    left = len(minimal)
+    while left:
+        widest = [max(title_w[c], values[c][-1]) if values[c] else title_w[c] for c in range(n)]
+        if sum(widest) <= room:
             break
-        widths[c] -= 1
-    return Grid(widths=widths, side=side)
+        # A row narrows the grid by what the columns it alone sets the width of give up.
+        gain: dict[int, int] = {}
+        first: int | None = None  # the earliest row that sets some column's width
+        for c in range(n):
+            if not values[c] or values[c][-1] < title_w[c]:
+                continue  # the title sets this column's width
+            top = values[c][-1]
+            rows = holders[c][top]
+            earliest = min(rows)
+            first = earliest if first is None else min(first, earliest)
+            if top > title_w[c] and len(rows) == 1:
+                below = values[c][-2] if len(values[c]) > 1 else 0
+                gain[earliest] = gain.get(earliest, 0) + top - max(below, title_w[c])
+        if first is None:
+            break  # the titles alone are too wide: no row narrows the grid
+        if gain:
+            most = max(gain.values())
+            chosen = min(r for r, g in gain.items() if g == most)
+        else:
+            chosen = first
+        side[chosen] = False
+        left -= 1
+        for c, value in enumerate(minimal[chosen]):
+            rows = holders[c][value]
+            rows.discard(chosen)
+            if not rows:
+                del holders[c][value]
+                del values[c][bisect_left(values[c], value)]
+    return side
+
+
+def _shrink(widths: list[int], floor: list[int], excess: int) -> list[int]:
+    """``excess`` cells taken from the columns one at a time, each from the column with the
+    most to spare above its floor (the earlier one on a tie), until none has any to spare; in
+    steps of whole rounds over the columns that tie for the most."""
+    widths = list(widths)
+    n = len(widths)
+    while excess > 0:
+        spare = [widths[c] - floor[c] for c in range(n)]
+        most = max(spare)
+        if most <= 0:
+            break
+        tied = [c for c in range(n) if spare[c] == most]
+        # the tied columns come down together to the next column's spare (or to none)
+        level = max([s for s in spare if s < most] + [0])
+        rounds = min(most - level, excess // len(tied))
+        for c in tied:
+            widths[c] -= rounds
+        excess -= rounds * len(tied)
+        if rounds < most - level:  # fewer cells left than tied columns: the earlier ones give
+            for c in tied[:excess]:
+                widths[c] -= 1
+            break
+    return widths
 
 
 def grid_row(cells: list[list[Line]], widths: list[int]) -> list[Styled]:
