@@ -16,6 +16,7 @@ a ``Text`` each where no style is written. Both are checked against Rich:
 
 from __future__ import annotations
 
+import gc
 import io
 import sys
 from collections.abc import Callable, Iterator
@@ -565,3 +566,28 @@ def _atoms_by_characters(text: str) -> Iterator[str]:
 @given(text=st.text(alphabet="ab =+←≈()[]{}∂", max_size=30))
 def test_formula_atoms_cut_where_the_definition_does(text: str) -> None:
     assert layout.formula_atoms(text) == list(_atoms_by_characters(text))
+
+
+# ---- the collector's pause ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config", [*SHIPPED, OVERFLOW], ids=lambda p: p.stem)
+def test_laying_out_a_step_leaves_no_cyclic_garbage(config: Path) -> None:
+    """render_step pauses the cyclic collector: what it allocates must go by reference counts
+    alone, and the collector must run again afterwards."""
+    tracer = tracer_from_file(config)
+    steps = list(tracer.run(steps=2, allow_nonfinite=True))
+    gc.collect()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        for view in (View(total=2), View(total=2, explain=True, lang="zh", view="edges")):
+            for step in steps:
+                for width in (40, 100):
+                    table.render_step(step, tracer, view, width)
+        assert gc.collect() == 0
+    finally:
+        if was:
+            gc.enable()
+    table.render_step(steps[0], tracer, View(total=2), 100)
+    assert gc.isenabled() == was
