@@ -152,7 +152,7 @@ class Plain(Protocol):
     def plain(self) -> str: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     atoms: list[Styled]
 
@@ -373,6 +373,7 @@ def grid_row(cells: list[list[Line]], widths: list[int]) -> list[Styled]:
     """The cells side by side, each line padded to its column's width (the last one not), as
     ``Text`` would join them: a piece's base style spans its padding too."""
     columns = []
+    height = 0
     for cell, w in zip(cells, widths, strict=True):
         lines: list[Styled] = []
         for line in cell:
@@ -381,7 +382,7 @@ def grid_row(cells: list[list[Line]], widths: list[int]) -> list[Styled]:
             else:
                 lines += wrap(line, w)
         columns.append(lines)
-    height = max((len(c) for c in columns), default=0)
+        height = max(height, len(lines))
     last = len(columns) - 1
     out = []
     for i in range(height):
@@ -390,22 +391,23 @@ def grid_row(cells: list[list[Line]], widths: list[int]) -> list[Styled]:
         offset = width = 0
         for c, lines in enumerate(columns):
             if c:
-                parts.append(" " * GAP)
+                parts.append(_GAP)
                 offset += GAP
                 width += GAP
             if i < len(lines):
                 piece = lines[i]
                 plain = piece.plain
                 width += piece.cells
-                gap = widths[c] - piece.cells
-                if c < last and gap > 0:
-                    plain += " " * gap
-                    width += gap
+                if c < last:
+                    gap = widths[c] - piece.cells
+                    if gap > 0:
+                        plain += " " * gap
+                        width += gap
                 if piece.style:
                     spans.append((offset, offset + len(plain), piece.style))
                 if piece.spans:
                     spans += [(s + offset, e + offset, style) for s, e, style in piece.spans]
-            elif c < last and widths[c] > 0:
+            elif c < last:
                 plain = " " * widths[c]
                 width += widths[c]
             else:
@@ -417,6 +419,9 @@ def grid_row(cells: list[list[Line]], widths: list[int]) -> list[Styled]:
         text.rstrip()
         out.append(text)
     return out
+
+
+_GAP = " " * GAP
 
 
 def stacked_row(
