@@ -69,10 +69,12 @@ def median_time(fn: Callable[[], object], repeats: int | None = None) -> float:
 
 
 def interleaved(
-    fns: dict[str, Callable[[], object] | None], repeats: int | None = None
+    fns: dict[str, Callable[[], object] | None],
+    repeats: int | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, float | None]:
     """Median time of each function, run in turn within every repeat so that a slow moment of
-    the machine falls on all of them alike."""
+    the machine falls on all of them alike (``clock=time.process_time``: CPU time)."""
     repeats = repeats or (3 if QUICK else 9)
     live = {k: f for k, f in fns.items() if f is not None}
     for fn in live.values():
@@ -80,9 +82,9 @@ def interleaved(
     times: dict[str, list[float]] = {k: [] for k in live}
     for _ in range(repeats):
         for key, fn in live.items():
-            start = time.perf_counter()
+            start = clock()
             fn()
-            times[key].append(time.perf_counter() - start)
+            times[key].append(clock() - start)
     return {k: statistics.median(times[k]) if k in times else None for k in fns}
 
 
@@ -465,6 +467,27 @@ def print_cold_start() -> None:
 # ---- the report ---------------------------------------------------------------------------
 
 
+def print_deep_table(tmp: Path) -> None:
+    """The whole ``trace`` of one step, its table printed to /dev/null, against the engine
+    alone, in turn, in CPU time (a busy machine's wall time swings more than the ratio)."""
+    print("| graph | engine | trace (table, full) | / engine |")
+    print("|---|---|---|---|")
+    for nodes in (100, 1000):
+        deep = write_chain(tmp, nodes, 1)
+        t = interleaved(
+            {
+                "engine": engine_run(load_config(str(deep)), 1),
+                "table": cli_inprocess(deep, 1, "--format", "table", "--full"),
+            },
+            5 if QUICK else 15,
+            clock=time.process_time,
+        )
+        print(
+            f"| {nodes}-node chain | {fmt_s(t['engine'])} | {fmt_s(t['table'])} "
+            f"| {ratio(t['table'], t['engine'])} |"
+        )
+
+
 def fmt_s(seconds: float | None) -> str:
     if seconds is None:
         return "—"
@@ -480,12 +503,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument(
-        "--only", choices=["cold-start"], help="run one section (cold start takes ~1 minute)"
+        "--only",
+        choices=["cold-start", "deep-table"],
+        help="run one section (cold start takes ~1 minute, the deep chain's table ~30 s)",
     )
     args = parser.parse_args()
     QUICK = args.quick
     if args.only == "cold-start":
         print_cold_start()
+        return
+    if args.only == "deep-table":
+        tmp = Path(tempfile.mkdtemp(prefix="backprop-bench-"))
+        print_deep_table(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
         return
 
     tmp = Path(tempfile.mkdtemp(prefix="backprop-bench-"))
@@ -605,21 +635,7 @@ def main() -> None:
     )
 
     print("\n## A full table of a deep chain vs the engine (1 step, in-process)\n")
-    print("| graph | engine | trace (table, full) | / engine |")
-    print("|---|---|---|---|")
-    for nodes in (100, 1000):
-        deep = write_chain(tmp, nodes, 1)
-        t = interleaved(
-            {
-                "engine": engine_run(load_config(str(deep)), 1),
-                "table": cli_inprocess(deep, 1, "--format", "table"),
-            },
-            3,
-        )
-        print(
-            f"| {nodes}-node chain | {fmt_s(t['engine'])} | {fmt_s(t['table'])} "
-            f"| {ratio(t['table'], t['engine'])} |"
-        )
+    print_deep_table(tmp)
 
     print("\n## Linear growth (engine, median, the first step excluded)\n")
     print("| graph | steps | steps 2…N | per node-step |")

@@ -1,6 +1,6 @@
 """Laying out a table in a fixed number of columns, without ever splitting what must stay whole.
 
-A cell is a list of *lines*; a line is a list of *atoms* (Rich ``Text`` without newlines) that
+A cell is a list of *lines*; a line is a list of *atoms* (``Styled`` text without newlines) that
 may sit side by side, separated by a space, or be wrapped between atoms. A matrix row is one
 atom, a number is one atom, a formula is split only before a top-level ``=``, ``+``, ``−`` or
 ``←`` (``formula_atoms``), so neither is ever cut.
@@ -14,50 +14,181 @@ longer than the width (unless the caller asks for tensors whole) and no line end
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from rich.cells import cell_len
-from rich.text import Text
+from rich.cells import cell_len, get_character_cell_size
+from rich.control import strip_control_codes
+from rich.text import Span, Text
 
 GAP = 2  # spaces between grid columns
 CONTINUATION = 2  # indentation of a wrapped line's continuation
 
 
-@dataclass
+# The width of each character met, as rich.cells measures it (a formula's ∂, ·, ², a circled
+# step number, a CJK character), so that a text's width is a sum of lookups.
+_CHAR_CELLS: dict[str, int] = {}
+
+
+def _joins(text: str) -> bool:
+    """Whether ``text`` holds a character that may join others into one grapheme (a zero-width
+    joiner, a variation selector): then its width is not the sum of its parts' widths."""
+    return "\u200d" in text or "\ufe0f" in text
+
+
+def cell_width(text: str) -> int:
+    """The width of ``text`` in terminal cells: ``rich.cells.cell_len``, which sums the widths
+    of the characters unless a zero-width joiner or a variation selector joins some."""
+    if text.isascii() and text.isprintable():
+        return len(text)
+    if _joins(text):
+        return cell_len(text)
+    try:
+        return sum(map(_CHAR_CELLS.__getitem__, text))
+    except KeyError:
+        for ch in set(text).difference(_CHAR_CELLS):
+            _CHAR_CELLS[ch] = get_character_cell_size(ch)
+        return sum(map(_CHAR_CELLS.__getitem__, text))
+
+
+class Styled:
+    """Styled text: what the layout needs of ``rich.text.Text``, with the same results.
+
+    A base style and spans of other styles over a plain string, built by the same operations
+    as a Rich ``Text`` (``copy``, ``append``, ``append_text``, ``rstrip``, slices) and to the
+    same plain text and spans, so that ``text()`` is the very ``Text`` the Rich calls would have
+    built. A deep chain's tables are some 100,000 of these operations; on ``Text`` (a list of
+    chunks, a sanitising pass and a ``Span`` per call) they cost most of the table's time.
+    ``cells`` is the width in terminal cells, kept as the text grows.
+    """
+
+    __slots__ = ("cells", "plain", "spans", "style")
+
+    def __init__(self, plain: str = "", style: str = "") -> None:
+        if plain.isascii() and plain.isprintable():  # no control code either
+            self.plain, self.cells = plain, len(plain)
+        else:
+            self.plain = strip_control_codes(plain)  # as Text does
+            self.cells = cell_width(self.plain)
+        self.style = style
+        self.spans: list[tuple[int, int, str]] = []
+
+    @classmethod
+    def _make(cls, plain: str, style: str, spans: list[tuple[int, int, str]], width: int) -> Styled:
+        new = cls.__new__(cls)
+        new.plain, new.style, new.spans, new.cells = plain, style, spans, width
+        return new
+
+    def __repr__(self) -> str:
+        return f"Styled({self.plain!r}, {self.style!r}, {self.spans!r})"
+
+    def copy(self) -> Styled:
+        return Styled._make(self.plain, self.style, self.spans[:], self.cells)
+
+    def append(self, text: str) -> Styled:
+        """``Text.append(text)`` of a string without a style of its own."""
+        if text:
+            if not (text.isascii() and text.isprintable()):
+                text = strip_control_codes(text)
+            self.plain += text
+            self.cells += cell_width(text)
+            if _joins(self.plain):
+                self.cells = cell_width(self.plain)
+        return self
+
+    def append_text(self, other: Styled) -> Styled:
+        """``Text.append_text``: the other's base style becomes a span (even when empty)."""
+        offset = len(self.plain)
+        if other.style:
+            self.spans.append((offset, offset + len(other.plain), other.style))
+        if other.spans:
+            self.spans += [(s + offset, e + offset, style) for s, e, style in other.spans]
+        self.plain += other.plain
+        self.cells += other.cells
+        if _joins(self.plain):
+            self.cells = cell_width(self.plain)
+        return self
+
+    def __add__(self, other: Styled) -> Styled:
+        """``Text + Text``: a copy with the other appended (nothing for an empty one)."""
+        out = self.copy()
+        return out.append_text(other) if other.plain else out
+
+    def rstrip(self) -> None:
+        """``Text.rstrip``: trailing whitespace removed, the spans cut to what is left."""
+        stripped = self.plain.rstrip()
+        if stripped != self.plain:
+            end = len(stripped)
+            gone = self.plain[end:]
+            if gone.strip(" ") or _joins(stripped):
+                self.cells = cell_width(stripped)
+            else:
+                self.cells -= len(gone)
+            self.plain = stripped
+            self.spans = [(s, min(e, end), style) for s, e, style in self.spans if s < end]
+
+    def __getitem__(self, index: slice) -> Styled:
+        """``Text[start:end]``: the base style kept, the spans cut to the slice."""
+        start, stop, _ = index.indices(len(self.plain))
+        spans = [
+            (max(s, start) - start, min(e, stop) - start, style)
+            for s, e, style in self.spans
+            if min(e, stop) > max(s, start)
+        ]
+        plain = self.plain[start:stop]
+        return Styled._make(plain, self.style, spans, cell_width(plain))
+
+    def text(self) -> Text:
+        """The Rich ``Text`` the same calls would have built."""
+        return Text(self.plain, style=self.style, spans=[Span(*s) for s in self.spans])
+
+
+class Plain(Protocol):
+    """A column title: ``Styled`` or a Rich ``Text`` (the LaTeX writer plans with these)."""
+
+    @property
+    def plain(self) -> str: ...
+
+
+@dataclass(slots=True)
 class Line:
-    atoms: list[Text]
+    atoms: list[Styled]
 
     @property
     def width(self) -> int:
-        return sum(cell_len(a.plain) for a in self.atoms) + max(len(self.atoms) - 1, 0)
+        atoms = self.atoms
+        if len(atoms) == 1:
+            return atoms[0].cells
+        return sum(a.cells for a in atoms) + max(len(atoms) - 1, 0)
 
     @property
     def min_width(self) -> int:
-        widths = [cell_len(a.plain) for a in self.atoms]
-        if not widths:
-            return 0
-        return max([widths[0]] + [w + CONTINUATION for w in widths[1:]])
+        atoms = self.atoms
+        if len(atoms) <= 1:
+            return atoms[0].cells if atoms else 0
+        return max([atoms[0].cells] + [a.cells + CONTINUATION for a in atoms[1:]])
 
 
 # build(row, column, width or None) -> the cell's lines; width None: as wide as it likes
 CellBuilder = Callable[[int, int, int | None], list[Line]]
 
 
-def wrap(line: Line, width: int) -> list[Text]:
+def wrap(line: Line, width: int) -> list[Styled]:
     """The atoms packed greedily into lines of at most ``width`` cells (an atom wider than
     that stands alone on its line)."""
-    out: list[Text] = []
-    current: Text | None = None
+    out: list[Styled] = []
+    current: Styled | None = None
     for atom in line.atoms:
         if current is None:
             current = atom.copy()
-        elif cell_len(current.plain) + 1 + cell_len(atom.plain) <= width:
+        elif current.cells + 1 + atom.cells <= width:
             current.append(" ")
             current.append_text(atom)
         else:
             out.append(current)
-            current = Text(" " * CONTINUATION)
+            current = Styled._make(" " * CONTINUATION, "", [], CONTINUATION)
             current.append_text(atom)
     if current is not None:
         out.append(current)
@@ -68,20 +199,22 @@ def formula_atoms(text: str) -> list[str]:
     """Formula text cut where a line may break: before a top-level ``=``, ``+=``, ``+`` or
     ``←`` (outside brackets), so a term (``y_hat − y``) is never split:
     ``∂J/∂W1 = ∂J/∂z · xᵀ + λW1`` -> ``["∂J/∂W1", "= ∂J/∂z · xᵀ", "+ λW1"]``."""
-    tokens: list[str] = []
-    depth = 0
-    current = ""
-    for ch in text:
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth = max(depth - 1, 0)
-        if ch == " " and depth == 0:
-            tokens.append(current)
-            current = ""
-        else:
-            current += ch
-    tokens.append(current)
+    # the spaces at depth 0 cut the text: split at every space, then join again the pieces
+    # whose space was inside brackets
+    tokens: list[str] = text.split(" ")
+    if "(" in text or "[" in text or "{" in text:  # else every space is at depth 0
+        pieces, tokens = tokens, []
+        depth = 0
+        for piece in pieces:
+            if depth > 0:
+                tokens[-1] += " " + piece
+            else:
+                tokens.append(piece)
+            for ch in piece:
+                if ch in "([{":
+                    depth += 1
+                elif ch in ")]}":
+                    depth = max(depth - 1, 0)
     atoms: list[str] = []
     for token in tokens:
         if not token:
@@ -93,11 +226,11 @@ def formula_atoms(text: str) -> list[str]:
     return atoms
 
 
-def words(text: Text, keep: int = 0, sep: str = " ", keep_sep: bool = False) -> list[Text]:
+def words(text: Styled, keep: int = 0, sep: str = " ", keep_sep: bool = False) -> list[Styled]:
     """Prose split at ``sep`` into atoms (styles kept); the first ``keep`` characters (an
     indentation or a ``= `` prefix) stay with the first word; with ``keep_sep``, each atom
     keeps the separator's text before its space (``a,`` ``b``)."""
-    out: list[Text] = []
+    out: list[Styled] = []
     position = keep
     tail = sep.rstrip(" ") if keep_sep else ""
     parts = text.plain[keep:].split(sep)
@@ -110,9 +243,13 @@ def words(text: Text, keep: int = 0, sep: str = " ", keep_sep: bool = False) -> 
     return out
 
 
-def _pad(text: Text, width: int) -> Text:
+def _spaces(count: int) -> Styled:
+    return Styled._make(" " * count, "", [], count)
+
+
+def _pad(text: Styled, width: int) -> Styled:
     out = text.copy()
-    gap = width - cell_len(text.plain)
+    gap = width - text.cells
     if gap > 0:
         out.append(" " * gap)
     return out
@@ -126,85 +263,180 @@ class Grid:
     side: list[bool]  # per row: side by side (True) or stacked (False)
 
 
-def plan(titles: list[Text], cells: list[list[list[Line]]], width: int) -> Grid:
-    """Column widths that fit ``width``, and which rows must be stacked to get them."""
+def plan(titles: Sequence[Plain], cells: list[list[list[Line]]], width: int) -> Grid:
+    """Column widths that fit ``width``, and which rows must be stacked to get them.
+
+    Rows are stacked one at a time while the narrowest grid of the others is too wide: the row
+    whose removal narrows it most (only a row that alone sets some column's width can narrow
+    it; ties go to the earlier row). Then the columns give up width, one cell at a time, from
+    the one with the most to spare above its narrowest (the earlier one on a tie)."""
     n = len(titles)
     title_w = [cell_len(t.plain) for t in titles]
-    natural = [[max((line.width for line in cell), default=0) for cell in row] for row in cells]
-    minimal = [[max((line.min_width for line in cell), default=0) for cell in row] for row in cells]
-    side = [True] * len(cells)
-
-    def column(values: list[list[int]], c: int) -> int:
-        return max([title_w[c]] + [values[r][c] for r in range(len(cells)) if side[r]])
-
-    while True:
-        col_min = [column(minimal, c) for c in range(n)]
-        if sum(col_min) + GAP * (n - 1) <= width or not any(side):
-            break
-        # Stack the row whose removal narrows the grid most (only a row that sets some
-        # column's width can narrow it; ties go to the earlier row).
-        candidates = sorted(
-            {
-                r
-                for c in range(n)
-                for r in range(len(cells))
-                if side[r] and minimal[r][c] == col_min[c]
-            }
-        )
-
-        def narrowed(r: int) -> int:
-            side[r] = False
-            width_without = sum(column(minimal, c) for c in range(n))
-            side[r] = True
-            return width_without
-
-        side[min(candidates, key=narrowed)] = False
+    natural: list[list[int]] = []
+    minimal: list[list[int]] = []
+    for row in cells:
+        natural_row, minimal_row = [], []
+        for cell in row:
+            wide = narrow = 0
+            for line in cell:
+                wide = max(wide, line.width)
+                narrow = max(narrow, line.min_width)
+            natural_row.append(wide)
+            minimal_row.append(narrow)
+        natural.append(natural_row)
+        minimal.append(minimal_row)
+    room = width - GAP * (n - 1)
+    side = _side_by_side(title_w, minimal, room)
     if not any(side):
-        return Grid(widths=[title_w[c] for c in range(n)], side=side)
-    widths = [column(natural, c) for c in range(n)]
-    floor = [column(minimal, c) for c in range(n)]
-    while sum(widths) + GAP * (n - 1) > width:
-        c = max(range(n), key=lambda i: widths[i] - floor[i])
-        if widths[c] <= floor[c]:
+        return Grid(widths=list(title_w), side=side)
+    shown = [r for r in range(len(cells)) if side[r]]
+    widths = [max([title_w[c]] + [natural[r][c] for r in shown]) for c in range(n)]
+    floor = [max([title_w[c]] + [minimal[r][c] for r in shown]) for c in range(n)]
+    return Grid(widths=_shrink(widths, floor, sum(widths) - room), side=side)
+
+
+def _side_by_side(title_w: list[int], minimal: list[list[int]], room: int) -> list[bool]:
+    """Which rows stay side by side: rows stacked, one at a time, as ``plan`` says.
+
+    Each column keeps the rows (still side by side) of each narrowest width, and its distinct
+    widths in order, so that a step costs the columns' count, not the rows' (a deep chain's
+    table at 80 columns stacks hundreds of rows out of a thousand)."""
+    n = len(title_w)
+    side = [True] * len(minimal)
+    holders: list[dict[int, set[int]]] = [{} for _ in range(n)]
+    for r, row in enumerate(minimal):
+        for c, value in enumerate(row):
+            holders[c].setdefault(value, set()).add(r)
+    values = [sorted(h) for h in holders]  # ascending distinct widths of the side rows
+    left = len(minimal)
+    while left:
+        widest = [max(title_w[c], values[c][-1]) if values[c] else title_w[c] for c in range(n)]
+        if sum(widest) <= room:
             break
-        widths[c] -= 1
-    return Grid(widths=widths, side=side)
+        # A row narrows the grid by what the columns it alone sets the width of give up.
+        gain: dict[int, int] = {}
+        first: int | None = None  # the earliest row that sets some column's width
+        for c in range(n):
+            if not values[c] or values[c][-1] < title_w[c]:
+                continue  # the title sets this column's width
+            top = values[c][-1]
+            rows = holders[c][top]
+            earliest = min(rows)
+            first = earliest if first is None else min(first, earliest)
+            if top > title_w[c] and len(rows) == 1:
+                below = values[c][-2] if len(values[c]) > 1 else 0
+                gain[earliest] = gain.get(earliest, 0) + top - max(below, title_w[c])
+        if first is None:
+            break  # the titles alone are too wide: no row narrows the grid
+        if gain:
+            most = max(gain.values())
+            chosen = min(r for r, g in gain.items() if g == most)
+        else:
+            chosen = first
+        side[chosen] = False
+        left -= 1
+        for c, value in enumerate(minimal[chosen]):
+            rows = holders[c][value]
+            rows.discard(chosen)
+            if not rows:
+                del holders[c][value]
+                del values[c][bisect_left(values[c], value)]
+    return side
 
 
-def grid_row(cells: list[list[Line]], widths: list[int]) -> list[Text]:
+def _shrink(widths: list[int], floor: list[int], excess: int) -> list[int]:
+    """``excess`` cells taken from the columns one at a time, each from the column with the
+    most to spare above its floor (the earlier one on a tie), until none has any to spare; in
+    steps of whole rounds over the columns that tie for the most."""
+    widths = list(widths)
+    n = len(widths)
+    while excess > 0:
+        spare = [widths[c] - floor[c] for c in range(n)]
+        most = max(spare)
+        if most <= 0:
+            break
+        tied = [c for c in range(n) if spare[c] == most]
+        # the tied columns come down together to the next column's spare (or to none)
+        level = max([s for s in spare if s < most] + [0])
+        rounds = min(most - level, excess // len(tied))
+        for c in tied:
+            widths[c] -= rounds
+        excess -= rounds * len(tied)
+        if rounds < most - level:  # fewer cells left than tied columns: the earlier ones give
+            for c in tied[:excess]:
+                widths[c] -= 1
+            break
+    return widths
+
+
+def grid_row(cells: list[list[Line]], widths: list[int]) -> list[Styled]:
+    """The cells side by side, each line padded to its column's width (the last one not), as
+    ``Text`` would join them: a piece's base style spans its padding too."""
     columns = []
+    height = 0
     for cell, w in zip(cells, widths, strict=True):
-        lines: list[Text] = []
+        lines: list[Styled] = []
         for line in cell:
-            lines += wrap(line, w)
+            if len(line.atoms) == 1:  # nothing to wrap (and the pieces are only read here)
+                lines.append(line.atoms[0])
+            else:
+                lines += wrap(line, w)
         columns.append(lines)
-    height = max((len(c) for c in columns), default=0)
+        height = max(height, len(lines))
+    last = len(columns) - 1
     out = []
     for i in range(height):
-        text = Text()
-        for c, (lines, w) in enumerate(zip(columns, widths, strict=True)):
-            piece = lines[i] if i < len(lines) else Text()
+        parts: list[str] = []
+        spans: list[tuple[int, int, str]] = []
+        offset = width = 0
+        for c, lines in enumerate(columns):
             if c:
-                text.append(" " * GAP)
-            text.append_text(_pad(piece, w) if c < len(columns) - 1 else piece)
+                parts.append(_GAP)
+                offset += GAP
+                width += GAP
+            if i < len(lines):
+                piece = lines[i]
+                plain = piece.plain
+                width += piece.cells
+                if c < last:
+                    gap = widths[c] - piece.cells
+                    if gap > 0:
+                        plain += " " * gap
+                        width += gap
+                if piece.style:
+                    spans.append((offset, offset + len(plain), piece.style))
+                if piece.spans:
+                    spans += [(s + offset, e + offset, style) for s, e, style in piece.spans]
+            elif c < last:
+                plain = " " * widths[c]
+                width += widths[c]
+            else:
+                continue
+            parts.append(plain)
+            offset += len(plain)
+        plain = "".join(parts)
+        text = Styled._make(plain, "", spans, cell_width(plain) if _joins(plain) else width)
         text.rstrip()
         out.append(text)
     return out
 
 
+_GAP = " " * GAP
+
+
 def stacked_row(
     build: CellBuilder,
     r: int,
-    titles: list[Text],
+    titles: list[Styled],
     head: list[bool],
     head_widths: list[int],
     width: int,
-) -> list[Text]:
+) -> list[Styled]:
     """The head cells on one line, then each other cell under its title at full width."""
     n = len(titles)
     heads = [c for c in range(n) if head[c]]
     rest = [c for c in range(n) if not head[c]]
-    out: list[Text] = []
+    out: list[Styled] = []
     if heads:
         cells = [build(r, c, None) for c in heads]
         natural = [max((line.width for line in cell), default=0) for cell in cells]
@@ -214,25 +446,25 @@ def stacked_row(
         widths[-1] = max(width - used, 1)
         out += grid_row(cells, widths)
     indent = widths[0] + GAP if len(heads) > 1 else (CONTINUATION if heads else 0)
-    label_w = max((cell_len(titles[c].plain) for c in rest), default=0)
+    label_w = max((titles[c].cells for c in rest), default=0)
     avail = width - indent - label_w - GAP
     below = avail < 24  # too narrow beside the label: the content goes under it
     if below:
         avail = width - indent - CONTINUATION
     for c in rest:
-        lines: list[Text] = []
+        lines: list[Styled] = []
         for cell_line in build(r, c, avail):
             lines += wrap(cell_line, avail)
         if not lines:
             continue
         label = titles[c]
         if below:
-            out.append(Text(" " * indent) + label)
-            out += [Text(" " * (indent + CONTINUATION)) + text for text in lines]
+            out.append(_spaces(indent) + label)
+            out += [_spaces(indent + CONTINUATION) + text for text in lines]
             continue
         for i, text in enumerate(lines):
-            prefix = Text(" " * indent)
-            prefix.append_text(_pad(label, label_w) if i == 0 else Text(" " * label_w))
+            prefix = _spaces(indent)
+            prefix.append_text(_pad(label, label_w) if i == 0 else _spaces(label_w))
             prefix.append(" " * GAP)
             prefix.append_text(text)
             prefix.rstrip()

@@ -8,16 +8,20 @@ by a numerical anomaly ends with a report of where it happened.
 
 from __future__ import annotations
 
+import gc
+import math
 import re
 from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.rule import Rule
+from rich.segment import Segment
 from rich.table import Table
-from rich.text import Text
+from rich.text import Span, Text
 
 from .. import fmt
 from ..engine import Anomaly, Step, Tracer
@@ -26,7 +30,7 @@ from ..graph import Graph
 from ..i18n import Catalogue
 from ..ops import OPS, local_text, shape_text
 from . import layout, model
-from .layout import Line
+from .layout import Line, Styled
 from .model import STATE_NAMES
 from .summary import Summary
 from .view import View
@@ -63,8 +67,10 @@ class _Typesetter:
     ) -> list[str]:
         """A tensor's rows; summarised when its widest row does not fit ``width``."""
         p, full = self.view.precision, self.view.full
-        text = fmt.tensor(value, p, full, self.t, minus_infinity)
-        rows = text.split("\n")
+        if value.ndim == 0 and minus_infinity == "-inf":  # what fmt.tensor writes for a scalar
+            rows = [fmt.number(float(value), p)]
+        else:
+            rows = fmt.tensor(value, p, full, self.t, minus_infinity).split("\n")
         if width is not None and not full and max(len(r) for r in rows) > width - 2:
             self.summarised = True
             return fmt.summary(
@@ -76,28 +82,31 @@ class _Typesetter:
         if isinstance(piece, model.Eq):
             return self.eq_lines(piece, width)
         if isinstance(piece, model.Formula) and style == "step":
-            return [Line([Text(fmt.circled(int(piece.text)))])]
+            return [Line([Styled(fmt.circled(int(piece.text)))])]
         if isinstance(piece, model.Formula):
             atoms = layout.formula_atoms(piece.text)
-            return [Line([Text(a, style="bold" if piece.bold else "") for a in atoms])]
+            return [Line([Styled(a, "bold" if piece.bold else "") for a in atoms])]
         if isinstance(piece, model.Name):
-            return [Line([Text(piece.text, style="cyan")])]
+            return [Line([Styled(piece.text, "cyan")])]
         if isinstance(piece, model.Shape):
-            return [Line([Text(self.inline(piece))])]
-        text = Text(self.message(piece), style="dim" if style == "dim" or piece.dim else "")
+            return [Line([Styled(self.inline(piece))])]
+        text = Styled(self.message(piece), "dim" if style == "dim" or piece.dim else "")
         return [Line(layout.words(text))]
 
     def eq_lines(self, eq: model.Eq, width: int | None) -> list[Line]:
         value = np.asarray(eq.value)
-        finite = not eq.flagged  # a mask's intended −∞ is no anomaly: written −∞, unmarked
+        if eq.intended is None and value.ndim == 0 and value.dtype.kind == "f":
+            finite = math.isfinite(value.item())  # a scalar: without numpy's ufunc
+        else:
+            finite = not eq.flagged  # a mask's intended −∞ is no anomaly: written −∞, unmarked
         intended = eq.intended is not None and finite and bool(eq.intended.any())
         out: list[Line] = []
-        head: list[Text] = []
+        head: list[Styled] = []
         if eq.label:
-            head.append(Text(eq.label + ":", style="dim"))
+            head.append(Styled(eq.label + ":", "dim"))
         formula = eq.formula
         if formula is not None:
-            head += [Text(a, style="bold") for a in layout.formula_atoms(formula)]
+            head += [Styled(a, "bold") for a in layout.formula_atoms(formula)]
         rows = self.value_lines(
             value, None if width is None else width - 2, "−∞" if intended else "-inf"
         )
@@ -109,7 +118,7 @@ class _Typesetter:
             rows = []  # a local gradient of 1 is "1", not "1 = 1"
         style = "" if finite else WARNING_STYLE
         if head and value.ndim == 0 and len(rows) == 1:  # a number goes on the formula's line
-            text = Text("= " + rows[0], style=style)
+            text = Styled("= " + rows[0], style)
             if not finite:
                 text.append(WARNING)
             return [Line([*head, text])]
@@ -118,7 +127,7 @@ class _Typesetter:
         summary = rows and not rows[0].startswith("[") and value.ndim > 0
         for i, row in enumerate(rows):
             prefix = ("= " if i == 0 else "  ") if formula is not None else ""
-            text = Text(prefix + row, style=style)
+            text = Styled(prefix + row, style)
             if not finite and i == len(rows) - 1:
                 text.append(WARNING)
             # a matrix row stays whole; the lines of a summary may wrap between words
@@ -132,51 +141,111 @@ class _Typesetter:
             out += self.lines(piece, cell.style, width)
         return out
 
-    def table(self, table: model.Table) -> list[Text]:
-        titles = [Text(self.t(c.key), style="bold") for c in table.columns]
+    def table(self, table: model.Table) -> list[Styled]:
+        titles = [Styled(self.t(c.key), "bold") for c in table.columns]
         head = [c.head for c in table.columns]
         natural = [[self.cell(cell, None) for cell in row.cells] for row in table.rows]
         grid = layout.plan(titles, natural, self.width)
-        lines: list[Text] = []
+        lines: list[Styled] = []
         if table.title is not None:
             # a long title (an optimiser's settings) wraps after a comma, between settings
-            title = Text(self.message(table.title), style="bold")
+            title = Styled(self.message(table.title), "bold")
             lines += layout.wrap(Line(layout.words(title, sep=", ", keep_sep=True)), self.width)
         if table.header and any(grid.side):
             header = layout.grid_row([[Line([t])] for t in titles], grid.widths)
             lines += header
             total = sum(grid.widths) + layout.GAP * (len(titles) - 1)
-            lines.append(Text("─" * total))
+            lines.append(Styled("─" * total))
 
         def build(r: int, c: int, width: int | None) -> list[Line]:
             return self.cell(table.rows[r].cells[c], width)
 
         for r, _row in enumerate(table.rows):
             if r and table.spaced:
-                lines.append(Text(""))
+                lines.append(Styled(""))
             if grid.side[r]:
                 lines += layout.grid_row(natural[r], grid.widths)
             else:
                 lines += layout.stacked_row(build, r, titles, head, grid.widths, self.width)
         if table.captions and table.spaced:
-            lines.append(Text(""))
+            lines.append(Styled(""))
         for caption in table.captions:
-            text = Text(self.message(caption), style="dim")
+            text = Styled(self.message(caption), "dim")
             lines += layout.wrap(Line(layout.words(text)), self.width)
         return lines
 
-    def notes(self, sentences: list[str]) -> list[Text]:
-        out: list[Text] = []
+    def notes(self, sentences: list[str]) -> list[Styled]:
+        out: list[Styled] = []
         for sentence in sentences:
-            out += layout.wrap(Line(layout.words(Text(sentence, style="italic"))), self.width)
+            out += layout.wrap(Line(layout.words(Styled(sentence, "italic"))), self.width)
         return out
 
 
-def _group(lines: list[Text]) -> Group:
-    for line in lines:
-        line.no_wrap = True
-        line.overflow = "ignore"
-    return Group(*lines)
+class Lines:
+    """Laid-out lines, printed as Rich prints a ``Group`` of their ``Text`` (each with
+    ``no_wrap`` and ``overflow="ignore"``: the layout already fits them), to the same segments.
+
+    Rich turns each such ``Text`` into segments through its wrapping machinery, which costs more
+    than laying the line out did. A console that writes no styles (a pipe, ``NO_COLOR``) gets
+    the plain line; one that does gets the segments of ``Text.render``, which is what the wrap
+    comes down to for a line without a tab or a newline. A line wider than the console (a
+    tensor shown whole) keeps Rich's segments either way, as Rich crops it segment by segment.
+    With ``rich = True`` (the tests' reference), the lines go through Rich as ``Text``."""
+
+    rich = False
+
+    def __init__(self, lines: list[Styled]):
+        self.lines = lines
+
+    def texts(self) -> list[Text]:
+        out = []
+        for line in self.lines:
+            text = line.text()
+            text.no_wrap = True
+            text.overflow = "ignore"
+            out.append(text)
+        return out
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.rich:
+            yield from self.texts()
+            return
+        plain = console.color_system is None and not console.record
+        limit = min(console.width, options.max_width)
+        for line in self.lines:
+            text = line.plain
+            if "\n" in text or "\t" in text:  # Rich splits lines and expands tabs
+                rich_text = line.text()
+                rich_text.no_wrap = True
+                rich_text.overflow = "ignore"
+                yield rich_text
+            elif plain and line.cells <= limit:
+                yield _Measured.of(text, line.cells)
+                yield _NEWLINE
+            else:  # as Text.__rich_console__ joins its one line: the base style as a span
+                spans = [Span(0, len(text), line.style)] if line.style else []
+                spans += [Span(*span) for span in line.spans]
+                yield from Text(text, spans=spans).render(console, end="\n")
+
+
+_NEWLINE = Segment("\n")
+
+
+class _Measured(Segment):
+    """A segment that knows its width: Rich measures each line it prints (to crop it to the
+    console's width), and the layout has measured these already."""
+
+    cells: int
+
+    @classmethod
+    def of(cls, text: str, cells: int) -> _Measured:
+        segment = cls(text)
+        segment.cells = cells
+        return segment
+
+    @property
+    def cell_length(self) -> int:
+        return self.cells
 
 
 def heading(step: Step, tracer: Tracer, view: View) -> str:
@@ -184,7 +253,30 @@ def heading(step: Step, tracer: Tracer, view: View) -> str:
     return ts.message(model.heading(step, tracer, view))
 
 
+@contextmanager
+def _no_cyclic_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused. Laying out a step allocates a few objects per cell
+    (a deep chain's tables: over a million) and keeps the cells until the table is planned;
+    each allocation counts towards the collector's next pass, and a full pass walks every live
+    object, the trace's included: half the time of a deep chain's tables went there. The
+    layout makes no reference cycles (its objects go when their count drops), and collection
+    resumes after the step."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def render_step(step: Step, tracer: Tracer, view: View, width: int) -> RenderableType:
+    with _no_cyclic_collection():
+        return _render_step(step, tracer, view, width)
+
+
+def _render_step(step: Step, tracer: Tracer, view: View, width: int) -> RenderableType:
     ts = _Typesetter(view, width)
     title = Text(heading(step, tracer, view), style="bold")
     if not np.isfinite(step.objective):
@@ -207,11 +299,11 @@ def render_step(step: Step, tracer: Tracer, view: View, width: int) -> Renderabl
                     elif note.update is not None:
                         sentences.append(update_sentence(note.update, t, PLAIN, view.precision))
             if sentences:
-                lines += [Text(""), *ts.notes(sentences)]
-        parts += [Text(""), _group(lines)]
+                lines += [Styled(""), *ts.notes(sentences)]
+        parts += [Text(""), Lines(lines)]
     if ts.summarised:
-        said = Text(t("layout.summarised", width=width), style="dim")
-        parts += [Text(""), _group(layout.wrap(Line(layout.words(said)), width))]
+        said = Styled(t("layout.summarised", width=width), "dim")
+        parts += [Text(""), Lines(layout.wrap(Line(layout.words(said)), width))]
     parts.append(Text(""))
     return Group(*parts)
 
