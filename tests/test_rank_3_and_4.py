@@ -123,7 +123,7 @@ def test_a_vector_meets_a_tensor_along_axis_0() -> None:
     ``b.view(C, 1, 1)``), and its gradient is the upstream gradient summed over every other
     axis."""
     rng = np.random.default_rng(5)
-    for shape in [(3, 2, 4), (2, 3, 2, 2)]:
+    for shape in [(3, 2, 4), (2, 3, 2, 2), (2, 1, 2)]:  # (2, 1, 2): not a 1×n row
         x, b = rng.normal(size=shape), rng.normal(size=shape[:1])
         text = (
             f"params: {{x: {_yaml(x)}, b: {_yaml(b)}}}\n"

@@ -105,11 +105,12 @@ def as_columns(args: list[Array]) -> list[Array]:
 def _broadcast(shapes: list[Shape], opts: Opts) -> Shape:
     columns = column_shapes(shapes)
     vectors = [s[0] for s, c in zip(shapes, columns, strict=True) if s != c]
+    matrices = max(len(c) for c in columns) == 2  # (at rank 3 and 4 a vector lies along axis 0)
     for n in vectors:
         for other in shapes:
             # As a column the vector would spread a 1×n row over n rows; as a row it fits:
             # which one was meant is not for us to guess.
-            if n > 1 and len(other) >= 2 and other[-2] == 1 and other[-1] == n:
+            if n > 1 and matrices and other == (1, n):
                 spread = shape_text(np.broadcast_shapes(other, (n, 1)))
                 raise ValueError(
                     f"shapes that say what they mean: the vector of {n} is a column ({n}×1, "
