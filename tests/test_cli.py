@@ -57,6 +57,23 @@ def test_large_tensors_are_summarised_unless_full(tmp_path) -> None:
     assert "12×12 tensor" not in full and full.count("[") > 12 * 3
 
 
+def test_full_tensors_are_not_cut_at_the_width(tmp_path) -> None:
+    """--full at a width narrower than a tensor's row: the row is written whole (a terminal
+    wraps it), not cropped at the width with its last numbers lost."""
+    values = [round(1.123456 * (i + 1), 6) for i in range(12)]
+    config = tmp_path / "wide.yaml"
+    config.write_text(
+        f"data:\n  x: [{values}]\nparams:\n  w: 0.5\n"
+        "graph:\n  - {name: y, op: mul, args: [w, x]}\n  - {name: J, op: sum, args: [y]}\n"
+    )
+    for args in ([], ["--save-svg", str(tmp_path / "t.svg")]):
+        out = invoke("trace", str(config), "--full", "--width", "60", *args).stdout
+        row = next(line for line in out.splitlines() if "[[1.123" in line)
+        assert row.rstrip().endswith("13.48]]"), row  # 12 × 1.123456, to 4 digits
+        assert len(row) > 60
+    assert "1×12 tensor" in invoke("trace", str(config), "--width", "60").stdout  # summarised
+
+
 def test_json_is_one_document() -> None:
     result = invoke("trace", LINEAR, "--format", "json")
     doc = json.loads(result.stdout)

@@ -445,9 +445,10 @@ def trace(
         stopped: NumericalAnomaly | None = None
         try:
             for renderable in table.render(run, tracer, view, console.width):
-                console.print(renderable)
+                # --full: a tensor's rows are never cut at the width (the terminal wraps them)
+                console.print(renderable, crop=not full)
                 if recorder is not None:
-                    recorder.print(renderable)
+                    recorder.print(renderable, crop=not full)
         except NumericalAnomaly as exc:  # the picture keeps what was shown, report included
             stopped = exc
         if save_svg is not None and recorder is not None:
