@@ -155,7 +155,8 @@ def numpy_mlp(graph, steps: int) -> Callable[[], None]:
     cols = np.arange(x.shape[1])
 
     def run() -> None:
-        W1, b1, W2, b2 = (t[n].value for n in ("W1", "b1", "W2", "b2"))
+        W1, W2 = t["W1"].value, t["W2"].value
+        b1, b2 = (t[n].value.reshape(-1, 1) for n in ("b1", "b2"))  # vectors act as columns
         for _ in range(steps):
             z = W1 @ x + b1
             h = np.maximum(z, 0.0)
@@ -240,7 +241,7 @@ def autograd_run(graph, steps: int) -> Callable[[], None] | None:
     if autograd is None:
         return None
     sys.path.insert(0, str(ROOT))
-    from tests.oracles import AUTOGRAD_OPS
+    from tests.oracles import AUTOGRAD_OPS, BROADCASTING, _columns
 
     names = [p.name for p in graph.params if p.trainable]
     lr = graph.optimizer.lr
@@ -248,9 +249,10 @@ def autograd_run(graph, steps: int) -> Callable[[], None] | None:
     def objective(params, data):
         values = {**data, **params}
         for node in graph.nodes:
-            values[node.name] = AUTOGRAD_OPS[node.op.name](
-                [values[a] for a in node.args], node.options
-            )
+            args = [values[a] for a in node.args]
+            if node.op.name in BROADCASTING:  # a vector meets a matrix as a column
+                args = _columns(args)
+            values[node.name] = AUTOGRAD_OPS[node.op.name](args, node.options)
         return anp.sum(values[graph.objective])
 
     grad = autograd.grad(objective)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 
@@ -31,7 +30,7 @@ def test_check_passes_on_every_shipped_config(config: str) -> None:
 @pytest.fixture
 def wrong_relu(monkeypatch):
     """relu whose local gradient forgets to zero the negative side: a classic bug."""
-    broken = dataclasses.replace(ops.OPS["relu"], local=lambda a, out, o: [np.ones_like(a[0])])
+    broken = ops.OPS["relu"]._replace(local=lambda a, out, o: [np.ones_like(a[0])])
     monkeypatch.setitem(ops.OPS, "relu", broken)
 
 
@@ -161,7 +160,7 @@ def test_a_wrong_rule_at_one_element_is_caught_by_the_sample(monkeypatch) -> Non
         wrong.flat[np.argmax(np.abs(a[1]))] *= 3
         return [wrong, a[0]]
 
-    monkeypatch.setitem(ops.OPS, "mul", dataclasses.replace(ops.OPS["mul"], local=local))
+    monkeypatch.setitem(ops.OPS, "mul", ops.OPS["mul"]._replace(local=local))
     text = SQUARES.replace("SIZE", "100000")
     result = invoke("check", "-", "--max-elements", "40", "-f", "json", input=text)
     assert result.exit_code == 1

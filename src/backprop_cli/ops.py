@@ -31,8 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -263,8 +262,7 @@ def _cross_entropy_shape(shapes: list[Shape], opts: Opts) -> Shape:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Chain:
+class Chain(NamedTuple):
     """``apply(upstream, local, input_shape, opts) -> global``, and its formula template
     (``{g}`` the upstream gradient, ``{local}`` the local one, ``{shape}`` the input's shape)."""
 
@@ -337,8 +335,7 @@ SELECT = Chain(_select, "{local} · {g}")
 Text = str | Callable[..., str]
 
 
-@dataclass(frozen=True)
-class Op:
+class Op(NamedTuple):
     name: str
     summary: str
     arity: int | None  # None: one or more inputs
@@ -348,7 +345,7 @@ class Op:
     local_text: tuple[Text, ...]  # one per input; a variadic op gives one, used for each
     shape: Callable[[list[Shape], Opts], Shape]
     chain: tuple[Chain, ...] = (ELEMENTWISE,)  # one per input, or one for all
-    options: dict[str, Option] = field(default_factory=Opts)
+    options: dict[str, Option] = {}  # noqa: RUF012  # read only: shared by the ops without options
     kink: str = ""  # the rule used where the function has no derivative
     loss: bool = False  # a loss or regulariser: reduces to a scalar, states its reduction
     # The backward pass stops here: no gradient reaches the inputs, and finite differences hold
@@ -711,8 +708,7 @@ def _windows_along(n: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
     return out
 
 
-@dataclass(frozen=True)
-class Windows:
+class Windows(NamedTuple):
     """Where the windows of an image lie: kernel, stride, padding and dilation per axis."""
 
     size: Pair  # H, W of the image

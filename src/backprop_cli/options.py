@@ -4,16 +4,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import describe
 
 REQUIRED = object()
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     doc: str
     default: Any = REQUIRED
     kind: str = "number"  # number | int | axis | axes | pair | bool | shape | choice

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class View:
+class View(NamedTuple):
     precision: int = 4  # significant digits
     full: bool = False  # large tensors whole
     lang: str = "en"  # the catalogue's language
