@@ -490,6 +490,32 @@ def print_deep_table(tmp: Path) -> None:
         )
 
 
+CLI_RUNS = (
+    ("trace -f jsonl (default fields: objective,grads)", ("-f", "jsonl")),
+    ("trace -f jsonl --fields all", ("-f", "jsonl", "--fields", "all")),
+    ("trace -f json (every field)", ("-f", "json")),
+    ("trace -f jsonl --fields objective", ("-f", "jsonl", "--fields", "objective")),
+    ("trace -f jsonl --schema-version 1", ("-f", "jsonl", "--schema-version", "1")),
+)
+
+
+def print_cli_vs_engine(mlp: Path, steps: int = 20) -> None:
+    """Each CLI run of the MLP against the engine alone, in turn within every repeat, in CPU
+    time: the ratio pairs runs made at the same moments of the machine."""
+    graph = load_config(str(mlp))
+    runs: dict[str, Callable[[], object] | None] = {"engine": engine_run(graph, steps)}
+    for label, extra in CLI_RUNS:
+        runs[label] = cli_inprocess(mlp, steps, *extra)
+    t = interleaved(runs, 3 if QUICK else 5, clock=time.process_time)
+    print(f"{steps} steps, CPU time, engine and CLI in turn, median of {3 if QUICK else 5}\n")
+    print("| run | per step | / engine |")
+    print("|---|---|---|")
+    for label in runs:
+        per = t[label]
+        assert per is not None
+        print(f"| {label} | {fmt_s(per / steps)} | {ratio(per, t['engine'])} |")
+
+
 def fmt_s(seconds: float | None) -> str:
     if seconds is None:
         return "—"
@@ -506,13 +532,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument(
         "--only",
-        choices=["cold-start", "deep-table"],
-        help="run one section (cold start takes ~1 minute, the deep chain's table ~30 s)",
+        choices=["cold-start", "deep-table", "cli"],
+        help="run one section (cold start takes ~1 minute, the deep chain's table ~30 s, "
+        "the MLP's CLI runs against the engine ~2 minutes)",
     )
     args = parser.parse_args()
     QUICK = args.quick
     if args.only == "cold-start":
         print_cold_start()
+        return
+    if args.only == "cli":
+        tmp = Path(tempfile.mkdtemp(prefix="backprop-bench-"))
+        print_cli_vs_engine(write_mlp(tmp))
+        shutil.rmtree(tmp, ignore_errors=True)
         return
     if args.only == "deep-table":
         tmp = Path(tempfile.mkdtemp(prefix="backprop-bench-"))
@@ -556,20 +588,10 @@ def main() -> None:
             f"| {ratio(e, f)} | {ratio(e, th)} |"
         )
 
-    print("\n## The whole CLI vs the engine alone (784-256-10 MLP, 50 steps, in-process)\n")
+    print("\n## The whole CLI vs the engine alone (784-256-10 MLP, in-process)\n")
     mlp = tmp / "mlp_784_256_10.yaml"
     e = engine_times["784-256-10 MLP, batch 64"]
-    print("| run | time | / engine |")
-    print("|---|---|---|")
-    for label, extra in (
-        ("trace --format jsonl > /dev/null", ("--format", "jsonl")),
-        ("trace --format json > /dev/null", ("--format", "json")),
-        ("trace -f jsonl --fields objective,grads", ("-f", "jsonl", "--fields", "objective,grads")),
-        ("trace -f jsonl --fields objective", ("-f", "jsonl", "--fields", "objective")),
-        ("trace -f jsonl --schema-version 1", ("-f", "jsonl", "--schema-version", "1")),
-    ):
-        t = median_time(cli_inprocess(mlp, 50, *extra), 3)
-        print(f"| {label} | {fmt_s(t)} | {ratio(t, e)} |")
+    print_cli_vs_engine(mlp)
     print()
     print_numbers(load_config(str(mlp)))
     print_serialisation_floor(load_config(str(mlp)), e / 50)
@@ -581,6 +603,7 @@ def main() -> None:
         {
             "engine": engine_run(load_config(str(small)), steps_small),
             "jsonl": cli_inprocess(small, steps_small, "-f", "jsonl"),
+            "all": cli_inprocess(small, steps_small, "-f", "jsonl", "--fields", "all"),
             "objective": cli_inprocess(small, steps_small, "-f", "jsonl", "--fields", "objective"),
         },
         3,
@@ -589,7 +612,8 @@ def main() -> None:
     print("|---|---|---|")
     for key, label in (
         ("engine", "engine"),
-        ("jsonl", "trace -f jsonl"),
+        ("jsonl", "trace -f jsonl (objective,grads)"),
+        ("all", "trace -f jsonl --fields all"),
         ("objective", "trace -f jsonl --fields objective"),
     ):
         per = t[key] / steps_small
@@ -604,6 +628,7 @@ def main() -> None:
     chain = write_chain(tmp, 30)
     for label, extra in (
         ("jsonl, 784-256-10 MLP", (str(mlp), "--format", "jsonl")),
+        ("jsonl --fields all, 784-256-10 MLP", (str(mlp), "-f", "jsonl", "--fields", "all")),
         ("json, 784-256-10 MLP", (str(mlp), "--format", "json")),
         ("jsonl, 30-node chain", (str(chain), "--format", "jsonl")),
         ("table --every 100, 30-node chain", (str(chain), "--format", "table", "--every", "100")),
@@ -617,6 +642,7 @@ def main() -> None:
         ("table --every 1000, 2-2-2 sigmoid", ("--format", "table", "--every", "1000")),
         ("json, 2-2-2 sigmoid", ("--format", "json")),
         ("jsonl, 2-2-2 sigmoid", ("--format", "jsonl")),
+        ("jsonl --fields all, 2-2-2 sigmoid", ("-f", "jsonl", "--fields", "all")),
         ("markdown, 2-2-2 sigmoid", ("--format", "markdown")),
         ("latex, 2-2-2 sigmoid", ("--format", "latex")),
         ("csv, 2-2-2 sigmoid", ("--format", "csv")),
