@@ -454,6 +454,13 @@ def _plan_by_definition(
             return width_without
 
         side[min(candidates, key=narrowed)] = False
+    # A row stacked early goes back beside the others, in order, if it fits the grid that the
+    # rows stacked after it left.
+    for r in range(len(natural)):
+        if not side[r] and any(side):
+            side[r] = True
+            if sum(column(minimal, c) for c in range(n)) + gap * (n - 1) > width:
+                side[r] = False
     if not any(side):
         return list(title_w), side
     widths = [column(natural, c) for c in range(n)]
