@@ -174,54 +174,32 @@ def _csv(full: str, path: str, spec: dict[str, Any]) -> np.ndarray:
         raise DataFileError(
             "columns", "expected a non-empty list of column names or 0-based indices"
         )
-    rows = _csv_rows(full, path)
-    names = rows[0] if header and rows else []
-    body = rows[1:] if header else rows
-    first_line = 2 if header else 1
-    if not body:
-        raise DataFileError("file", f"{path}: no data rows")
-    width = len(body[0])
-    index = [_column(c, names, width, path, header) for c in wanted]
-    out = np.empty((len(body), len(index)))
-    for r, row in enumerate(body):
-        line = first_line + r
-        if len(row) != width:
-            raise DataFileError(
-                "file",
-                f"{path} line {line}: {len(row)} fields, expected {width} like the first data row",
-            )
-        for j, col in enumerate(index):
-            text = row[col].strip()
-            try:
-                value = float(text)
-            except ValueError:
-                label = names[col] if names else col
-                raise DataFileError(
-                    "file",
-                    f"{path} line {line}, column {label!r}: expected a number, found {text!r}",
-                ) from None
-            if not math.isfinite(value):
-                label = names[col] if names else col
-                raise DataFileError(
-                    "file",
-                    f"{path} line {line}, column {label!r}: expected a "
-                    f"finite number, found {text!r}",
-                )
-            out[r, j] = value
+    values, count = _csv_values(full, path, wanted, header)
+    out = np.frombuffer(values, dtype=np.float64).reshape(count, len(wanted))
     # One example per column: a row of the file becomes a column here.
-    return out[:, 0] if single else out.T
+    return np.array(out[:, 0] if single else out.T)
 
 
-def _csv_rows(full: str, path: str) -> list[list[str]]:
-    """The rows of a CSV file, read as a stream: at most ``arrays.MAX_ELEMENTS`` cells."""
+def _csv_values(full: str, path: str, wanted: list[Any], header: bool) -> tuple[Any, int]:
+    """The wanted columns of a CSV file as float64, row after row, and the number of data rows.
+
+    The file is read as a stream and only the wanted cells are kept, as 8-byte floats: a file
+    at the limit of ``arrays.MAX_ELEMENTS`` cells is refused without first holding every cell
+    as a string (~1 GB for ten million)."""
     import csv  # only for a CSV data file: kept off the start-up path
+    from array import array
 
-    rows: list[list[str]] = []
-    cells = 0
+    values = array("d")
+    names: list[str] = []
+    index: list[int] = []
+    width = -1
+    cells = count = 0
+    line = 0
     with _open(full, path) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
         try:
             for row in reader:
+                line += 1
                 cells += max(len(row), 1)
                 if cells > arrays.MAX_ELEMENTS:
                     raise DataFileError(
@@ -229,14 +207,48 @@ def _csv_rows(full: str, path: str) -> list[list[str]]:
                         f"{path} line {reader.line_num}: more than "
                         f"{arrays.MAX_ELEMENTS:,} values; the limit is {arrays.MAX_ELEMENTS:,}",
                     )
-                rows.append(row)
+                if header and line == 1:
+                    names = row
+                    continue
+                if width < 0:
+                    width = len(row)
+                    index = [_column(c, names, width, path, header) for c in wanted]
+                elif len(row) != width:
+                    raise DataFileError(
+                        "file",
+                        f"{path} line {line}: {len(row)} fields, "
+                        f"expected {width} like the first data row",
+                    )
+                for col in index:
+                    values.append(_cell(row[col], names, col, path, line))
+                count += 1
         except UnicodeDecodeError:
             raise DataFileError("file", f"{path}: not UTF-8 text") from None
         except csv.Error as exc:
             raise DataFileError(
                 "file", f"{path} line {reader.line_num}: not readable as CSV ({exc})"
             ) from None
-    return rows
+    if not count:
+        raise DataFileError("file", f"{path}: no data rows")
+    return values, count
+
+
+def _cell(text: str, names: list[str], col: int, path: str, line: int) -> float:
+    text = text.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        label = names[col] if names else col
+        raise DataFileError(
+            "file", f"{path} line {line}, column {label!r}: expected a number, found {text!r}"
+        ) from None
+    if not math.isfinite(value):
+        label = names[col] if names else col
+        raise DataFileError(
+            "file",
+            f"{path} line {line}, column {label!r}: expected a finite number, found {text!r}",
+        )
+    return value
 
 
 def _column(wanted: Any, names: list[str], width: int, path: str, header: bool) -> int:
