@@ -233,6 +233,11 @@ LANG = typer.Option(
 )
 
 
+def precision_option(help: str, default: int = 4) -> Any:
+    """--precision / -p: significant digits shown, 1 to 17 (a float64 needs at most 17)."""
+    return typer.Option(default, "--precision", "-p", min=1, max=17, metavar="DIGITS", help=help)
+
+
 def _complete_op(incomplete: str) -> list[tuple[str, str]]:
     """Shell completion of op names, from the op table, each with its summary (zsh, fish and
     PowerShell show it)."""
@@ -278,15 +283,7 @@ def trace(
     ),
     steps: int | None = STEPS,
     lr: float | None = LR,
-    precision: int = typer.Option(
-        4,
-        "--precision",
-        "-p",
-        metavar="DIGITS",
-        min=1,
-        max=17,
-        help="Significant digits in tables (JSON is always exact).",
-    ),
+    precision: int = precision_option("Significant digits in tables (JSON is always exact)."),
     full: bool = FULL,
     width: int | None = typer.Option(
         None,
@@ -745,15 +742,7 @@ def check(
         help="Check at the start of each of the first N steps.",
     ),
     format: CheckFormat = typer.Option(CheckFormat.table, "--format", "-f", help="table or json."),
-    precision: int = typer.Option(
-        6,
-        "--precision",
-        "-p",
-        min=1,
-        max=17,
-        metavar="DIGITS",
-        help="Significant digits of the values shown.",
-    ),
+    precision: int = precision_option("Significant digits of the values shown.", 6),
     width: int | None = WIDTH,
     allow_outside_data: bool = ALLOW_OUTSIDE,
     max_memory: str = MAX_MEMORY,
@@ -867,15 +856,7 @@ def graph(
         "--backward",
         help="Draw the gradient flow: edges reversed, each labelled with the gradient it carries.",
     ),
-    precision: int = typer.Option(
-        4,
-        "--precision",
-        "-p",
-        min=1,
-        max=17,
-        metavar="DIGITS",
-        help="Significant digits of values.",
-    ),
+    precision: int = precision_option("Significant digits of values."),
     width: int | None = WIDTH,
     allow_outside_data: bool = ALLOW_OUTSIDE,
     max_memory: str = MAX_MEMORY,
@@ -920,14 +901,8 @@ def report(
     ),
     steps: int | None = STEPS,
     lr: float | None = LR,
-    precision: int = typer.Option(
-        4,
-        "--precision",
-        "-p",
-        metavar="DIGITS",
-        min=1,
-        max=17,
-        help="Significant digits shown (the page keeps every number exact for scripts too).",
+    precision: int = precision_option(
+        "Significant digits shown (the page keeps every number exact for scripts too)."
     ),
     full: bool = FULL,
     lang: str = LANG,
@@ -1191,12 +1166,12 @@ def _only_invoked_command(args: list[str]) -> Iterator[None]:
     0.3 s start, for commands that do not run). With no command first (``--help``,
     ``--version``, a misspelt name) or during shell completion, every command is there."""
     commands = app.registered_commands
+    name = args[0] if args else None
     chosen = [
         c
-        for c in commands[:]
-        if args
-        and c.callback is not None
-        and (c.name or typer.main.get_command_name(c.callback.__name__)) == args[0]
+        for c in commands
+        if c.callback is not None
+        and (c.name or typer.main.get_command_name(c.callback.__name__)) == name
     ]
     if len(chosen) != 1 or "_BACKPROP_COMPLETE" in os.environ:
         yield

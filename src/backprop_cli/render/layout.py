@@ -309,6 +309,7 @@ def _side_by_side(title_w: list[int], minimal: list[list[int]], room: int) -> li
             holders[c].setdefault(value, set()).add(r)
     values = [sorted(h) for h in holders]  # ascending distinct widths of the side rows
     left = len(minimal)
+    widest: list[int] = []  # the narrowest grid of the rows still side by side
     while left:
         widest = [max(title_w[c], values[c][-1]) if values[c] else title_w[c] for c in range(n)]
         if sum(widest) <= room:
@@ -344,14 +345,12 @@ def _side_by_side(title_w: list[int], minimal: list[list[int]], room: int) -> li
     # A row stacked early may fit the grid that the rows stacked after it left (a name one
     # character wider than the others, stacked before the long equation that forced the
     # squeeze): each goes back beside the others, in order, if it fits.
-    if left < len(minimal) and left:
-        widest = [max(title_w[c], values[c][-1]) if values[c] else title_w[c] for c in range(n)]
-        if sum(widest) <= room:
-            for r, row in enumerate(minimal):
-                if not side[r]:
-                    wider = [max(w, v) for w, v in zip(widest, row, strict=True)]
-                    if sum(wider) <= room:
-                        side[r], widest = True, wider
+    if left and sum(widest) <= room:
+        for r, row in enumerate(minimal):
+            if not side[r]:
+                wider = [max(w, v) for w, v in zip(widest, row, strict=True)]
+                if sum(wider) <= room:
+                    side[r], widest = True, wider
     return side
 
 

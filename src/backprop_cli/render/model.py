@@ -16,6 +16,7 @@ gradient gathered from several paths shows the whole sum (``∂J/∂W2 = ∂J/�
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -74,6 +75,8 @@ class Eq(NamedTuple):
     @property
     def flagged(self) -> bool:
         """Whether the value holds a NaN or ±∞ that is not intended."""
+        if self.intended is None and np.ndim(self.value) == 0:  # a scalar: no ufunc needed
+            return not math.isfinite(float(self.value))
         finite = np.isfinite(self.value)
         if self.intended is not None:
             finite = finite | self.intended

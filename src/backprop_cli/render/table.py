@@ -9,7 +9,6 @@ by a numerical anomaly ends with a report of where it happened.
 from __future__ import annotations
 
 import gc
-import math
 import re
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
@@ -107,10 +106,7 @@ class _Typesetter:
 
     def eq_lines(self, eq: model.Eq, width: int | None) -> list[Line]:
         value = np.asarray(eq.value)
-        if eq.intended is None and value.ndim == 0 and value.dtype.kind == "f":
-            finite = math.isfinite(value.item())  # a scalar: without numpy's ufunc
-        else:
-            finite = not eq.flagged  # a mask's intended −∞ is no anomaly: written −∞, unmarked
+        finite = not eq.flagged  # a mask's intended −∞ is no anomaly: written −∞, unmarked
         intended = eq.intended is not None and finite and bool(eq.intended.any())
         out: list[Line] = []
         head: list[Styled] = []
