@@ -117,20 +117,30 @@ def test_jsonl_is_a_header_then_one_line_per_step() -> None:
     )
 
 
-def test_jsonl_holds_the_loss_and_the_gradients_unless_fields_says_otherwise() -> None:
-    """A stream's default parts are the objective and the gradients (grad_formulas come with
-    them); the header says so, and each line is the document's step cut to those parts."""
+def test_jsonl_holds_the_loss_curve_unless_fields_says_otherwise() -> None:
+    """A stream's default part is the objective; the header says so, each line is the
+    document's step cut to it, and --fields adds the gradients (grad_formulas with them)."""
     lines = invoke("trace", LINEAR, "-f", "jsonl", "-n", "3").stdout.splitlines()
     header, *steps = (json.loads(line) for line in lines)
-    assert header["fields"] == ["objective", "grads"]
+    assert header["fields"] == ["objective"]
     document = json.loads(invoke("trace", LINEAR, "-f", "json", "-n", "3").stdout)
-    keep = ("step", "objective", "grads", "grad_formulas")
-    assert [{k: v for k, v in r.items() if k not in ("kind", "schema_version")} for r in steps] == [
-        {k: s[k] for k in keep} for s in document["steps"]
-    ]
-    assert steps[0]["grads"]["w"] == -3.8 and steps[0]["objective"] == 1.805
-    explicit = invoke("trace", LINEAR, "-f", "jsonl", "-n", "3", "--fields", "objective,grads")
+
+    def cut(records: list[dict], keep: tuple[str, ...]) -> list[dict]:
+        return [{k: r[k] for k in keep} for r in records]
+
+    assert [{k: v for k, v in r.items() if k not in ("kind", "schema_version")} for r in steps] == (
+        cut(document["steps"], ("step", "objective"))
+    )
+    assert steps[0]["objective"] == 1.805
+    explicit = invoke("trace", LINEAR, "-f", "jsonl", "-n", "3", "--fields", "objective")
     assert explicit.stdout == "\n".join(lines) + "\n"
+    with_grads = invoke("trace", LINEAR, "-f", "jsonl", "-n", "3", "--fields", "objective,grads")
+    header, *steps = (json.loads(line) for line in with_grads.stdout.splitlines())
+    assert header["fields"] == ["objective", "grads"]
+    assert cut(steps, ("step", "objective", "grads", "grad_formulas")) == cut(
+        document["steps"], ("step", "objective", "grads", "grad_formulas")
+    )
+    assert steps[0]["grads"]["w"] == -3.8 and steps[0]["grads"]["b"] == -1.9
 
 
 def test_jsonl_of_version_1_has_no_header() -> None:

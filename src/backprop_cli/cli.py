@@ -374,7 +374,7 @@ def trace(
         metavar="PARTS",
         help="The parts of each step in json and jsonl, comma-separated: "
         "objective,forward,backward,grads,updates, or all. Default: all for json; "
-        "objective,grads for jsonl (a stream of many steps).",
+        "objective for jsonl (a stream of many steps; add grads for the gradients).",
     ),
     allow_outside_data: bool = ALLOW_OUTSIDE,
     max_memory: str = MAX_MEMORY,
