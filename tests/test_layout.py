@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from rich.cells import cell_len
 
 from backprop_cli import fmt
@@ -229,3 +231,112 @@ def test_ops_rules_use_the_summarys_variables(name: str) -> None:
 
 def test_json_of_the_view_options_is_parsable() -> None:
     json.loads(invoke("trace", MLP, "--format", "json", "--view", "edges").stdout)
+
+
+# ---- stacked rows line up with the grid ---------------------------------------------------------
+
+
+def _forward_table(out: str) -> tuple[str, list[str]]:
+    """The forward table's title line and its lines under the rule."""
+    block = out.split("Forward pass\n", 1)[1].split("\n\n", 1)[0]
+    header, rule, *lines = block.split("\n")
+    assert set(rule) == {"─"}
+    return header, lines
+
+
+def _starts(line: str, column: int) -> bool:
+    """Whether a cell starts at ``column`` cells into the line, after a gap."""
+    before = ""
+    for i, char in enumerate(line):
+        if cell_len(before) == column:
+            return char != " " and line[i - 2 : i] == "  "
+        before += char
+    return False
+
+
+@pytest.mark.parametrize(
+    ("config", "width", "full"),
+    [("houses", 60, True), ("houses", 50, True), ("tanh_adam", 60, False)],
+)
+def test_a_stacked_rows_head_line_lines_up_with_the_titles(
+    config: str, width: int, full: bool
+) -> None:
+    """Every node's equation starts under "Equation" and its shape under "Shape", whether its
+    value sits beside them or under them: the Equation column is not squeezed below the
+    equations of the rows that are stacked (it once was, to the width of "data", and pushed
+    their shapes right and wrapped "W2h = W2·h" over two lines)."""
+    args = ["--full"] if full else []
+    out = invoke(
+        "trace", str(CONFIGS / f"{config}.yaml"), "-n", "1", "--width", str(width), *args
+    ).stdout
+    header, lines = _forward_table(out)
+    equation, shape = (
+        cell_len(header[: header.index("Equation")]),
+        cell_len(header[: header.index("Shape")]),
+    )
+    heads = [line for line in lines if not line.startswith(" ")]
+    assert len(heads) >= 8
+    for line in heads:
+        assert _starts(line, equation) and _starts(line, shape), line
+    stacked = [line for line in lines if line.lstrip().startswith("Value  ")]
+    assert stacked  # some values are under their rows, and their rows still line up
+    assert all(cell_len(line) <= width for line in lines if not full)
+    if config == "tanh_adam":
+        assert "W2h = W2·h" in out and "o = W2h + b2" in out
+
+
+def test_one_long_equation_is_let_out_of_the_grid() -> None:
+    """A single equation much longer than the rest does not widen the Equation column for
+    all: its row is stacked with a head line of its own, the others line up."""
+    out = invoke("trace", str(CONFIGS / "classifier_softmax.yaml"), "--width", "80").stdout
+    header, lines = _forward_table(out)
+    shape = cell_len(header[: header.index("Shape")])
+    heads = [line for line in lines if not line.startswith(" ")]
+    ragged = [line for line in heads if not _starts(line, shape)]
+    assert [line.split()[0] for line in ragged] == ["L"]
+    assert "L       L = mean[−Σ_classes y·log_softmax(logits)]  scalar" in ragged
+    assert re.search(r"^ +Value +0\.9638$", out, re.M)
+    assert all(_starts(line, shape) for line in heads if line not in ragged)
+
+
+def test_at_40_columns_the_rows_still_line_up() -> None:
+    """The narrowest width: values too wide go under their rows, the scalars stay beside,
+    and only the loss's equation, wider than its column, is let out of the grid."""
+    out = invoke("trace", str(CONFIGS / "houses.yaml"), "-n", "1", "--width", "40", "--full").stdout
+    header, lines = _forward_table(out)
+    assert header.split() == ["Node", "Equation", "Shape", "Value"]
+    heads = [line for line in lines if not line.startswith(" ")]
+    shape = cell_len(header[: header.index("Shape")])
+    assert [line.split()[0] for line in heads if not _starts(line, shape)] == ["L"]
+    assert "w      param           scalar  0" in heads
+
+
+def _cell(text: str) -> list[layout.Line]:
+    return [layout.Line([layout.Styled(text)])]
+
+
+def test_a_grid_of_stacked_rows_in_line_keeps_its_titles() -> None:
+    """Every value too wide to sit beside its row: the plan that lines the head cells up
+    says so (``lined_up``), and the table prints the titles over the head lines."""
+    titles = [layout.Styled(t) for t in ("Node", "Equation", "Shape", "Value")]
+    wide = "[" + ", ".join(["0.125"] * 8) + "]"
+    rows = [
+        [_cell("a"), _cell("data"), _cell("8"), _cell(wide)],
+        [_cell("b"), _cell("b = a·0.5"), _cell("8"), _cell(wide)],
+        [_cell("c"), _cell("c = b + a"), _cell("8"), _cell(wide)],
+    ]
+    grid = layout.plan(titles, rows, 40, [True, True, True, False])
+    assert grid.side == [False, False, False] and grid.lined_up
+    assert grid.widths[:3] == [4, len("b = a·0.5"), 5]
+    assert not layout.plan(titles, rows, 40).lined_up  # without head columns: as before
+
+
+@given(
+    st.lists(st.integers(min_value=1, max_value=30), min_size=1, max_size=12),
+    st.integers(min_value=4, max_value=60),
+)
+def test_height_counts_the_lines_wrap_makes(atoms: list[int], width: int) -> None:
+    """The plan scores a grid by the lines its rows take without making them: the count is
+    the one ``wrap`` gives."""
+    line = layout.Line([layout.Styled("x" * n) for n in atoms])
+    assert layout._height(line, width) == len(layout.wrap(line, width))

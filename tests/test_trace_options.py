@@ -9,6 +9,7 @@ import re
 import weakref
 
 import pytest
+from rich.cells import cell_len
 
 from backprop_cli.i18n import Catalogue
 from backprop_cli.render import document, table
@@ -318,6 +319,30 @@ def test_save_svg_and_html_write_what_the_terminal_shows(tmp_path) -> None:
     again = tmp_path / "again.svg"
     invoke("trace", LINEAR, "--save-svg", str(again))
     assert again.read_bytes() == svg.read_bytes()  # deterministic
+
+
+def test_a_full_trace_picture_is_as_wide_as_its_widest_row(tmp_path) -> None:
+    """--full keeps each tensor's rows whole past the width (the terminal wraps them); the
+    SVG and HTML pictures are made as wide as the widest, instead of cutting it off."""
+    houses = str(CONFIGS / "houses.yaml")
+    svg, html = tmp_path / "full.svg", tmp_path / "full.html"
+    args = ("trace", houses, "-n", "1", "--width", "60", "--full")
+    result = invoke(*args, "--save-svg", str(svg), "--save-html", str(html))
+    assert result.exit_code == 0, result.stderr
+    widest = max(cell_len(line) for line in result.stdout.splitlines())
+    assert widest > 100
+    picture = svg.read_text(encoding="utf-8")
+    # the last numbers of the widest rows are in the picture, and its view holds them
+    assert "0.732]" in picture and "-0.122]" in picture
+    view = re.search(r'viewBox="0 0 ([0-9.]+) ', picture)
+    assert view is not None
+    narrow = tmp_path / "narrow.svg"
+    invoke("trace", houses, "-n", "1", "--width", "60", "--save-svg", str(narrow))
+    narrow_view = re.search(r'viewBox="0 0 ([0-9.]+) ', narrow.read_text(encoding="utf-8"))
+    assert narrow_view is not None
+    ratio = float(view.group(1)) / float(narrow_view.group(1))
+    assert ratio == pytest.approx(widest / 60, rel=0.05)
+    assert "0.732]" in html.read_text(encoding="utf-8")
 
 
 def test_saved_pictures_are_never_overwritten_without_force(tmp_path) -> None:

@@ -448,6 +448,11 @@ def trace(
                     recorder.print(renderable, crop=not full)
         except NumericalAnomaly as exc:  # the picture keeps what was shown, report included
             stopped = exc
+        if full and recorder is not None:  # the picture as wide as the widest whole tensor
+            from rich.cells import cell_len
+
+            text = recorder.export_text(clear=False, styles=False)
+            recorder.width = max([recorder.width] + [cell_len(x) for x in text.splitlines()])
         if save_svg is not None and recorder is not None:
             files.write_new_file(
                 save_svg,

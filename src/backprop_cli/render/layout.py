@@ -15,7 +15,7 @@ longer than the width (unless the caller asks for tensors whole) and no line end
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -261,10 +261,24 @@ class Grid:
 
     widths: list[int]
     side: list[bool]  # per row: side by side (True) or stacked (False)
+    # the head columns hold every row's head cells (but those let out): the titles line up
+    # with the stacked rows' head lines even when no row is side by side
+    lined_up: bool = False
 
 
-def plan(titles: Sequence[Plain], cells: list[list[list[Line]]], width: int) -> Grid:
+def plan(
+    titles: Sequence[Plain],
+    cells: list[list[list[Line]]],
+    width: int,
+    head: Sequence[bool] | None = None,
+) -> Grid:
     """Column widths that fit ``width``, and which rows must be stacked to get them.
+
+    With ``head`` (the columns a stacked row keeps on its first line: Node, Equation, Shape),
+    the plan below competes with plans whose head columns hold every head cell whole
+    (``_aligned_plans``), so that a stacked row's head line lines up with the grid: the one
+    whose rows take the fewest lines wins, a stacked row whose head line does not line up
+    counting ``RAGGED_COST`` lines more (``_score``); the plan below on a tie.
 
     Rows are stacked one at a time while the narrowest grid of the others is too wide: the row
     whose removal narrows it most (only a row that alone sets some column's width can narrow
@@ -287,15 +301,142 @@ def plan(titles: Sequence[Plain], cells: list[list[list[Line]]], width: int) -> 
         minimal.append(minimal_row)
     room = width - GAP * (n - 1)
     side = _side_by_side(title_w, minimal, room)
-    if not any(side):
-        return Grid(widths=list(title_w), side=side)
-    shown = [r for r in range(len(cells)) if side[r]]
-    widths = [max([title_w[c]] + [natural[r][c] for r in shown]) for c in range(n)]
-    floor = [max([title_w[c]] + [minimal[r][c] for r in shown]) for c in range(n)]
-    return Grid(widths=_shrink(widths, floor, sum(widths) - room), side=side)
+    if any(side):
+        shown = [r for r in range(len(cells)) if side[r]]
+        widths = [max([title_w[c]] + [natural[r][c] for r in shown]) for c in range(n)]
+        floor = [max([title_w[c]] + [minimal[r][c] for r in shown]) for c in range(n)]
+        grid = Grid(widths=_shrink(widths, floor, sum(widths) - room), side=side)
+    else:
+        grid = Grid(widths=list(title_w), side=side)
+    if head is None or not any(head) or all(head):
+        return grid
+    # the plan that keeps stacked rows' head lines in line, where it reads better
+    best, score = grid, _score(grid, cells, natural, list(head))
+    for other in _aligned_plans(title_w, natural, minimal, list(head), room):
+        other_score = _score(other, cells, natural, list(head))
+        if other_score < score:
+            best, score = other, other_score
+    return best
 
 
-def _side_by_side(title_w: list[int], minimal: list[list[int]], room: int) -> list[bool]:
+# What a stacked row whose head line does not line up with the grid costs, in lines: a little
+# more than a line. One long equation is better let out (its row reads as a line of its own)
+# than every value squeezed under its row; a column squeezed narrower than most of its cells
+# is worse than a few more lines.
+RAGGED_COST = 1.25
+# What each line a wrapped cell takes beyond its first costs, beyond the line itself: a term
+# or a label moved under its line reads worse than a row stacked under its head.
+WRAP_COST = 1
+# How many rows with the widest head cells may be let out of the head columns' widths, and
+# the fewest cells letting them out must free.
+MAX_RAGGED = 8
+MIN_FREED = 2
+
+
+def _score(
+    grid: Grid, cells: list[list[list[Line]]], natural: list[list[int]], head: list[bool]
+) -> float:
+    """The lines a grid's rows take, ``WRAP_COST`` more for each line a cell's line wraps onto,
+    and ``RAGGED_COST`` for each stacked row whose head cells before the last are wider than
+    their columns (its head line does not line up)."""
+    heads = [c for c, h in enumerate(head) if h]
+    before_last = heads[:-1]
+    total = 0.0
+    for r, row in enumerate(cells):
+        if grid.side[r]:
+            height = wrapped = 0
+            for c, (cell, w) in enumerate(zip(row, grid.widths, strict=True)):
+                if natural[r][c] <= w:  # no line of it wraps
+                    height = max(height, len(cell))
+                    continue
+                taken = sum(_height(line, w) for line in cell)
+                height = max(height, taken)
+                wrapped += taken - len(cell)
+            total += height + WRAP_COST * wrapped
+            continue
+        total += 1 + sum(len(cell) for c, cell in enumerate(row) if not head[c])
+        if any(natural[r][c] > grid.widths[c] for c in before_last):
+            total += RAGGED_COST
+    return total
+
+
+def _height(line: Line, width: int) -> int:
+    """The lines ``wrap(line, width)`` gives, counted without making them."""
+    atoms = line.atoms
+    if len(atoms) <= 1 or line.width <= width:
+        return 1
+    count, used = 1, atoms[0].cells
+    for atom in atoms[1:]:
+        if used + 1 + atom.cells <= width:
+            used += 1 + atom.cells
+        else:
+            count, used = count + 1, CONTINUATION + atom.cells
+    return count
+
+
+def _aligned_plans(
+    title_w: list[int],
+    natural: list[list[int]],
+    minimal: list[list[int]],
+    head: list[bool],
+    room: int,
+) -> Iterator[Grid]:
+    """Grids whose head columns but the last hold every head cell whole, so that a stacked
+    row's head line lines up: the first with every row's head cells, each next one with the
+    rows that make some head column widest let out (stacked, their head line as wide as it
+    needs), at most ``MAX_RAGGED`` rows; none where the other columns would not get their
+    titles' width. A stacked row's last head cell ends its head line: it may be as wide as it
+    likes, and only the grid's rows set its column's width."""
+    n = len(title_w)
+    heads = [c for c in range(n) if head[c]][:-1]
+    rest = [c for c in range(n) if c not in heads]
+    if not heads:
+        return
+    rows = range(len(natural))
+    out = set[int]()  # rows let out of the head widths
+    for _ in range(MAX_RAGGED + 1):
+        kept = [r for r in rows if r not in out]
+        head_w = {c: max([title_w[c]] + [natural[r][c] for r in kept]) for c in heads}
+        left = room - sum(head_w.values())
+        if left >= sum(title_w[c] for c in rest):
+            sub = _side_by_side(
+                [title_w[c] for c in rest],
+                [[minimal[r][c] for c in rest] for r in kept],
+                left,
+                widest_shared=True,
+            )
+            side = [False] * len(natural)
+            for r, fits in zip(kept, sub, strict=True):
+                side[r] = fits
+            shown = [r for r in rows if side[r]]
+            widths = [0] * n
+            for c in heads:
+                widths[c] = head_w[c]
+            floor = list(widths)
+            for c in rest:
+                widths[c] = max([title_w[c]] + [natural[r][c] for r in shown])
+                floor[c] = max([title_w[c]] + [minimal[r][c] for r in shown])
+            yield Grid(widths=_shrink(widths, floor, sum(widths) - room), side=side, lined_up=True)
+        # let out the rows that set a head column's width, where that frees the most cells
+        # (at least MIN_FREED: a name one letter wider than the rest stays in line)
+        widest: tuple[int, int, list[int]] | None = None  # (cells freed, -rows, rows)
+        for c in heads:
+            top = max((natural[r][c] for r in kept), default=0)
+            if top <= title_w[c]:
+                continue
+            group = [r for r in kept if natural[r][c] == top]
+            below = max([title_w[c]] + [natural[r][c] for r in kept if natural[r][c] < top])
+            key = (top - below, -len(group), group)
+            if top - below >= MIN_FREED and (widest is None or key[:2] > widest[:2]):
+                widest = key
+        if widest is None or len(out) + len(widest[2]) > MAX_RAGGED:
+            return
+        out.update(widest[2])
+
+
+def _side_by_side(
+    title_w: list[int], minimal: list[list[int]], room: int, widest_shared: bool = False
+) -> list[bool]:
     """Which rows stay side by side: rows stacked, one at a time, as ``plan`` says.
 
     Each column keeps the rows (still side by side) of each narrowest width, and its distinct
@@ -317,6 +458,9 @@ def _side_by_side(title_w: list[int], minimal: list[list[int]], room: int) -> li
         # A row narrows the grid by what the columns it alone sets the width of give up.
         gain: dict[int, int] = {}
         first: int | None = None  # the earliest row that sets some column's width
+        # else (``widest_shared``) the earliest of the rows that together set the column that
+        # would give up most
+        shared: tuple[int, int] | None = None  # (cells, row)
         for c in range(n):
             if not values[c] or values[c][-1] < title_w[c]:
                 continue  # the title sets this column's width
@@ -324,16 +468,19 @@ def _side_by_side(title_w: list[int], minimal: list[list[int]], room: int) -> li
             rows = holders[c][top]
             earliest = min(rows)
             first = earliest if first is None else min(first, earliest)
+            below = values[c][-2] if len(values[c]) > 1 else 0
+            cells = top - max(below, title_w[c])
             if top > title_w[c] and len(rows) == 1:
-                below = values[c][-2] if len(values[c]) > 1 else 0
-                gain[earliest] = gain.get(earliest, 0) + top - max(below, title_w[c])
+                gain[earliest] = gain.get(earliest, 0) + cells
+            elif cells > 0 and (shared is None or cells > shared[0]):
+                shared = (cells, earliest)
         if first is None:
             break  # the titles alone are too wide: no row narrows the grid
         if gain:
             most = max(gain.values())
             chosen = min(r for r, g in gain.items() if g == most)
         else:
-            chosen = first
+            chosen = first if shared is None or not widest_shared else shared[1]
         side[chosen] = False
         left -= 1
         for c, value in enumerate(minimal[chosen]):

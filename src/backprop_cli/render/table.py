@@ -153,13 +153,13 @@ class _Typesetter:
         titles = [Styled(self.t(c.key), "bold") for c in table.columns]
         head = [c.head for c in table.columns]
         natural = [[self.cell(cell, None) for cell in row.cells] for row in table.rows]
-        grid = layout.plan(titles, natural, self.width)
+        grid = layout.plan(titles, natural, self.width, head)
         lines: list[Styled] = []
         if table.title is not None:
             # a long title (an optimiser's settings) wraps after a comma, between settings
             title = Styled(self.message(table.title), "bold")
             lines += layout.wrap(Line(layout.words(title, sep=", ", keep_sep=True)), self.width)
-        if table.header and any(grid.side):
+        if table.header and (any(grid.side) or grid.lined_up):
             header = layout.grid_row([[Line([t])] for t in titles], grid.widths)
             lines += header
             total = sum(grid.widths) + layout.GAP * (len(titles) - 1)
