@@ -269,3 +269,69 @@ def test_jq_expressions_give_every_edge_and_gradient(source: str, tmp_path) -> N
         for e in s["backward"]
     ]
     assert list(differences(edges, jq(EDGES), 0.0, 0.0)) == []
+
+
+def test_an_indented_document_writes_a_matrix_row_to_a_line() -> None:
+    """Indented JSON keeps numbers readable and diffs small: a list of numbers (or strings)
+    on one line, a matrix one row to a line, a rank-3 tensor a list of such matrices, a
+    reference on one line; empty lists and mappings as such. It parses to the same values."""
+    obj = {
+        "m": np.array([[1.0, -2.5], [0.1, 3e-8]]),
+        "v": np.array([0.5, -0.0]),
+        "t": np.arange(4.0).reshape(2, 1, 2),
+        "nonfinite": [[1.0, "nan"], ["-inf", 2.0]],
+        "local": {"ref": "forward", "name": "x", "transpose": True, "shape": [1, 3]},
+        "names": ["W1", "x"],
+        "empty": [],
+        "none": {},
+        "hollow": np.zeros((0,)),
+        "scalar": 1.25,
+    }
+    text = jsonout.dumps(obj, indent=True)
+    assert text == (
+        "{\n"
+        '  "m": [\n'
+        "    [1.0, -2.5],\n"
+        "    [0.1, 3e-8]\n"
+        "  ],\n"
+        '  "v": [0.5, -0.0],\n'
+        '  "t": [\n'
+        "    [\n"
+        "      [0.0, 1.0]\n"
+        "    ],\n"
+        "    [\n"
+        "      [2.0, 3.0]\n"
+        "    ]\n"
+        "  ],\n"
+        '  "nonfinite": [\n'
+        '    [1.0, "nan"],\n'
+        '    ["-inf", 2.0]\n'
+        "  ],\n"
+        '  "local": {"ref": "forward", "name": "x", "transpose": true, "shape": [1, 3]},\n'
+        '  "names": ["W1", "x"],\n'
+        '  "empty": [],\n'
+        '  "none": {},\n'
+        '  "hollow": [],\n'
+        '  "scalar": 1.25\n'
+        "}"
+    )
+    back = json.loads(text)
+    assert back["m"] == [[1.0, -2.5], [0.1, 3e-8]] and back["t"] == [[[0.0, 1.0]], [[2.0, 3.0]]]
+    assert back["nonfinite"] == obj["nonfinite"] and back["local"] == obj["local"]
+
+
+def test_a_traced_documents_weights_are_a_row_to_a_line() -> None:
+    out = invoke("trace", str(CONFIGS / "seed_mlp_l2.yaml"), "-f", "json", "-n", "1").stdout
+    assert (
+        '        "W1": [\n'
+        "          [0.2, -0.1, 0.4],\n"
+        "          [-0.3, 0.5, 0.1],\n"
+        "          [0.6, 0.4, -0.5],\n"
+        "          [-0.1, -0.4, 0.3]\n"
+        "        ],\n"
+    ) in out
+    assert '        "x": [1.0, -2.0, 0.5],\n' in out
+    assert '          "upstream": {"ref": "grads", "name": "o"},\n' in out
+    assert '        "shape": [4, 3],\n' in out
+    # a 3-step document of this network is a few hundred lines, not thousands
+    assert len(out.splitlines()) < 600

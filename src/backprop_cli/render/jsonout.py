@@ -386,12 +386,12 @@ def header(tracer: Tracer, contract: Contract) -> dict[str, Any]:
 
 
 def dumps_bytes(obj: Any, indent: bool = False, newline: bool = False) -> bytes:
-    """UTF-8 JSON of records holding numbers, strings and the arrays ``value`` returns."""
-    option = (
-        orjson.OPT_SERIALIZE_NUMPY
-        | (orjson.OPT_INDENT_2 if indent else 0)
-        | (orjson.OPT_APPEND_NEWLINE if newline else 0)
-    )
+    """UTF-8 JSON of records holding numbers, strings and the arrays ``value`` returns:
+    compact, or indented by two spaces with a list of numbers on one line and a matrix one
+    row to a line (``_chunks``)."""
+    if indent:
+        return b"".join(_chunks(obj, b"")) + (b"\n" if newline else b"")
+    option = orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_APPEND_NEWLINE if newline else 0)
     return orjson.dumps(obj, option=option)
 
 
@@ -440,9 +440,15 @@ def _chunks(obj: Any, indent: bytes | None) -> Iterator[bytes]:
     """The text ``dumps_bytes(obj, indent=...)`` gives, in pieces: mappings and lists of
     records are walked here, and each array is made on its own, so that a step's record is
     never held as one text (with a param of 10⁷ elements, that text is gigabytes).
-    ``indent`` is the indentation of the line ``obj`` starts on (None: compact JSON)."""
+    ``indent`` is the indentation of the line ``obj`` starts on (None: compact JSON).
+
+    Indented, a list of numbers (or of strings) is one line, ``[0.1, -2, 3]``, a matrix one
+    row to a line, a tensor of rank 3 or more a list of such matrices, and a reference
+    ``{"ref": "grads", "name": "z"}`` one line: a 256×784 weight is 256 lines, not 200,704."""
     inner = None if indent is None else indent + b"  "
-    if isinstance(obj, dict) and obj:
+    if indent is not None and isinstance(obj, dict) and isinstance(obj.get("ref"), str):
+        yield _inline(obj)
+    elif isinstance(obj, dict) and obj:
         for i, (key, value) in enumerate(obj.items()):
             if indent is None or inner is None:
                 yield (b"{" if i == 0 else b",") + orjson.dumps(key) + b":"
@@ -461,7 +467,41 @@ def _chunks(obj: Any, indent: bytes | None) -> Iterator[bytes]:
     elif indent is None:
         yield dumps_bytes(obj)
     else:
-        yield dumps_bytes(obj, indent=True).replace(b"\n", b"\n" + indent)
+        yield from _rows(obj, indent)
+
+
+def _rows(obj: Any, indent: bytes) -> Iterator[bytes]:
+    """A value of the indented text that is no mapping: one line, or a line per row."""
+    inner = indent + b"  "
+    if isinstance(obj, np.ndarray) and obj.ndim == 2 and obj.size:
+        # a row at a time (one bytes.replace of the whole text to cut it into rows costs more
+        # than orjson writing it), joined without another copy of the matrix's text
+        yield b"[\n" + inner
+        yield (b",\n" + inner).join([_inline(row) for row in obj])
+        yield b"\n" + indent + b"]"
+    elif (isinstance(obj, np.ndarray) and obj.ndim > 2 and obj.size) or (
+        isinstance(obj, list) and any(isinstance(v, list | dict | np.ndarray) for v in obj)
+    ):
+        for i, part in enumerate(obj):
+            yield (b"[\n" if i == 0 else b",\n") + inner
+            yield from _chunks(part, inner)
+        yield b"\n" + indent + b"]"
+    else:
+        yield _inline(obj)
+
+
+def _inline(obj: Any) -> bytes:
+    """A number, a string, a list of them or a reference, on one line with a space after
+    each comma (and colon): ``[0.5, -1, "nan"]``."""
+    if isinstance(obj, np.ndarray):
+        return dumps_bytes(obj).replace(b",", b", ")  # numbers hold no comma
+    if isinstance(obj, list):
+        return b"[" + b", ".join(_inline(v) for v in obj) + b"]"
+    if isinstance(obj, dict):
+        return (
+            b"{" + b", ".join(orjson.dumps(k) + b": " + _inline(v) for k, v in obj.items()) + b"}"
+        )
+    return dumps_bytes(obj)
 
 
 CHUNK = 1 << 20  # bytes gathered before a write
