@@ -139,6 +139,45 @@ def test_at_80_columns_the_line_fit_keeps_its_formulas_whole() -> None:
 # ---- LaTeX ------------------------------------------------------------------------------------
 
 
+HEADINGS = ("Step ", "Forward pass", "Backward pass", "Gradients summed", "Parameter updates")
+
+
+@pytest.mark.skipif(
+    shutil.which("pdflatex") is None or shutil.which("pdftotext") is None,
+    reason="pdflatex or pdftotext (poppler-utils) is not installed",
+)
+@pytest.mark.parametrize("config", ["tanh_adam", "classifier_softmax", "cnn_tiny", "rnn_bptt"])
+def test_no_latex_heading_is_left_at_the_foot_of_a_page(config: str, tmp_path: Path) -> None:
+    """A table's title, its column titles and its first row share a page, and a step's
+    heading stays with its first table: these runs once left "Backward pass" or "Step 2" as
+    the last line of a page, its table on the next."""
+    tex = invoke(
+        "trace", str(CONFIGS / f"{config}.yaml"), "-n", "3", "-f", "latex", "--standalone"
+    ).stdout
+    (tmp_path / "t.tex").write_text(tex, encoding="utf-8")
+    subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=300,
+        check=True,
+    )
+    text = subprocess.run(
+        ["pdftotext", "-layout", "t.pdf", "-"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    pages = text.split("\f")
+    assert len(pages) > 4
+    for number, page in enumerate(pages, 1):
+        lines = [line.strip() for line in page.splitlines() if line.strip()]
+        lines = [line for line in lines if not line.isdigit()]  # the page number
+        if lines:
+            assert not lines[-1].startswith(HEADINGS), f"page {number} ends with {lines[-1]!r}"
+
+
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
 @pytest.mark.parametrize("config", SHIPPED, ids=lambda p: p.stem)
 def test_latex_compiles_without_overfull_boxes(config: Path, tmp_path: Path) -> None:

@@ -227,6 +227,14 @@ LATEX_PROSE_MATH = {
 CHARS_PER_LINE = 64
 # Stacked rows: the label column (Upstream, Local, …) and the content beside it.
 LABEL_SHARE = 0.16
+# What must be left on a page for a table's title to start there: the title and the column
+# titles (~6 lines with their skips and rules), and the first row, a line of text for each of
+# its lines (a matrix row in \small is taller than a line of text).
+KEEP_LINES = 6
+ROW_LINE_HEIGHT = 1.5
+STEP_HEADING_LINES = 3  # a step's heading, with its skips
+# A page of the article class holds ~43 lines: asking for more would break before every title.
+MAX_KEEP_LINES = 36
 
 
 class Latex(_Format):
@@ -247,6 +255,16 @@ class Latex(_Format):
     def heading(self, level: int, text: str) -> str:
         command = {2: "subsection*", 3: "subsubsection*"}[level]
         return f"\\{command}{{{text}}}\n\n"
+
+    @staticmethod
+    def need_lines(lines: int) -> str:
+        r"""A page break here unless ``lines`` lines are left on the page: the primitives of
+        needspace.sty's ``\needspace``, written out so that a fragment needs no package."""
+        n = f"{lines}\\baselineskip"
+        return (
+            f"\\par\\vskip 0pt plus {n}\\penalty-100\\vskip 0pt plus -{n}"
+            f"\\vskip {n}\\penalty9999\\vskip -{n}\\vskip 0pt\\relax\n"
+        )
 
     line_break = r"\newline "
 
@@ -363,7 +381,9 @@ def _notes(row: model.Row, f: _Format, tracer: Tracer) -> list[str]:
     return out
 
 
-def latex_table(table: model.Table, f: Latex, tracer: Tracer) -> str:
+def latex_table(
+    table: model.Table, f: Latex, tracer: Tracer, lead: str = "", lead_lines: int = 0
+) -> str:
     """The terminal's layout, planned at CHARS_PER_LINE: side-by-side rows share the columns as
     the plan's widths do; a stacked row is its head cells, then each other cell under its title."""
     from . import layout
@@ -417,7 +437,26 @@ def latex_table(table: model.Table, f: Latex, tracer: Tracer) -> str:
         rows.append((None, "".join(lines), note))
     header = [f.text(c.key) for c in table.columns]
     align = "".join(c.align for c in table.columns)
-    out = f.heading(3, _inline(table.title, f)) if table.title is not None else ""
+    out = ""
+    if table.title is None:
+        out += lead
+    else:
+        # the title, the column titles and the first row go on one page: longtable may break
+        # the page right after the title, which then stands alone at the foot of a page
+        first = (
+            (
+                max(len(lines) for lines in natural[0])
+                if grid.side[0]
+                else 1 + sum(len(lines) for c, lines in enumerate(natural[0]) if not head[c])
+            )
+            if table.rows
+            else 0
+        )
+        # a heading just before (the step's) goes with them: a break between it and the
+        # title would leave it alone at the foot of the page instead
+        need = KEEP_LINES + lead_lines + round(first * ROW_LINE_HEIGHT)
+        out += f.need_lines(min(need, MAX_KEEP_LINES))
+        out += lead + f.heading(3, _inline(table.title, f))
     out += f.grid(header, widths, align, rows)
     for caption in table.captions:
         out += f.paragraph(_inline(caption, f))
@@ -459,10 +498,12 @@ def table_text(table: model.Table, f: _Format, tracer: Tracer) -> str:
 
 def step_text(step: Step, tracer: Tracer, f: _Format) -> str:
     view = f.view
-    out = [f.heading(2, _inline(model.heading(step, tracer, view), f))]
-    for table in model.step_tables(step, tracer, view):
-        out.append(table_text(table, f, tracer))
-    return "".join(out)
+    heading = f.heading(2, _inline(model.heading(step, tracer, view), f))
+    tables = model.step_tables(step, tracer, view)
+    if isinstance(f, Latex) and tables:  # the step's heading stays with its first table
+        first = latex_table(tables[0], f, tracer, lead=heading, lead_lines=STEP_HEADING_LINES)
+        return first + "".join(table_text(table, f, tracer) for table in tables[1:])
+    return heading + "".join(table_text(table, f, tracer) for table in tables)
 
 
 def summary_text(summary: Summary, tracer: Tracer, f: _Format) -> str:
