@@ -119,7 +119,8 @@ def test_jsonl_is_a_header_then_one_line_per_step() -> None:
 
 def test_jsonl_holds_the_loss_curve_unless_fields_says_otherwise() -> None:
     """A stream's default part is the objective; the header says so, each line is the
-    document's step cut to it, and --fields adds the gradients (grad_formulas with them)."""
+    document's step cut to it, and --fields adds the gradients (their formulas, the same at
+    every step, in the header's graph)."""
     lines = invoke("trace", LINEAR, "-f", "jsonl", "-n", "3").stdout.splitlines()
     header, *steps = (json.loads(line) for line in lines)
     assert header["fields"] == ["objective"]
@@ -137,9 +138,14 @@ def test_jsonl_holds_the_loss_curve_unless_fields_says_otherwise() -> None:
     with_grads = invoke("trace", LINEAR, "-f", "jsonl", "-n", "3", "--fields", "objective,grads")
     header, *steps = (json.loads(line) for line in with_grads.stdout.splitlines())
     assert header["fields"] == ["objective", "grads"]
-    assert cut(steps, ("step", "objective", "grads", "grad_formulas")) == cut(
-        document["steps"], ("step", "objective", "grads", "grad_formulas")
+    assert cut(steps, ("step", "objective", "grads")) == cut(
+        document["steps"], ("step", "objective", "grads")
     )
+    assert all(
+        set(step) == {"kind", "schema_version", "step", "objective", "grads"} for step in steps
+    )
+    assert header["graph"]["grad_formulas"] == document["graph"]["grad_formulas"]
+    assert header["graph"]["grad_formulas"]["w"] == "∂L/∂w = ∂L/∂wx · x"
     assert steps[0]["grads"]["w"] == -3.8 and steps[0]["grads"]["b"] == -1.9
 
 

@@ -53,8 +53,9 @@ def test_linear_starter_gives_the_documents_numbers(tmp_path) -> None:
 def test_expression_starter_sums_two_paths(tmp_path) -> None:
     path = tmp_path / "e.yaml"
     invoke("init", "expression", str(path))
-    step = trace_json(path)["steps"][0]
-    assert step["grad_formulas"]["a"] == "∂L/∂a = ∂L/∂ax · x + ∂L/∂f · t"
+    doc = trace_json(path)
+    step = doc["steps"][0]
+    assert doc["graph"]["grad_formulas"]["a"] == "∂L/∂a = ∂L/∂ax · x + ∂L/∂f · t"
     terms = [e["global"] for e in step["backward"] if e["input"] == "a"]
     assert len(terms) == 2 and step["grads"]["a"] == pytest.approx(sum(terms), abs=1e-15)
 

@@ -427,8 +427,11 @@ def trace_schema() -> dict[str, Any]:
             "description": "One record per edge, in backward order: formulas, and the numbers "
             "that exist nowhere else; the others are references into the step.",
         },
-        "grads": {**values, "description": "Every accumulated gradient: data, params, nodes."},
-        "grad_formulas": step_fields["grad_formulas"],
+        "grads": {
+            **values,
+            "description": "Every accumulated gradient: data, params, nodes (their formulas "
+            "are the graph's grad_formulas).",
+        },
         "updates": {"type": "object", "additionalProperties": {"$ref": "#/$defs/update2"}},
     }
     return {
@@ -686,7 +689,14 @@ def trace_schema() -> dict[str, Any]:
                         "additionalProperties": value,
                         "description": "The literal constants written in args, by the text "
                         "that stands for them in args and equations (only when there are any).",
-                    }
+                    },
+                    "grad_formulas": {
+                        "type": "object",
+                        "additionalProperties": string,
+                        "description": "Version 2, when the steps hold grads: each gradient's "
+                        "formula as a sum of the edges' terms, the same at every step "
+                        "('∂J/∂W1 = ∂J/∂z · xᵀ + λW1'). Version 1 writes them in every step.",
+                    },
                 },
                 description="The config after expansion.",
             ),

@@ -108,9 +108,15 @@ def _nonfinite(x: Any) -> Any:
     return x
 
 
-def graph_record(tracer: Tracer) -> dict[str, Any]:
+def graph_record(tracer: Tracer, formulas: bool = False) -> dict[str, Any]:
+    """The config after expansion; with ``formulas`` (version 2) also each gradient's formula,
+    the same at every step (the engine writes them out in the first step: a record made
+    before it has none)."""
     g = tracer.graph
     constants = {"constants": {k: value(v) for k, v in g.constants.items()}} if g.constants else {}
+    grad_formulas = (
+        {"grad_formulas": dict(tracer.grad_formulas)} if formulas and tracer.grad_formulas else {}
+    )
     return {
         "objective": g.objective,
         "optimizer": {"name": g.optimizer.name, "lr": g.optimizer.lr, **g.optimizer.options},
@@ -131,6 +137,7 @@ def graph_record(tracer: Tracer) -> dict[str, Any]:
             for n in g.nodes
         ],
         **constants,
+        **grad_formulas,
     }
 
 
@@ -314,9 +321,8 @@ class StepWriter:
                 record["intermediates"] = {name: write(v) for name, v in step.parts.items()}
         if "backward" in fields:
             record["backward"] = [self._edge(e, where) for e in step.edges]
-        if "grads" in fields:
+        if "grads" in fields:  # their formulas, the same at every step, are in the graph
             record["grads"] = {name: write(g) for name, g in step.grads.items()}
-            record["grad_formulas"] = self.tracer.grad_formulas
         if "updates" in fields:
             record["updates"] = {
                 name: {
@@ -378,7 +384,7 @@ def header(tracer: Tracer, contract: Contract) -> dict[str, Any]:
     return {
         "schema_version": contract.version,
         "fields": list(contract.fields),
-        "graph": graph_record(tracer),
+        "graph": graph_record(tracer, formulas="grads" in contract.fields),
     }
 
 
@@ -429,7 +435,8 @@ def document(
     steps: Iterable[Step], tracer: Tracer, contract: Contract = Contract()
 ) -> dict[str, Any]:
     """The whole trace as one JSON-ready document (held in memory: for tests and small runs)."""
-    return {**header(tracer, contract), "steps": list(records(steps, tracer, contract))}
+    done = list(records(steps, tracer, contract))  # the graph's formulas come with step 1
+    return {**header(tracer, contract), "steps": done}
 
 
 def document_text(steps: Iterable[Step], tracer: Tracer, contract: Contract = Contract()) -> str:
@@ -535,26 +542,29 @@ def write_document(
 ) -> None:
     """One JSON document, the same text ``dumps(document(...), indent=True)`` gives, written
     as each step finishes: only one step's record and text are held at a time."""
-    head = dumps_bytes(header(tracer, contract), indent=True)[:-2] + b',\n  "steps": ['
+
+    def head() -> bytes:  # made after step 1, which writes out the gradients' formulas
+        return dumps_bytes(header(tracer, contract), indent=True)[:-2] + b',\n  "steps": ['
+
     # The head goes out with the first step: an error before it (exit 2) leaves stdout empty.
     count = 0
     try:
         for record in records(steps, tracer, contract):
-            _write_chunks(out, [(b"," if count else head) + b"\n", *_nested(record)])
+            _write_chunks(out, [(b"," if count else head()) + b"\n", *_nested(record)])
             del record
             count += 1
     except NumericalAnomaly as exc:
         _write_chunks(
             out,
             [
-                (b"\n  ]" if count else head + b"]") + b',\n  "anomaly": ',
+                (b"\n  ]" if count else head() + b"]") + b',\n  "anomaly": ',
                 *_chunks(anomaly_record(exc.anomaly), b"    "),
                 b"\n}\n",
             ],
         )
         out.flush()
         raise
-    _write(out, (b"\n  ]" if count else head + b"]") + b"\n}\n")
+    _write(out, (b"\n  ]" if count else head() + b"]") + b"\n}\n")
     out.flush()
 
 
