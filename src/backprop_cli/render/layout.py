@@ -311,9 +311,14 @@ def plan(
     if head is None or not any(head) or all(head):
         return grid
     # the plan that keeps stacked rows' head lines in line, where it reads better
-    best, score = grid, _score(grid, cells, natural, list(head))
+    score, flawless = _score(grid, cells, natural, list(head))
+    if flawless:  # no head line out of line, no cell wrapped: nothing to do better
+        return grid
+    best = grid
     for other in _aligned_plans(title_w, natural, minimal, list(head), room):
-        other_score = _score(other, cells, natural, list(head))
+        if other.widths == grid.widths and other.side == grid.side:
+            continue  # the same grid (a deep chain's backward table): scored already
+        other_score, _ = _score(other, cells, natural, list(head))
         if other_score < score:
             best, score = other, other_score
     return best
@@ -335,13 +340,14 @@ MIN_FREED = 2
 
 def _score(
     grid: Grid, cells: list[list[list[Line]]], natural: list[list[int]], head: list[bool]
-) -> float:
+) -> tuple[float, bool]:
     """The lines a grid's rows take, ``WRAP_COST`` more for each line a cell's line wraps onto,
     and ``RAGGED_COST`` for each stacked row whose head cells before the last are wider than
-    their columns (its head line does not line up)."""
+    their columns (its head line does not line up); and whether neither happens."""
     heads = [c for c, h in enumerate(head) if h]
     before_last = heads[:-1]
     total = 0.0
+    flaws = 0
     for r, row in enumerate(cells):
         if grid.side[r]:
             height = wrapped = 0
@@ -353,11 +359,13 @@ def _score(
                 height = max(height, taken)
                 wrapped += taken - len(cell)
             total += height + WRAP_COST * wrapped
+            flaws += wrapped
             continue
         total += 1 + sum(len(cell) for c, cell in enumerate(row) if not head[c])
         if any(natural[r][c] > grid.widths[c] for c in before_last):
             total += RAGGED_COST
-    return total
+            flaws += 1
+    return total, flaws == 0
 
 
 def _height(line: Line, width: int) -> int:
