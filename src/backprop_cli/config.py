@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import arrays, budget, datafiles, files, yamlsrc
+from . import arrays, budget, collector, datafiles, files, yamlsrc
 from .errors import ConfigError, IOFailure, Problem, describe, quoted, suggest
 from .graph import Graph, Node, OptimizerSpec, Tensor, constant_text
 from .limits import DEFAULT_MAX_MEMORY
@@ -99,11 +99,12 @@ def load_config(
     folder (the current folder for stdin) unless ``allow_outside_data``; a run must need at
     most ``max_memory`` bytes (estimated from the shapes; None: no limit)."""
     text, name = read_text(path)
-    src = yamlsrc.load(text, name)
-    src.base_dir = os.path.dirname(path) if path != "-" else "."
-    src.allow_outside_data = allow_outside_data
-    src.max_memory = max_memory
-    return compile_source(src)
+    with collector.paused():  # reading and compiling make no reference cycles
+        src = yamlsrc.load(text, name)
+        src.base_dir = os.path.dirname(path) if path != "-" else "."
+        src.allow_outside_data = allow_outside_data
+        src.max_memory = max_memory
+        return compile_source(src)
 
 
 def compile_source(src: Source) -> Graph:

@@ -8,10 +8,8 @@ by a numerical anomaly ends with a report of where it happened.
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import Collection, Iterable, Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,7 +18,7 @@ from rich.rule import Rule
 from rich.segment import Segment
 from rich.text import Span, Text
 
-from .. import fmt
+from .. import collector, fmt
 from ..engine import Anomaly, Step, Tracer
 from ..errors import NumericalAnomaly
 from ..graph import Graph
@@ -261,26 +259,8 @@ def heading(step: Step, tracer: Tracer, view: View) -> str:
     return ts.message(model.heading(step, tracer, view))
 
 
-@contextmanager
-def _no_cyclic_collection() -> Iterator[None]:
-    """The cyclic garbage collector paused. Laying out a step allocates a few objects per cell
-    (a deep chain's tables: over a million) and keeps the cells until the table is planned;
-    each allocation counts towards the collector's next pass, and a full pass walks every live
-    object, the trace's included: half the time of a deep chain's tables went there. The
-    layout makes no reference cycles (its objects go when their count drops), and collection
-    resumes after the step."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def render_step(step: Step, tracer: Tracer, view: View, width: int) -> RenderableType:
-    with _no_cyclic_collection():
+    with collector.paused():  # the layout makes no reference cycles
         return _render_step(step, tracer, view, width)
 
 
