@@ -301,13 +301,7 @@ def plan(
         minimal.append(minimal_row)
     room = width - GAP * (n - 1)
     side = _side_by_side(title_w, minimal, room)
-    if any(side):
-        shown = [r for r in range(len(cells)) if side[r]]
-        widths = [max([title_w[c]] + [natural[r][c] for r in shown]) for c in range(n)]
-        floor = [max([title_w[c]] + [minimal[r][c] for r in shown]) for c in range(n)]
-        grid = Grid(widths=_shrink(widths, floor, sum(widths) - room), side=side)
-    else:
-        grid = Grid(widths=list(title_w), side=side)
+    grid = Grid(widths=_widths(title_w, natural, minimal, side, room), side=side)
     if head is None or not any(head) or all(head):
         return grid
     # the plan that keeps stacked rows' head lines in line, where it reads better
@@ -322,6 +316,31 @@ def plan(
         if other_score < score:
             best, score = other, other_score
     return best
+
+
+def _widths(
+    title_w: list[int],
+    natural: list[list[int]],
+    minimal: list[list[int]],
+    side: list[bool],
+    room: int,
+    fixed: dict[int, int] | None = None,
+) -> list[int]:
+    """Column widths for the rows side by side, ``room`` cells in all where the cells allow:
+    each column as wide as its widest cell (its title at least), giving up width down to its
+    narrowest (``_shrink``); a column in ``fixed`` keeps the width given there."""
+    fixed = fixed or {}
+    shown = [r for r, s in enumerate(side) if s]
+    widths: list[int] = []
+    floor: list[int] = []
+    for c, title in enumerate(title_w):
+        if c in fixed:
+            widths.append(fixed[c])
+            floor.append(fixed[c])
+        else:
+            widths.append(max([title] + [natural[r][c] for r in shown]))
+            floor.append(max([title] + [minimal[r][c] for r in shown]))
+    return _shrink(widths, floor, sum(widths) - room)
 
 
 # What a stacked row whose head line does not line up with the grid costs, in lines: a little
@@ -416,15 +435,8 @@ def _aligned_plans(
             side = [False] * len(natural)
             for r, fits in zip(kept, sub, strict=True):
                 side[r] = fits
-            shown = [r for r in rows if side[r]]
-            widths = [0] * n
-            for c in heads:
-                widths[c] = head_w[c]
-            floor = list(widths)
-            for c in rest:
-                widths[c] = max([title_w[c]] + [natural[r][c] for r in shown])
-                floor[c] = max([title_w[c]] + [minimal[r][c] for r in shown])
-            yield Grid(widths=_shrink(widths, floor, sum(widths) - room), side=side, lined_up=True)
+            widths = _widths(title_w, natural, minimal, side, room, fixed=head_w)
+            yield Grid(widths=widths, side=side, lined_up=True)
         # let out the rows that set a head column's width, where that frees the most cells
         # (at least MIN_FREED: a name one letter wider than the rest stays in line)
         widest: tuple[int, int, list[int]] | None = None  # (cells freed, -rows, rows)

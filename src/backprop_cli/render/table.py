@@ -204,13 +204,7 @@ class Lines:
         self.lines = lines
 
     def texts(self) -> list[Text]:
-        out = []
-        for line in self.lines:
-            text = line.text()
-            text.no_wrap = True
-            text.overflow = "ignore"
-            out.append(text)
-        return out
+        return [_whole(line) for line in self.lines]
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         if self.rich:
@@ -221,10 +215,7 @@ class Lines:
         for line in self.lines:
             text = line.plain
             if "\n" in text or "\t" in text:  # Rich splits lines and expands tabs
-                rich_text = line.text()
-                rich_text.no_wrap = True
-                rich_text.overflow = "ignore"
-                yield rich_text
+                yield _whole(line)
             elif plain and line.cells <= limit:
                 yield _Measured.of(text, line.cells)
                 yield _NEWLINE
@@ -232,6 +223,14 @@ class Lines:
                 spans = [Span(0, len(text), line.style)] if line.style else []
                 spans += [Span(*span) for span in line.spans]
                 yield from Text(text, spans=spans).render(console, end="\n")
+
+
+def _whole(line: Styled) -> Text:
+    """A laid-out line as Rich ``Text`` that Rich prints whole: the layout has fitted it."""
+    text = line.text()
+    text.no_wrap = True
+    text.overflow = "ignore"
+    return text
 
 
 _NEWLINE = Segment("\n")
